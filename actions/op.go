@@ -1,0 +1,67 @@
+// Package actions defines the row operations seaflow performs on SeaTable,
+// coalesces them into the fewest API calls, and executes them.
+package actions
+
+import (
+	"time"
+
+	"github.com/seaflow/seaflow/budget"
+)
+
+// Kind names a row action. The names are part of the rules file contract.
+type Kind string
+
+// The row actions of the rules file contract.
+const (
+	Append Kind = "append"
+	Update Kind = "update"
+	Upsert Kind = "upsert"
+	Delete Kind = "delete"
+	Lock   Kind = "lock"
+	Unlock Kind = "unlock"
+	Link   Kind = "link"
+	SQL    Kind = "sql"
+)
+
+// Kinds lists every op kind.
+var Kinds = []Kind{Append, Update, Upsert, Delete, Lock, Unlock, Link, SQL}
+
+// Op is one row action, fully evaluated: every expression of the rule has
+// been computed, so an Op is plain data that can be queued, replayed and
+// compared in rule tests. It is serialized as JSON on the OPS stream.
+type Op struct {
+	// ID identifies the op for deduplication: the event id, the rule, the
+	// action index and the for_each item index. A replay produces the same ID.
+	ID string `json:"id"`
+	// Kind is the action.
+	Kind Kind `json:"kind"`
+	// Base is the name of the base in the config file (not its uuid).
+	Base string `json:"base"`
+	// Table is the table name.
+	Table string `json:"table,omitempty"`
+	// Lane is the priority the op is dispatched with.
+	Lane budget.Lane `json:"lane"`
+	// RowID is the target row of update, delete, lock, unlock and link.
+	RowID string `json:"row_id,omitempty"`
+	// Values are the cells to write, by column name (append, update, upsert).
+	Values map[string]any `json:"values,omitempty"`
+	// Key is the key column of an upsert: a row whose Key cell equals
+	// Values[Key] is updated, otherwise a row is appended.
+	Key string `json:"key,omitempty"`
+	// LinkColumn is the link column of a link op.
+	LinkColumn string `json:"link_column,omitempty"`
+	// OtherRowIDs are the rows of the linked table that RowID links to.
+	OtherRowIDs []string `json:"other_row_ids,omitempty"`
+	// Statement is the SQL UPDATE or DELETE of an sql op, with ? placeholders.
+	Statement string `json:"sql,omitempty"`
+	// Params are the values bound to the placeholders of Statement.
+	Params []any `json:"params,omitempty"`
+	// Rule is the name of the rule that produced the op.
+	Rule string `json:"rule,omitempty"`
+	// EventID is the id of the event that produced the op.
+	EventID string `json:"event_id,omitempty"`
+	// Depth counts how many rule-caused writes led to this op (loop guard).
+	Depth int `json:"depth,omitempty"`
+	// CreatedAt is when the op was produced.
+	CreatedAt time.Time `json:"created_at"`
+}

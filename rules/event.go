@@ -1,0 +1,50 @@
+package rules
+
+import "time"
+
+// Source names the kind of trigger that produced an event.
+type Source string
+
+// The trigger kinds.
+const (
+	SourceCron    Source = "cron"
+	SourceWebhook Source = "webhook"
+	SourceNATS    Source = "nats"
+)
+
+// Event is what a trigger received, in the form rules see it. Events are
+// serialized as JSON on the EVENTS stream before a trigger acknowledges
+// what it received.
+type Event struct {
+	// ID is unique per real-world occurrence; redeliveries carry the same ID
+	// so the EVENTS stream drops them (Nats-Msg-Id).
+	ID string `json:"id"`
+	// Source is the trigger kind.
+	Source Source `json:"source"`
+	// Name is the webhook name, the NATS subject, or the cron rule name.
+	Name string `json:"name"`
+	// Time is when the event happened (for cron: the scheduled time).
+	Time time.Time `json:"time"`
+
+	// SeaTable webhook fields (empty for other sources).
+	Base   string `json:"base,omitempty"` // config name of the base the webhook belongs to
+	OpType string `json:"op_type,omitempty"`
+	Table  string `json:"table,omitempty"`
+	RowID  string `json:"row_id,omitempty"`
+	OpUser string `json:"op_user,omitempty"`
+	// Row and Old hold the cells after and before the change, by column
+	// name, with select options as names and dates as time values.
+	Row map[string]any `json:"row,omitempty"`
+	Old map[string]any `json:"old,omitempty"`
+	// Self is true when seaflow itself made the change the webhook reports.
+	Self bool `json:"self,omitempty"`
+	// Depth counts rule-caused events in a chain (loop guard).
+	Depth int `json:"depth,omitempty"`
+
+	// Body is the decoded JSON body of a webhook; Msg the decoded JSON
+	// payload of a NATS message.
+	Body any `json:"body,omitempty"`
+	Msg  any `json:"msg,omitempty"`
+	// Rule is set for cron events: the rule whose schedule fired.
+	Rule string `json:"rule,omitempty"`
+}

@@ -1,0 +1,100 @@
+package seatable
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrorKind classifies a failed SeaTable call so callers decide by kind,
+// never by status code or message text.
+type ErrorKind int
+
+// The error kinds.
+const (
+	// KindTransient: 5xx, timeouts, connection errors. Retry later.
+	KindTransient ErrorKind = iota + 1
+	// KindRateLimited: 429. Error.ResetAt says when the base frees up.
+	KindRateLimited
+	// KindAuth: 401/403 that survived a token refresh.
+	KindAuth
+	// KindInvalid: any other 4xx. SeaTable refused this request as it is;
+	// retrying it unchanged will fail again.
+	KindInvalid
+)
+
+func (k ErrorKind) String() string {
+	switch k {
+	case KindTransient:
+		return "transient"
+	case KindRateLimited:
+		return "rate limited"
+	case KindAuth:
+		return "auth"
+	case KindInvalid:
+		return "invalid"
+	}
+	return fmt.Sprintf("ErrorKind(%d)", int(k))
+}
+
+// Error is the error every client method returns for a failed call. It
+// never contains a token.
+type Error struct {
+	Kind ErrorKind
+	// Op is the client operation, e.g. "append rows".
+	Op string
+	// Status is the HTTP status, 0 when no response arrived.
+	Status int
+	// Message is SeaTable's own message (error_msg, error_message, detail),
+	// or the transport error text.
+	Message string
+	// ResetAt is when a rate-limited base accepts calls again (from
+	// x-ratelimit-reset or Retry-After); zero when unknown.
+	ResetAt time.Time
+	// Err is the underlying transport error, if any.
+	Err error
+}
+
+func (e *Error) Error() string {
+	s := e.Op + ": " + e.Kind.String()
+	if e.Status != 0 {
+		s += fmt.Sprintf(" (HTTP %d)", e.Status)
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	return s
+}
+
+// Unwrap returns the transport error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// KindOf returns the kind of err, or 0 when err is not a *Error.
+func KindOf(err error) ErrorKind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return 0
+}
+
+// RateLimit is what SeaTable said about the budget in the x-ratelimit-*
+// headers of one response.
+type RateLimit struct {
+	Limit     int       // x-ratelimit-limit
+	Remaining int       // x-ratelimit-remaining
+	Reset     time.Time // x-ratelimit-reset (Unix seconds)
+}
+
+// Call describes one HTTP call the client made, handed to Config.Observe
+// after every response (or transport failure) so the budget scheduler can
+// learn from it.
+type Call struct {
+	Op       string        // client operation, e.g. "update rows"
+	Method   string        // HTTP method
+	Endpoint string        // path relative to the base, e.g. "/rows/"
+	Status   int           // HTTP status; 0 when no response arrived
+	Rows     int           // rows carried by the call (request or response)
+	Limit    *RateLimit    // nil when the response had no x-ratelimit headers
+	Duration time.Duration // time from send to the end of the response
+}
