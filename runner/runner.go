@@ -1,0 +1,199 @@
+// Package runner turns events into ops: it matches each event against the
+// current rule set, evaluates the rules' expressions, expands for_each
+// queries, and publishes one op per row action to the OPS work queue. The
+// event is acknowledged only after its ops are durably queued, so a crash
+// anywhere replays the event instead of losing it; op ids are derived from
+// the event id, so a replay does not queue an op twice.
+package runner
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/seaflow/seaflow/actions"
+	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow/rules"
+)
+
+// DefaultMaxDepth is how many rule-caused writes may follow each other
+// before the loop guard stops the chain.
+const DefaultMaxDepth = 5
+
+// Publisher queues ops durably. PublishOps returns only after every op is
+// stored. It must be safe for concurrent use.
+type Publisher interface {
+	PublishOps(ctx context.Context, ops []actions.Op) error
+}
+
+// QueryFunc runs a for_each SELECT on a base, through the budget, and
+// returns every row it selects (cells by column name).
+type QueryFunc func(ctx context.Context, base string, lane budget.Lane, sql string, params []any) ([]map[string]any, error)
+
+// Config configures a Runner.
+type Config struct {
+	Rules     *rules.RuleSet
+	Publisher Publisher
+	Query     QueryFunc
+	// SelfWrites marks webhook events for rows seaflow wrote; nil = no marking.
+	SelfWrites *SelfWrites
+	// Traces records a trace per event; nil = none kept.
+	Traces *Traces
+	// MaxDepth stops rule chains; 0 = DefaultMaxDepth.
+	MaxDepth int
+	Now      func() time.Time
+	Logger   zerolog.Logger
+}
+
+// Runner handles events. Handle is safe for concurrent use; Swap replaces
+// the rule set atomically (a reload).
+type Runner struct {
+	rules    atomic.Pointer[rules.RuleSet]
+	pub      Publisher
+	query    QueryFunc
+	self     *SelfWrites
+	traces   *Traces
+	maxDepth int
+	now      func() time.Time
+	log      zerolog.Logger
+}
+
+// New returns a Runner.
+func New(cfg Config) *Runner {
+	r := &Runner{
+		pub:      cfg.Publisher,
+		query:    cfg.Query,
+		self:     cfg.SelfWrites,
+		traces:   cfg.Traces,
+		maxDepth: cfg.MaxDepth,
+		now:      cfg.Now,
+		log:      cfg.Logger,
+	}
+	if r.maxDepth <= 0 {
+		r.maxDepth = DefaultMaxDepth
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	r.rules.Store(cfg.Rules)
+	return r
+}
+
+// Swap installs a new rule set; events handled after it returns use it.
+func (r *Runner) Swap(rs *rules.RuleSet) { r.rules.Store(rs) }
+
+// Handle turns one event into queued ops. It returns an error only when the
+// ops could not be queued (or a for_each query failed), so that the event is
+// redelivered; an expression that fails for this event is recorded in the
+// trace and logged, and the other rules still run.
+func (r *Runner) Handle(ctx context.Context, ev rules.Event) error {
+	start := r.now()
+	if r.self != nil && ev.Source == rules.SourceWebhook && ev.RowID != "" {
+		if depth, ok := r.self.Lookup(ev.Base, ev.Table, ev.RowID); ok {
+			ev.Self = true
+			ev.Depth = depth
+		}
+	}
+	tr := Trace{EventID: ev.ID, Source: string(ev.Source), Name: ev.Name, Time: ev.Time}
+	ops, err := r.evaluate(ctx, &ev, &tr)
+	if err == nil && len(ops) > 0 {
+		if err = r.pub.PublishOps(ctx, ops); err != nil {
+			err = fmt.Errorf("queue ops of event %s: %w", ev.ID, err)
+		}
+	}
+	if err != nil {
+		tr.Error = err.Error()
+	}
+	tr.Took = r.now().Sub(start)
+	if r.traces != nil {
+		r.traces.Add(tr)
+	}
+	return err
+}
+
+// Evaluate runs the rules on one event without queuing anything: the ops
+// the event would produce, and its trace. Dry runs and replays use it.
+func (r *Runner) Evaluate(ctx context.Context, ev rules.Event) ([]actions.Op, Trace, error) {
+	tr := Trace{EventID: ev.ID, Source: string(ev.Source), Name: ev.Name, Time: ev.Time}
+	ops, err := r.evaluate(ctx, &ev, &tr)
+	return ops, tr, err
+}
+
+func (r *Runner) evaluate(ctx context.Context, ev *rules.Event, tr *Trace) ([]actions.Op, error) {
+	rs := r.rules.Load()
+	if rs == nil {
+		return nil, nil
+	}
+	now := r.now()
+	var ops []actions.Op
+	for _, rule := range rs.Match(ev) {
+		rt := RuleTrace{Rule: rule.Name}
+		if ev.Depth >= r.maxDepth {
+			rt.Stopped = fmt.Sprintf("loop guard: chain depth %d reached the limit %d", ev.Depth, r.maxDepth)
+			r.log.Warn().Str("rule", rule.Name).Str("event", ev.ID).Int("depth", ev.Depth).Msg("loop guard stopped rule")
+			tr.Rules = append(tr.Rules, rt)
+			continue
+		}
+		ruleOps, when, err := r.evaluateRule(ctx, rule, ev, now)
+		rt.When, rt.Ops = when, len(ruleOps)
+		if err != nil {
+			if ctx.Err() != nil || isQueryError(err) {
+				return nil, err
+			}
+			rt.Error = err.Error()
+			r.log.Warn().Err(err).Str("rule", rule.Name).Str("event", ev.ID).Msg("rule evaluation failed for event")
+		}
+		ops = append(ops, ruleOps...)
+		tr.Rules = append(tr.Rules, rt)
+	}
+	return ops, nil
+}
+
+// queryError marks a failed for_each query: the event must be redelivered,
+// unlike an expression error, which no retry can fix.
+type queryError struct{ err error }
+
+func (e queryError) Error() string { return e.err.Error() }
+func (e queryError) Unwrap() error { return e.err }
+
+func isQueryError(err error) bool {
+	_, ok := err.(queryError)
+	return ok
+}
+
+func (r *Runner) evaluateRule(ctx context.Context, rule *rules.Rule, ev *rules.Event, now time.Time) ([]actions.Op, bool, error) {
+	fe := rule.ForEach()
+	if fe == nil {
+		out, err := rule.Evaluate(ev, nil, now)
+		return out.Ops, out.When, err
+	}
+	if r.query == nil {
+		return nil, false, fmt.Errorf("rule %q: for_each needs a query function", rule.Name)
+	}
+	params, err := fe.Params(ev)
+	if err != nil {
+		return nil, false, fmt.Errorf("rule %q: for_each params: %w", rule.Name, err)
+	}
+	items, err := r.query(ctx, fe.Base, rule.Lane(), fe.SQL, params)
+	if err != nil {
+		return nil, false, queryError{fmt.Errorf("rule %q: for_each query: %w", rule.Name, err)}
+	}
+	var ops []actions.Op
+	anyWhen := false
+	var firstErr error
+	for _, item := range items {
+		out, err := rule.Evaluate(ev, item, now)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		anyWhen = anyWhen || out.When
+		ops = append(ops, out.Ops...)
+	}
+	return ops, anyWhen, firstErr
+}
