@@ -23,6 +23,7 @@ const (
 	KindInvalid
 )
 
+// String returns the kind's name, e.g. "rate limited".
 func (k ErrorKind) String() string {
 	switch k {
 	case KindTransient:
@@ -55,6 +56,7 @@ type Error struct {
 	Err error
 }
 
+// Error formats the error as "op: kind (HTTP status): message".
 func (e *Error) Error() string {
 	s := e.Op + ": " + e.Kind.String()
 	if e.Status != 0 {
