@@ -1,0 +1,375 @@
+// Package emulator is an in-memory SeaTable: the token exchange and the
+// api-gateway base operations of /work/shared/seatable-api.md, with
+// per-base rolling rate limits, fault injection, a call log, outgoing
+// webhooks and a fixture loader. It serves tests, benchmarks and the
+// `seaflow emulator` command, and it does not import the seaflow client:
+// it is an independent implementation of the API.
+package emulator
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Limit is one rolling window of a base: at most Calls gateway calls in
+// any Window.
+type Limit struct {
+	Window time.Duration
+	Calls  int
+}
+
+// DefaultLimits are SeaTable's older published api-gateway limits per
+// base: 300 per minute and 5,000 per 24 hours.
+var DefaultLimits = []Limit{{Window: time.Minute, Calls: 300}, {Window: 24 * time.Hour, Calls: 5000}}
+
+// Options configures an Emulator. The zero value is usable.
+type Options struct {
+	// Limits are the rolling windows of every base. nil = DefaultLimits;
+	// an empty non-nil slice = unlimited.
+	Limits []Limit
+	// Now is the clock of the rolling windows, token expiry, _ctime and
+	// _mtime, and the call log. nil = time.Now.
+	Now func() time.Time
+	// TokenTTL is the lifetime of an exchanged base token; 0 = 72h.
+	TokenTTL time.Duration
+	// ServerURL is what the token exchange reports as dtable_server etc.
+	// (e.g. "http://127.0.0.1:8080"); "" = derived from the request's
+	// Host. SetServerURL changes it later.
+	ServerURL string
+	// WebhookClient sends webhooks; nil = a client with a 30 s timeout.
+	// Each delivery is also bounded by a 30 s context.
+	WebhookClient *http.Client
+	// Logger receives one debug line per call and webhook problems.
+	Logger zerolog.Logger
+}
+
+// Emulator is an in-memory SeaTable server; it is an http.Handler and is
+// safe for concurrent use.
+type Emulator struct {
+	now      func() time.Time
+	limits   []Limit
+	tokenTTL time.Duration
+	client   *http.Client
+	log      zerolog.Logger
+	jwtKey   []byte
+	// sleep waits for injected latency; tests replace it.
+	sleep func(ctx context.Context, d time.Duration)
+
+	mu        sync.Mutex
+	serverURL string
+	bases     []*base
+	byUUID    map[string]*base
+	byToken   map[string]*base
+	tokens    map[string]*issuedToken
+	faults    Faults
+	faultRand *rand.Rand
+	callLog   []CallRecord
+	// pendingHooks counts queued and in-flight webhook deliveries;
+	// hooksIdle is closed (and replaced) whenever it drops to zero.
+	pendingHooks int
+	hooksIdle    chan struct{}
+}
+
+// New returns an empty emulator; add bases with Load.
+func New(opts Options) *Emulator {
+	e := &Emulator{
+		now:       opts.Now,
+		limits:    opts.Limits,
+		tokenTTL:  opts.TokenTTL,
+		client:    opts.WebhookClient,
+		log:       opts.Logger,
+		serverURL: strings.TrimRight(opts.ServerURL, "/"),
+		byUUID:    map[string]*base{},
+		byToken:   map[string]*base{},
+		tokens:    map[string]*issuedToken{},
+		faultRand: rand.New(rand.NewPCG(0, 0)),
+		hooksIdle: make(chan struct{}),
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.limits == nil {
+		e.limits = DefaultLimits
+	}
+	e.limits = append([]Limit(nil), e.limits...)
+	sort.Slice(e.limits, func(i, j int) bool { return e.limits[i].Window < e.limits[j].Window })
+	if e.tokenTTL == 0 {
+		e.tokenTTL = 72 * time.Hour
+	}
+	if e.client == nil {
+		e.client = &http.Client{Timeout: webhookTimeout}
+	}
+	e.jwtKey = make([]byte, 32)
+	_, _ = crand.Read(e.jwtKey)
+	e.sleep = func(ctx context.Context, d time.Duration) {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
+	return e
+}
+
+// SetServerURL sets what the token exchange reports as the server, e.g.
+// once the listener's port is known.
+func (e *Emulator) SetServerURL(u string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.serverURL = strings.TrimRight(u, "/")
+}
+
+// BaseInfo identifies a loaded base.
+type BaseInfo struct {
+	Name string
+	// UUID has dashes (36 characters).
+	UUID     string
+	APIToken string
+}
+
+// Load adds the bases of f. It fails, adding nothing, when a base name,
+// uuid or API token is already loaded.
+func (e *Emulator) Load(f *Fixture) ([]BaseInfo, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var built []*base
+	names := map[string]bool{}
+	for _, b := range e.bases {
+		names[b.name] = true
+	}
+	for _, fb := range f.Bases {
+		b, err := e.buildBase(fb)
+		if err != nil {
+			return nil, fmt.Errorf("load base %q: %w", fb.Name, err)
+		}
+		if names[b.name] {
+			return nil, fmt.Errorf("load base %q: name already loaded", fb.Name)
+		}
+		if e.byUUID[b.uuid] != nil {
+			return nil, fmt.Errorf("load base %q: uuid %s already loaded", fb.Name, b.uuid)
+		}
+		if e.byToken[b.apiToken] != nil {
+			return nil, fmt.Errorf("load base %q: api token already in use", fb.Name)
+		}
+		for _, o := range built {
+			if o.uuid == b.uuid || o.apiToken == b.apiToken {
+				return nil, fmt.Errorf("load base %q: uuid or api token repeated", fb.Name)
+			}
+		}
+		names[b.name] = true
+		built = append(built, b)
+	}
+	infos := make([]BaseInfo, 0, len(built))
+	for _, b := range built {
+		e.bases = append(e.bases, b)
+		e.byUUID[b.uuid] = b
+		e.byToken[b.apiToken] = b
+		infos = append(infos, BaseInfo{Name: b.name, UUID: b.uuid, APIToken: b.apiToken})
+	}
+	return infos, nil
+}
+
+// buildBase turns a checked fixture base into a base.
+func (e *Emulator) buildBase(fb FixtureBase) (*base, error) {
+	b := &base{name: fb.Name, apiToken: fb.APIToken, appName: fb.AppName, links: map[string]*link{}}
+	if b.appName == "" {
+		b.appName = "seaflow"
+	}
+	if fb.UUID == "" {
+		b.uuid = newUUID()
+	} else {
+		u, ok := normalizeUUID(fb.UUID)
+		if !ok {
+			return nil, fmt.Errorf("uuid %q is not a UUID", fb.UUID)
+		}
+		b.uuid = u
+	}
+	if b.apiToken == "" {
+		b.apiToken = newAPIToken()
+	}
+	for _, w := range fb.Webhooks {
+		b.webhooks = append(b.webhooks, &webhook{url: w.URL, secret: w.Secret})
+	}
+	for i, ft := range fb.Tables {
+		t := &table{name: ft.Name, rows: map[string]*row{}}
+		if i == 0 {
+			t.id = "0000"
+		} else {
+			t.id = newShortID(func(s string) bool { return s == "0000" || b.tableByID(s) != nil })
+		}
+		b.tables = append(b.tables, t)
+	}
+	// Columns in declaration order; then each link column pairs with an
+	// unpaired link column of the other table pointing back, or creates
+	// one there named after this table (as SeaTable does).
+	declared := map[*column]FixtureColumn{}
+	for i, ft := range fb.Tables {
+		t := b.tables[i]
+		for _, fc := range ft.Columns {
+			c := t.addColumn(fc.Name, fc.Type)
+			declared[c] = fc
+			for _, o := range fc.Options {
+				c.addOption(o)
+			}
+			if fc.Type == "formula" {
+				p, err := compileFormula(fc.Formula)
+				if err != nil {
+					return nil, fmt.Errorf("column %q: %w", fc.Name, err)
+				}
+				c.formula, c.program = fc.Formula, p
+			}
+		}
+	}
+	for _, t := range b.tables {
+		for _, c := range append([]*column(nil), t.columns...) {
+			fc, ok := declared[c]
+			if c.typ != "link" || c.linkID != "" || !ok {
+				continue
+			}
+			other := b.table(fc.Table)
+			if other == nil {
+				return nil, fmt.Errorf("column %q: no table %q", fc.Name, fc.Table)
+			}
+			l := &link{table1ID: t.id, table2ID: other.id, ab: map[string][]string{}, ba: map[string][]string{}}
+			l.id = newShortID(func(s string) bool { return b.links[s] != nil })
+			b.links[l.id] = l
+			c.linkID, c.otherTableID = l.id, other.id
+			if other == t {
+				continue
+			}
+			var back *column
+			for _, oc := range other.columns {
+				if ofc, ok := declared[oc]; ok && oc.typ == "link" && oc.linkID == "" && ofc.Table == t.name {
+					back = oc
+					break
+				}
+			}
+			if back == nil {
+				back = other.addColumn(uniqueColumnName(other, t.name), "link")
+			}
+			back.linkID, back.otherTableID = l.id, t.id
+		}
+	}
+	now := e.now()
+	for i, ft := range fb.Tables {
+		t := b.tables[i]
+		for _, cells := range ft.Rows {
+			prep, err := t.prepareCells(cells, false)
+			if err != nil {
+				return nil, err
+			}
+			r := &row{id: newRowID(), ctime: now, mtime: now, cells: map[string]any{}}
+			t.apply(r, prep)
+			t.rows[r.id] = r
+			t.order = append(t.order, r.id)
+		}
+	}
+	return b, nil
+}
+
+func uniqueColumnName(t *table, name string) string {
+	n := name
+	for i := 2; t.column(n) != nil; i++ {
+		n = fmt.Sprintf("%s %d", name, i)
+	}
+	return n
+}
+
+// Bases lists the loaded bases in load order.
+func (e *Emulator) Bases() []BaseInfo {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]BaseInfo, len(e.bases))
+	for i, b := range e.bases {
+		out[i] = BaseInfo{Name: b.name, UUID: b.uuid, APIToken: b.apiToken}
+	}
+	return out
+}
+
+// PrintBases writes one JSON line per base:
+// {"base":…,"base_uuid":…,"api_token":…,"server_url":…}.
+func (e *Emulator) PrintBases(w io.Writer, serverURL string) error {
+	for _, b := range e.Bases() {
+		line, err := json.Marshal(struct {
+			Base      string `json:"base"`
+			BaseUUID  string `json:"base_uuid"`
+			APIToken  string `json:"api_token"`
+			ServerURL string `json:"server_url"`
+		}{b.Name, b.UUID, b.APIToken, strings.TrimRight(serverURL, "/")})
+		if err != nil {
+			return fmt.Errorf("print bases: %w", err)
+		}
+		if _, err := fmt.Fprintf(w, "%s\n", line); err != nil {
+			return fmt.Errorf("print bases: %w", err)
+		}
+	}
+	return nil
+}
+
+// baseByRef finds a base by name or uuid (with or without dashes).
+// Callers hold e.mu.
+func (e *Emulator) baseByRef(ref string) *base {
+	if u, ok := normalizeUUID(ref); ok {
+		if b := e.byUUID[u]; b != nil {
+			return b
+		}
+	}
+	for _, b := range e.bases {
+		if b.name == ref {
+			return b
+		}
+	}
+	return nil
+}
+
+const gatewayPrefix = "/api-gateway/api/v2/dtables/"
+
+// ServeHTTP serves the token exchange, the api-gateway base operations
+// and the /_emulator/ endpoints.
+func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	switch {
+	case strings.HasPrefix(p, gatewayPrefix):
+		e.serveGateway(w, r)
+	case p == "/api/v2.1/dtable/app-access-token/" || p == "/api/v2.1/dtable/app-access-token":
+		if r.Method != http.MethodGet {
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"error_msg": "Method not allowed."})
+			return
+		}
+		e.serveTokenExchange(w, r)
+	case p == "/_emulator/stats":
+		writeJSON(w, http.StatusOK, e.Stats())
+	case p == "/_emulator/rows":
+		e.serveRows(w, r)
+	case p == "/_emulator/edit":
+		e.serveEdit(w, r)
+	case p == "/ping/" || p == "/api2/ping/":
+		writeJSON(w, http.StatusOK, "pong")
+	default:
+		writeJSON(w, http.StatusNotFound, map[string]any{"error_msg": "Not found."})
+	}
+}
+
+// writeJSON writes v as the JSON body with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		body = []byte(`{"error_msg":"internal error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
