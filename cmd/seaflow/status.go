@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/seaflow/seaflow/budget"
+)
+
+func init() {
+	commands["status"] = command{summary: "show budgets, queues, recent events and dead letters of a running daemon", run: runStatus}
+}
+
+func runStatus(ctx context.Context, m *Main, args []string) error {
+	fs := m.newFlagSet("status")
+	url := fs.String("url", "http://127.0.0.1:8080", "base URL of the running daemon")
+	token := fs.String("token", os.Getenv("SEAFLOW_TOKEN"), "status API token (server.token), if the daemon needs one")
+	asJSON := fs.Bool("json", false, "print the raw JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(*url, "/")+"/api/status", nil)
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	if *token != "" {
+		req.Header.Set("Authorization", "Bearer "+*token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("status: is the daemon running? %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("status: read: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	if *asJSON {
+		_, err := m.Stdout.Write(body)
+		return err
+	}
+	var st Status
+	if err := json.Unmarshal(body, &st); err != nil {
+		return fmt.Errorf("status: decode: %w", err)
+	}
+	printStatus(m.Stdout, st)
+	return nil
+}
+
+// printStatus renders a Status as tables.
+func printStatus(w io.Writer, st Status) {
+	fmt.Fprintf(w, "seaflow %s, up since %s", st.Version, st.Started.Format(time.RFC3339))
+	if st.DryRun {
+		fmt.Fprint(w, " (dry run)")
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nBASE\tWINDOW\tUSED\tLIMIT\tREMAINING\tNEXT FREE")
+	for _, b := range st.Bases {
+		for _, u := range b.Windows {
+			next := "now"
+			if !u.NextFree.IsZero() && u.Remaining == 0 {
+				next = u.NextFree.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", b.Name, windowLabel(u.Window), u.Used, u.Calls, u.Remaining, next)
+		}
+	}
+	fmt.Fprintln(tw, "\nBASE\tLANE\tQUEUED\tOLDEST")
+	for _, b := range st.Bases {
+		for _, l := range b.Lanes {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", b.Name, l.Lane, l.Pending, l.OldestAge)
+		}
+	}
+	tw.Flush()
+	if len(st.Traces) > 0 {
+		fmt.Fprintln(w, "\nRECENT EVENTS")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "TIME\tSOURCE\tNAME\tRULES\tOPS\tERROR")
+		for _, t := range st.Traces {
+			var names []string
+			ops := 0
+			for _, r := range t.Rules {
+				names = append(names, r.Rule)
+				ops += r.Ops
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", t.Time.Format(time.TimeOnly), t.Source, t.Name, strings.Join(names, ","), ops, t.Error)
+		}
+		tw.Flush()
+	}
+	if len(st.Dead) > 0 {
+		fmt.Fprintln(w, "\nDEAD LETTERS")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "SEQ\tBASE\tRULE\tKIND\tREASON")
+		for _, d := range st.Dead {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", d.Seq, d.Base, d.Rule, d.Kind, d.Reason)
+		}
+		tw.Flush()
+	}
+}
+
+// windowLabel names a window as the config file does: "1m", "24h", "month".
+func windowLabel(w budget.Window) string {
+	if w.Month {
+		return "month"
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(w.Span.String(), "0s"), "0m")
+}
