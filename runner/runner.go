@@ -97,7 +97,7 @@ func (r *Runner) Handle(ctx context.Context, ev rules.Event) error {
 			ev.Depth = depth
 		}
 	}
-	tr := Trace{EventID: ev.ID, Source: string(ev.Source), Name: ev.Name, Time: ev.Time}
+	tr := Trace{EventID: ev.ID, Source: string(ev.Source), Name: ev.Name, Time: start}
 	ops, err := r.evaluate(ctx, &ev, &tr)
 	if err == nil && len(ops) > 0 {
 		if err = r.pub.PublishOps(ctx, ops); err != nil {
@@ -117,7 +117,7 @@ func (r *Runner) Handle(ctx context.Context, ev rules.Event) error {
 // Evaluate runs the rules on one event without queuing anything: the ops
 // the event would produce, and its trace. Dry runs and replays use it.
 func (r *Runner) Evaluate(ctx context.Context, ev rules.Event) ([]actions.Op, Trace, error) {
-	tr := Trace{EventID: ev.ID, Source: string(ev.Source), Name: ev.Name, Time: ev.Time}
+	tr := Trace{EventID: ev.ID, Source: string(ev.Source), Name: ev.Name, Time: r.now()}
 	ops, err := r.evaluate(ctx, &ev, &tr)
 	return ops, tr, err
 }
@@ -131,8 +131,12 @@ func (r *Runner) evaluate(ctx context.Context, ev *rules.Event, tr *Trace) ([]ac
 	var ops []actions.Op
 	for _, rule := range rs.Match(ev) {
 		rt := RuleTrace{Rule: rule.Name}
-		if ev.Depth >= r.maxDepth {
-			rt.Stopped = fmt.Sprintf("loop guard: chain depth %d reached the limit %d", ev.Depth, r.maxDepth)
+		limit := r.maxDepth
+		if rule.MaxDepth > 0 {
+			limit = rule.MaxDepth
+		}
+		if ev.Depth >= limit {
+			rt.Stopped = fmt.Sprintf("loop guard: chain depth %d reached the limit %d", ev.Depth, limit)
 			r.log.Warn().Str("rule", rule.Name).Str("event", ev.ID).Int("depth", ev.Depth).Msg("loop guard stopped rule")
 			tr.Rules = append(tr.Rules, rt)
 			continue

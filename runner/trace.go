@@ -12,7 +12,7 @@ type Trace struct {
 	EventID string        `json:"event_id"`
 	Source  string        `json:"source"`
 	Name    string        `json:"name"`
-	Time    time.Time     `json:"time"`
+	Time    time.Time     `json:"time"` // when seaflow handled the event
 	Rules   []RuleTrace   `json:"rules"`
 	Error   string        `json:"error,omitempty"`
 	Took    time.Duration `json:"took_ns"`

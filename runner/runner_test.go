@@ -1,0 +1,255 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/seaflow/seaflow/actions"
+	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow/rules"
+)
+
+const testConfig = `
+bases:
+  crm: { url: "https://seatable.example.com", api_token: "tok" }
+webhooks:
+  - { name: shop, path: /hooks/shop, token: "t" }
+rules:
+  - name: stamp
+    on: { webhook: shop }
+    when: body.stage == "Won"
+    do:
+      - update: { base: crm, table: Deals, row: "=body.id", values: { Note: "=upper(body.note)" } }
+  - name: echo
+    on: { webhook: shop }
+    on_self: true
+    do:
+      - update: { base: crm, table: Deals, row: "=body.id", values: { Seen: true } }
+  - name: nightly
+    on: { cron: "@daily" }
+    for_each: { base: crm, sql: "SELECT _id FROM Tasks WHERE Status = ?", params: ["Open"] }
+    when: item.Prio > 1
+    do:
+      - update: { base: crm, table: Tasks, row: "=item._id", values: { Status: Overdue } }
+`
+
+type recordingPublisher struct {
+	mu   sync.Mutex
+	ops  []actions.Op
+	fail error
+}
+
+func (p *recordingPublisher) PublishOps(_ context.Context, ops []actions.Op) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fail != nil {
+		return p.fail
+	}
+	p.ops = append(p.ops, ops...)
+	return nil
+}
+
+type bundle struct {
+	pub    *recordingPublisher
+	traces *Traces
+	self   *SelfWrites
+	now    time.Time
+}
+
+func setup(t *testing.T, query QueryFunc) (*Runner, *bundle) {
+	t.Helper()
+	cfg, err := rules.Parse("test.yaml", []byte(testConfig), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatalf("parse config: %v", err)
+	}
+	b := &bundle{pub: &recordingPublisher{}, now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	now := func() time.Time { return b.now }
+	b.traces = NewTraces(10, time.Hour, now)
+	b.self = NewSelfWrites(time.Minute, now)
+	r := New(Config{Rules: cfg.RuleSet(), Publisher: b.pub, Query: query, SelfWrites: b.self, Traces: b.traces, MaxDepth: 2, Now: now, Logger: zerolog.Nop()})
+	return r, b
+}
+
+func webhookEvent(body map[string]any) rules.Event {
+	return rules.Event{ID: "ev-1", Source: rules.SourceWebhook, Name: "shop", Time: time.Date(2026, 11, 26, 11, 0, 0, 0, time.UTC), Body: body}
+}
+
+func TestHandle(t *testing.T) {
+	t.Parallel()
+
+	t.Run("matching rules queue their ops", func(t *testing.T) {
+		t.Parallel()
+		r, b := setup(t, nil)
+		if err := r.Handle(context.Background(), webhookEvent(map[string]any{"stage": "Won", "id": "row1", "note": "big"})); err != nil {
+			t.Fatalf("Handle: %v", err)
+		}
+		if len(b.pub.ops) != 2 {
+			t.Fatalf("queued %d ops, want 2: %+v", len(b.pub.ops), b.pub.ops)
+		}
+		op := b.pub.ops[0]
+		if op.Kind != actions.Update || op.RowID != "row1" || op.Values["Note"] != "BIG" || op.Lane != budget.Urgent {
+			t.Errorf("op = %+v", op)
+		}
+		tr := b.traces.Recent(1)
+		if len(tr) != 1 || len(tr[0].Rules) != 2 || !tr[0].Rules[0].When || tr[0].Rules[0].Ops != 1 {
+			t.Errorf("trace = %+v", tr)
+		}
+	})
+
+	t.Run("when false queues nothing for that rule", func(t *testing.T) {
+		t.Parallel()
+		r, b := setup(t, nil)
+		if err := r.Handle(context.Background(), webhookEvent(map[string]any{"stage": "Lead", "id": "row1"})); err != nil {
+			t.Fatalf("Handle: %v", err)
+		}
+		if len(b.pub.ops) != 1 || b.pub.ops[0].Rule != "echo" {
+			t.Fatalf("ops = %+v, want only the echo rule's", b.pub.ops)
+		}
+		if tr := b.traces.Recent(1)[0]; tr.Rules[0].When {
+			t.Errorf("trace says when=true for stamp: %+v", tr)
+		}
+	})
+
+	t.Run("an expression error is recorded and the other rules still run", func(t *testing.T) {
+		t.Parallel()
+		r, b := setup(t, nil)
+		// note is a number: upper() fails at run time for this event only.
+		if err := r.Handle(context.Background(), webhookEvent(map[string]any{"stage": "Won", "id": "row1", "note": 5})); err != nil {
+			t.Fatalf("Handle returned %v; an expression error must not fail the event", err)
+		}
+		tr := b.traces.Recent(1)[0]
+		if tr.Rules[0].Error == "" {
+			t.Errorf("stamp's error not traced: %+v", tr)
+		}
+		if len(b.pub.ops) != 1 || b.pub.ops[0].Rule != "echo" {
+			t.Errorf("ops = %+v, want echo's op", b.pub.ops)
+		}
+	})
+
+	t.Run("a publish failure fails the event so it is redelivered", func(t *testing.T) {
+		t.Parallel()
+		r, b := setup(t, nil)
+		b.pub.fail = errors.New("stream unavailable")
+		err := r.Handle(context.Background(), webhookEvent(map[string]any{"stage": "Won", "id": "row1", "note": "x"}))
+		if err == nil || !strings.Contains(err.Error(), "stream unavailable") {
+			t.Fatalf("Handle = %v, want the publish error", err)
+		}
+		if tr := b.traces.Recent(1)[0]; tr.Error == "" {
+			t.Errorf("trace has no error: %+v", tr)
+		}
+	})
+
+	t.Run("a replayed event produces the same op ids", func(t *testing.T) {
+		t.Parallel()
+		r, b := setup(t, nil)
+		ev := webhookEvent(map[string]any{"stage": "Won", "id": "row1", "note": "x"})
+		for i := 0; i < 2; i++ {
+			if err := r.Handle(context.Background(), ev); err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+		}
+		if b.pub.ops[0].ID != b.pub.ops[2].ID || b.pub.ops[1].ID != b.pub.ops[3].ID {
+			t.Errorf("op ids differ between deliveries: %q %q", b.pub.ops[0].ID, b.pub.ops[2].ID)
+		}
+	})
+}
+
+func TestLoopGuard(t *testing.T) {
+	t.Parallel()
+	r, b := setup(t, nil)
+	ev := rules.Event{ID: "ev-self", Source: rules.SourceWebhook, Name: "shop", Base: "crm", Table: "Deals", RowID: "row1",
+		Body: map[string]any{"stage": "Won", "id": "row1", "note": "x"}}
+
+	// seaflow wrote row1 at depth 1: the webhook coming back is self, and
+	// only on_self rules see it.
+	b.self.Mark("crm", "Deals", []string{"row1"}, 1)
+	if err := r.Handle(context.Background(), ev); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if len(b.pub.ops) != 1 || b.pub.ops[0].Rule != "echo" || b.pub.ops[0].Depth != 2 {
+		t.Fatalf("ops = %+v, want echo's op at depth 2", b.pub.ops)
+	}
+
+	// Its write comes back at depth 2 = MaxDepth: the chain stops.
+	b.self.Mark("crm", "Deals", []string{"row1"}, 2)
+	if err := r.Handle(context.Background(), ev); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if len(b.pub.ops) != 1 {
+		t.Fatalf("the chain went on past the depth limit: %+v", b.pub.ops)
+	}
+	tr := b.traces.Recent(1)[0]
+	if len(tr.Rules) != 1 || !strings.Contains(tr.Rules[0].Stopped, "loop guard") {
+		t.Errorf("trace does not say the loop guard stopped the rule: %+v", tr)
+	}
+
+	// After the window the same row is a user's edit again.
+	b.now = b.now.Add(2 * time.Minute)
+	if _, ok := b.self.Lookup("crm", "Deals", "row1"); ok {
+		t.Errorf("self mark outlived its window")
+	}
+}
+
+func TestForEach(t *testing.T) {
+	t.Parallel()
+	var gotSQL string
+	var gotParams []any
+	var gotLane budget.Lane
+	query := func(_ context.Context, base string, lane budget.Lane, sql string, params []any) ([]map[string]any, error) {
+		gotSQL, gotParams, gotLane = sql, params, lane
+		return []map[string]any{{"_id": "a", "Prio": 3}, {"_id": "b", "Prio": 1}, {"_id": "c", "Prio": 2}}, nil
+	}
+	r, b := setup(t, query)
+	ev := rules.CronEvent("nightly", time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC))
+	if err := r.Handle(context.Background(), ev); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if !strings.HasPrefix(gotSQL, "SELECT _id FROM Tasks") || len(gotParams) != 1 || gotParams[0] != "Open" || gotLane != budget.Bulk {
+		t.Errorf("query got sql=%q params=%v lane=%s", gotSQL, gotParams, gotLane)
+	}
+	var rows []string
+	for _, op := range b.pub.ops {
+		rows = append(rows, op.RowID)
+	}
+	if strings.Join(rows, ",") != "a,c" {
+		t.Errorf("ops for rows %v, want a,c (the items where when is true)", rows)
+	}
+	if b.pub.ops[0].ID == b.pub.ops[1].ID {
+		t.Errorf("for_each ops share an id: %q", b.pub.ops[0].ID)
+	}
+
+	t.Run("a failed query fails the event", func(t *testing.T) {
+		r, b := setup(t, func(context.Context, string, budget.Lane, string, []any) ([]map[string]any, error) {
+			return nil, errors.New("HTTP 502")
+		})
+		if err := r.Handle(context.Background(), ev); err == nil {
+			t.Fatal("Handle succeeded although the for_each query failed")
+		}
+		if len(b.pub.ops) != 0 {
+			t.Errorf("ops queued after a failed query: %+v", b.pub.ops)
+		}
+	})
+}
+
+func TestTracesBounded(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tr := NewTraces(3, time.Hour, func() time.Time { return now })
+	for i := 0; i < 5; i++ {
+		tr.Add(Trace{EventID: string(rune('a' + i)), Time: now.Add(time.Duration(i) * time.Minute)})
+	}
+	got := tr.Recent(10)
+	if len(got) != 3 || got[0].EventID != "e" || got[2].EventID != "c" {
+		t.Fatalf("Recent = %+v, want e,d,c", got)
+	}
+	now = now.Add(time.Hour + 3*time.Minute + 30*time.Second)
+	if got := tr.Recent(10); len(got) != 1 || got[0].EventID != "e" {
+		t.Errorf("after aging Recent = %+v, want only e", got)
+	}
+}
