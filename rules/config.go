@@ -1,0 +1,179 @@
+package rules
+
+import (
+	"time"
+)
+
+// EmulatorURL is the special base url that makes seaflow start an in-process
+// SeaTable emulator for the base, seeded from the base's fixture file.
+const EmulatorURL = "emulator"
+
+// Defaults applied by DefaultConfig and by loading.
+const (
+	// DefaultListen is the status/webhook listen address.
+	DefaultListen = "127.0.0.1:8080"
+	// DefaultDataDir is where the embedded NATS server keeps its data.
+	DefaultDataDir = "./seaflow-data"
+)
+
+// Config is a whole seaflow config file: server, storage, bases, webhooks,
+// NATS and rules. Load and Parse return it fully validated, with every
+// expression compiled; it must not be modified afterwards.
+type Config struct {
+	// Path is the file the config was loaded from (the name given to Parse).
+	Path string
+	// Server is the HTTP listener for webhooks and the status API.
+	Server ServerConfig
+	// Storage selects the durable spine: embedded (Dir) or a cluster (NATSURL).
+	Storage StorageConfig
+	// Bases are the SeaTable bases rules act on, by the name rules use.
+	Bases map[string]*BaseConfig
+	// Webhooks are the HTTP endpoints that produce webhook events.
+	Webhooks []*WebhookConfig
+	// NATS is where `on: {nats: SUBJECT}` rules subscribe.
+	NATS NATSConfig
+	// Rules in file order.
+	Rules []*Rule
+
+	ruleSet *RuleSet
+}
+
+// ServerConfig configures the HTTP listener.
+type ServerConfig struct {
+	// Listen is host:port; default DefaultListen (loopback only).
+	Listen string
+	// Token, when set, is required as "Authorization: Bearer TOKEN" by the
+	// status API. Empty = the status API is open (bind it to loopback).
+	Token string
+}
+
+// StorageConfig selects where events and ops are kept durably.
+type StorageConfig struct {
+	// Dir is the data directory of the embedded NATS server; default
+	// DefaultDataDir, relative to the working directory.
+	Dir string
+	// NATSURL, when set, connects to an existing JetStream cluster instead
+	// of embedding a server (comma-separated URLs). Empty = embedded.
+	NATSURL string
+}
+
+// BaseConfig is one SeaTable base.
+type BaseConfig struct {
+	// Name is the key under `bases:`; rules refer to the base by it.
+	Name string
+	// URL is the SeaTable server (http or https), or EmulatorURL.
+	URL string
+	// APIToken is the base's API token. Required unless URL is EmulatorURL
+	// (the emulator takes it from the fixture, or generates one).
+	APIToken string
+	// Fixture is the emulator fixture file, resolved relative to the config
+	// file. Only for emulator bases, where it is required.
+	Fixture string
+	// Limits are the base's API limits: calls per rolling window. Empty in
+	// the file = DefaultLimits (300 per minute, 5,000 per 24 hours).
+	Limits []LimitConfig
+	// UrgentReserve is how many calls of the longest window only urgent
+	// rules may use. 0 = no reserve.
+	UrgentReserve int
+	Pos
+}
+
+// Emulator reports whether the base is served by an in-process emulator.
+func (b *BaseConfig) Emulator() bool { return b.URL == EmulatorURL }
+
+// LimitConfig is one API limit of a base: at most Calls calls in any
+// rolling window of Span (or per calendar month when Month is set).
+type LimitConfig struct {
+	// Window is the window as written: a Go duration ("1m", "24h"), a
+	// number of days ("30d"), or "month".
+	Window string
+	// Calls is the number of calls allowed in the window; > 0.
+	Calls int
+	// Span is the parsed window length (zero when Month).
+	Span time.Duration
+	// Month is true for a calendar-month window.
+	Month bool
+}
+
+// DefaultLimits are the limits of a base that lists none: the documented
+// SeaTable limits of 300 calls per minute and 5,000 per rolling day.
+func DefaultLimits() []LimitConfig {
+	return []LimitConfig{
+		{Window: "1m", Calls: 300, Span: time.Minute},
+		{Window: "24h", Calls: 5000, Span: 24 * time.Hour},
+	}
+}
+
+// WebhookConfig is one HTTP endpoint that turns requests into events.
+// Exactly one of SeaTable, Token and HMAC is set, or Auth is "none".
+type WebhookConfig struct {
+	// Name is what rules refer to with `on: {webhook: NAME}`; unique.
+	Name string
+	// Path is the URL path, starting with "/"; unique.
+	Path string
+	// SeaTable marks a SeaTable base webhook: the body is SeaTable's
+	// webhook payload, signed with Secret in X-SeaTable-Signature.
+	SeaTable *SeaTableHook
+	// Token requires "Authorization: Bearer TOKEN".
+	Token string
+	// HMAC requires a hex HMAC-SHA256 of the raw body in a header.
+	HMAC *HMACAuth
+	// Auth is "none" to accept unauthenticated requests; empty otherwise.
+	Auth string
+	Pos
+}
+
+// SeaTableHook is the SeaTable side of a webhook.
+type SeaTableHook struct {
+	// Base is the config name of the base whose webhook this is.
+	Base string
+	// Secret is the webhook secret set in SeaTable; required.
+	Secret string
+}
+
+// HMACAuth authenticates a webhook by a signature of its raw body.
+type HMACAuth struct {
+	// Header carries the hex HMAC-SHA256 of the raw body, optionally
+	// prefixed "sha256="; default DefaultHMACHeader.
+	Header string
+	// Secret is the HMAC key; required.
+	Secret string
+}
+
+// DefaultHMACHeader is the signature header of an hmac webhook that names none.
+const DefaultHMACHeader = "X-Signature-256"
+
+// NATSConfig is where NATS-triggered rules subscribe.
+type NATSConfig struct {
+	// URL of the NATS server (comma-separated for a cluster). Empty = the
+	// server of the durable spine (embedded, or storage.nats_url).
+	URL string
+}
+
+// DefaultConfig returns a config with every default set and nothing else:
+// no bases, webhooks or rules.
+func DefaultConfig() *Config {
+	return &Config{
+		Server:  ServerConfig{Listen: DefaultListen},
+		Storage: StorageConfig{Dir: DefaultDataDir},
+		Bases:   map[string]*BaseConfig{},
+	}
+}
+
+// RuleSet returns the compiled, indexed rules of the config.
+func (c *Config) RuleSet() *RuleSet {
+	if c.ruleSet == nil {
+		c.ruleSet = newRuleSet(c.Rules)
+	}
+	return c.ruleSet
+}
+
+// Webhook returns the webhook with the given name, or nil.
+func (c *Config) Webhook(name string) *WebhookConfig {
+	for _, w := range c.Webhooks {
+		if w.Name == name {
+			return w
+		}
+	}
+	return nil
+}

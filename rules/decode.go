@@ -1,0 +1,298 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Load reads and parses the config file at path. env looks up ${VAR}
+// references; nil means os.LookupEnv. The error is an ErrorList holding
+// every problem of the file, or a plain error when the file cannot be read.
+func Load(path string, env func(string) (string, bool)) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	return Parse(path, data, env)
+}
+
+// Parse parses and validates a config file's content. name is the file
+// name used in errors and to resolve relative paths (fixtures); env looks
+// up ${VAR} references (nil = os.LookupEnv). On any problem it returns nil
+// and an ErrorList with every problem found, in file order: a config is
+// used whole or not at all.
+func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, error) {
+	if env == nil {
+		env = os.LookupEnv
+	}
+	d := &decoder{file: name, lookup: env}
+	cfg := d.config(data)
+	if len(d.errs) > 0 {
+		d.errs.sort()
+		return nil, d.errs
+	}
+	cfg.ruleSet = newRuleSet(cfg.Rules)
+	return cfg, nil
+}
+
+// decoder walks the YAML node tree, building the config and collecting
+// every problem with its position.
+type decoder struct {
+	file     string
+	lookup   LookupFunc
+	errs     ErrorList
+	ruleName string // name of the rule being decoded, for errors
+	values   int    // action values decoded so far (alias bomb guard)
+}
+
+func (d *decoder) errAt(line, col int, field, format string, args ...any) {
+	d.errs = append(d.errs, &PosError{File: d.file, Line: line, Col: col, Rule: d.ruleName, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (d *decoder) errorf(n *yaml.Node, field, format string, args ...any) {
+	d.errAt(n.Line, n.Column, field, format, args...)
+}
+
+func (d *decoder) pos(n *yaml.Node) Pos { return Pos{File: d.file, Line: n.Line, Col: n.Column} }
+
+var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func (d *decoder) yamlError(err error) {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		for _, e := range te.Errors {
+			d.errAt(0, 0, "", "%s", e)
+		}
+		return
+	}
+	msg := err.Error()
+	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		d.errAt(line, 1, "", "%s", m[2])
+		return
+	}
+	d.errAt(1, 1, "", "%s", strings.TrimPrefix(msg, "yaml: "))
+}
+
+// entry is one key: value pair of a mapping.
+type entry struct{ key, val *yaml.Node }
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+func join(field, key string) string {
+	if field == "" {
+		return key
+	}
+	return field + "." + key
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.ShortTag() == "!!null" {
+			return "null"
+		}
+		return "a scalar"
+	}
+	return "nothing"
+}
+
+// fields checks that n is a mapping with only the allowed keys, each at
+// most once, and returns its entries by key. It reports a problem and
+// returns nil when n is not a mapping.
+func (d *decoder) fields(n *yaml.Node, field string, allowed ...string) map[string]entry {
+	n = resolve(n)
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, field, "got %s, want a mapping", kindName(n))
+		return nil
+	}
+	out := make(map[string]entry, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(k, field, "got %s as a key, want a name", kindName(k))
+			continue
+		}
+		if !contains(allowed, k.Value) {
+			d.errorf(k, join(field, k.Value), "unknown key (want %s)", strings.Join(allowed, ", "))
+			continue
+		}
+		if _, dup := out[k.Value]; dup {
+			d.errorf(k, join(field, k.Value), "duplicate key")
+			continue
+		}
+		out[k.Value] = entry{k, v}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" && (n.Value == "" || n.Value == "~" || n.Value == "null" || n.Value == "Null" || n.Value == "NULL")
+}
+
+// scalar returns the text of a scalar node, "" for null.
+func (d *decoder) scalar(n *yaml.Node, field string) (string, bool) {
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(n, field, "got %s, want a single value", kindName(n))
+		return "", false
+	}
+	if isNull(n) {
+		return "", true
+	}
+	return n.Value, true
+}
+
+// str returns a scalar's text with ${VAR} references expanded.
+func (d *decoder) str(n *yaml.Node, field string) (string, bool) {
+	s, ok := d.scalar(n, field)
+	if !ok {
+		return "", false
+	}
+	s, err := expandEnv(s, d.lookup)
+	if err != nil {
+		d.errorf(n, field, "%v", err)
+		return "", false
+	}
+	return s, true
+}
+
+func (d *decoder) integer(n *yaml.Node, field string) (int, bool) {
+	s, ok := d.str(n, field)
+	if !ok {
+		return 0, false
+	}
+	i, err := strconv.Atoi(strings.ReplaceAll(s, "_", ""))
+	if err != nil {
+		d.errorf(n, field, "%q is not a whole number", s)
+		return 0, false
+	}
+	return i, true
+}
+
+func (d *decoder) boolean(n *yaml.Node, field string) (bool, bool) {
+	s, ok := d.str(n, field)
+	if !ok {
+		return false, false
+	}
+	switch strings.ToLower(s) {
+	case "true", "yes", "on":
+		return true, true
+	case "false", "no", "off", "":
+		return false, true
+	}
+	d.errorf(n, field, "%q is not true or false", s)
+	return false, false
+}
+
+func (d *decoder) config(data []byte) *Config {
+	cfg := DefaultConfig()
+	cfg.Path = d.file
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		d.yamlError(err)
+		return cfg
+	}
+	if root.Kind == 0 || len(root.Content) == 0 || isNull(root.Content[0]) {
+		d.errAt(1, 1, "", "empty config file")
+		return cfg
+	}
+	top := d.fields(root.Content[0], "", "server", "storage", "bases", "webhooks", "nats", "rules")
+	if e, ok := top["server"]; ok {
+		d.server(e.val, &cfg.Server)
+	}
+	if e, ok := top["storage"]; ok {
+		d.storage(e.val, &cfg.Storage)
+	}
+	if e, ok := top["bases"]; ok {
+		d.bases(e.val, cfg)
+	}
+	if e, ok := top["webhooks"]; ok {
+		d.webhooks(e.val, cfg)
+	}
+	if e, ok := top["nats"]; ok {
+		if f := d.fields(e.val, "nats", "url"); f != nil {
+			if e, ok := f["url"]; ok {
+				cfg.NATS.URL, _ = d.str(e.val, "nats.url")
+			}
+		}
+	}
+	if e, ok := top["rules"]; ok {
+		d.rules(e.val, cfg)
+	}
+	return cfg
+}
+
+func (d *decoder) server(n *yaml.Node, s *ServerConfig) {
+	f := d.fields(n, "server", "listen", "token")
+	if e, ok := f["listen"]; ok {
+		if v, ok := d.str(e.val, "server.listen"); ok {
+			if !validHostPort(v) {
+				d.errorf(e.val, "server.listen", "%q is not host:port", v)
+			} else {
+				s.Listen = v
+			}
+		}
+	}
+	if e, ok := f["token"]; ok {
+		s.Token, _ = d.str(e.val, "server.token")
+	}
+}
+
+func validHostPort(s string) bool {
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 {
+		return false
+	}
+	p, err := strconv.Atoi(s[i+1:])
+	return err == nil && p >= 0 && p <= 65535
+}
+
+func (d *decoder) storage(n *yaml.Node, s *StorageConfig) {
+	f := d.fields(n, "storage", "dir", "nats_url")
+	if e, ok := f["dir"]; ok {
+		if v, ok := d.str(e.val, "storage.dir"); ok && v != "" {
+			s.Dir = v
+		}
+	}
+	if e, ok := f["nats_url"]; ok {
+		s.NATSURL, _ = d.str(e.val, "storage.nats_url")
+	}
+}
+
+// nameRe is what base, webhook and rule names may be made of: they appear
+// in NATS subjects, op ids and URLs.
+var nameRe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,312 @@
+package rules
+
+import (
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+func (d *decoder) bases(n *yaml.Node, cfg *Config) {
+	n = resolve(n)
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "bases", "got %s, want a mapping of base name to base", kindName(n))
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+		name := k.Value
+		field := "bases." + name
+		if k.Kind != yaml.ScalarNode || !nameRe.MatchString(name) {
+			d.errorf(k, field, "base name must be letters, digits, - and _")
+			continue
+		}
+		if _, dup := cfg.Bases[name]; dup {
+			d.errorf(k, field, "duplicate base")
+			continue
+		}
+		if b := d.base(v, name, field); b != nil {
+			cfg.Bases[name] = b
+		}
+	}
+}
+
+func (d *decoder) base(n *yaml.Node, name, field string) *BaseConfig {
+	b := &BaseConfig{Name: name, Pos: d.pos(n)}
+	f := d.fields(n, field, "url", "api_token", "fixture", "limits", "urgent_reserve")
+	if f == nil {
+		return nil
+	}
+	if e, ok := f["url"]; ok {
+		b.URL, _ = d.str(e.val, field+".url")
+		if b.URL != EmulatorURL && b.URL != "" {
+			u, err := url.Parse(b.URL)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				d.errorf(e.val, field+".url", "%q is not an http(s) URL or %q", b.URL, EmulatorURL)
+			}
+		}
+	}
+	if b.URL == "" {
+		if e, ok := f["url"]; ok {
+			d.errorf(e.val, field+".url", "is empty")
+		} else {
+			d.errorf(n, field, "missing url (a SeaTable server, or %q)", EmulatorURL)
+		}
+	}
+	if e, ok := f["api_token"]; ok {
+		if tok, ok := d.str(e.val, field+".api_token"); ok {
+			b.APIToken = tok
+			if tok == "" && !b.Emulator() {
+				d.errorf(e.val, field+".api_token", "is empty")
+			}
+		}
+	}
+	if e, ok := f["fixture"]; ok {
+		if s, ok := d.str(e.val, field+".fixture"); ok && s != "" {
+			if !b.Emulator() {
+				d.errorf(e.val, field+".fixture", "only emulator bases (url: %s) take a fixture", EmulatorURL)
+			} else {
+				if !filepath.IsAbs(s) {
+					s = filepath.Join(filepath.Dir(d.file), s)
+				}
+				b.Fixture = s
+				if _, err := os.Stat(s); err != nil {
+					d.errorf(e.val, field+".fixture", "fixture file %s does not exist", s)
+				}
+			}
+		}
+	}
+	switch {
+	case b.Emulator() && b.Fixture == "":
+		d.errorf(n, field, "an emulator base needs a fixture file")
+	case !b.Emulator() && b.URL != "" && f["api_token"].val == nil:
+		d.errorf(n, field, "missing api_token")
+	}
+	if e, ok := f["limits"]; ok {
+		b.Limits = d.limits(e.val, field+".limits")
+	}
+	if len(b.Limits) == 0 {
+		b.Limits = DefaultLimits()
+	}
+	if e, ok := f["urgent_reserve"]; ok {
+		if r, ok := d.integer(e.val, field+".urgent_reserve"); ok {
+			longest := b.Limits[0]
+			for _, l := range b.Limits[1:] {
+				if l.Month || (!longest.Month && l.Span > longest.Span) {
+					longest = l
+				}
+			}
+			switch {
+			case r < 0:
+				d.errorf(e.val, field+".urgent_reserve", "must not be negative")
+			case r >= longest.Calls:
+				d.errorf(e.val, field+".urgent_reserve", "%d leaves nothing of the %d calls per %s for normal and bulk rules", r, longest.Calls, longest.Window)
+			default:
+				b.UrgentReserve = r
+			}
+		}
+	}
+	return b
+}
+
+func (d *decoder) limits(n *yaml.Node, field string) []LimitConfig {
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, field, "got %s, want a list of {window, calls}", kindName(n))
+		return nil
+	}
+	var out []LimitConfig
+	seen := map[string]bool{}
+	for i, item := range n.Content {
+		item = resolve(item)
+		ifield := field + "[" + strconv.Itoa(i) + "]"
+		f := d.fields(item, ifield, "window", "calls")
+		if f == nil {
+			continue
+		}
+		var l LimitConfig
+		ok := true
+		if e, has := f["window"]; has {
+			if s, good := d.str(e.val, ifield+".window"); good {
+				span, month, err := parseWindow(s)
+				if err != nil {
+					d.errorf(e.val, ifield+".window", "%v", err)
+					ok = false
+				}
+				l.Window, l.Span, l.Month = s, span, month
+				key := s
+				if !month {
+					key = span.String()
+				}
+				if seen[key] {
+					d.errorf(e.val, ifield+".window", "duplicate window %s", s)
+					ok = false
+				}
+				seen[key] = true
+			} else {
+				ok = false
+			}
+		} else {
+			d.errorf(item, ifield, "missing window")
+			ok = false
+		}
+		if e, has := f["calls"]; has {
+			if c, good := d.integer(e.val, ifield+".calls"); good && c > 0 {
+				l.Calls = c
+			} else {
+				if good {
+					d.errorf(e.val, ifield+".calls", "must be positive")
+				}
+				ok = false
+			}
+		} else {
+			d.errorf(item, ifield, "missing calls")
+			ok = false
+		}
+		if ok {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// parseWindow parses a limit window: a Go duration ("1m", "24h"), days
+// ("30d"), or "month" (a calendar month).
+func parseWindow(s string) (time.Duration, bool, error) {
+	if s == "month" || s == "1month" {
+		return 0, true, nil
+	}
+	var span time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			return 0, false, errBadWindow(s)
+		}
+		span = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if span, err = time.ParseDuration(s); err != nil {
+			return 0, false, errBadWindow(s)
+		}
+	}
+	if span < time.Second {
+		return 0, false, errBadWindow(s)
+	}
+	return span, false, nil
+}
+
+type errBadWindow string
+
+func (e errBadWindow) Error() string {
+	return strconv.Quote(string(e)) + ` is not a window (want a duration like 1m or 24h, days like 30d, or "month")`
+}
+
+func (d *decoder) webhooks(n *yaml.Node, cfg *Config) {
+	n = resolve(n)
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, "webhooks", "got %s, want a list", kindName(n))
+		return
+	}
+	names := map[string]bool{}
+	paths := map[string]bool{}
+	for i, item := range n.Content {
+		item = resolve(item)
+		field := "webhooks[" + strconv.Itoa(i) + "]"
+		f := d.fields(item, field, "name", "path", "seatable", "token", "hmac", "auth")
+		if f == nil {
+			continue
+		}
+		w := &WebhookConfig{Pos: d.pos(item)}
+		if e, ok := f["name"]; ok {
+			w.Name, _ = d.str(e.val, field+".name")
+			switch {
+			case !nameRe.MatchString(w.Name):
+				d.errorf(e.val, field+".name", "webhook name must be letters, digits, - and _")
+			case names[w.Name]:
+				d.errorf(e.val, field+".name", "duplicate webhook name %q", w.Name)
+			}
+			names[w.Name] = true
+		} else {
+			d.errorf(item, field, "missing name")
+		}
+		if e, ok := f["path"]; ok {
+			w.Path, _ = d.str(e.val, field+".path")
+			switch {
+			case !strings.HasPrefix(w.Path, "/"):
+				d.errorf(e.val, field+".path", "must start with /")
+			case paths[w.Path]:
+				d.errorf(e.val, field+".path", "duplicate webhook path %s", w.Path)
+			}
+			paths[w.Path] = true
+		} else {
+			d.errorf(item, field, "missing path")
+		}
+		auths := 0
+		if e, ok := f["seatable"]; ok {
+			auths++
+			sf := d.fields(e.val, field+".seatable", "base", "secret")
+			w.SeaTable = &SeaTableHook{}
+			if b, ok := sf["base"]; ok {
+				w.SeaTable.Base, _ = d.str(b.val, field+".seatable.base")
+				if cfg.Bases[w.SeaTable.Base] == nil {
+					d.errorf(b.val, field+".seatable.base", "unknown base %q", w.SeaTable.Base)
+				}
+			} else if sf != nil {
+				d.errorf(e.val, field+".seatable", "missing base")
+			}
+			if s, ok := sf["secret"]; ok {
+				w.SeaTable.Secret, _ = d.str(s.val, field+".seatable.secret")
+			}
+			if w.SeaTable.Secret == "" && sf != nil {
+				d.errorf(e.val, field+".seatable", "missing secret (set one on the SeaTable webhook; unsigned SeaTable webhooks are refused)")
+			}
+		}
+		if e, ok := f["token"]; ok {
+			auths++
+			if w.Token, ok = d.str(e.val, field+".token"); ok && w.Token == "" {
+				d.errorf(e.val, field+".token", "is empty")
+			}
+		}
+		if e, ok := f["hmac"]; ok {
+			auths++
+			hf := d.fields(e.val, field+".hmac", "header", "secret")
+			w.HMAC = &HMACAuth{Header: DefaultHMACHeader}
+			if h, ok := hf["header"]; ok {
+				if s, ok := d.str(h.val, field+".hmac.header"); ok && s != "" {
+					w.HMAC.Header = s
+				}
+			}
+			if s, ok := hf["secret"]; ok {
+				w.HMAC.Secret, _ = d.str(s.val, field+".hmac.secret")
+			}
+			if w.HMAC.Secret == "" && hf != nil {
+				d.errorf(e.val, field+".hmac", "missing secret")
+			}
+		}
+		if e, ok := f["auth"]; ok {
+			w.Auth, _ = d.str(e.val, field+".auth")
+			if w.Auth != "none" {
+				d.errorf(e.val, field+".auth", `the only auth value is "none" (use seatable:, token: or hmac: to authenticate)`)
+			} else {
+				auths++
+			}
+		}
+		_, hasAuth := f["auth"]
+		switch {
+		case auths == 0 && !hasAuth:
+			d.errorf(item, field, "no authentication: set one of seatable:, token: or hmac:, or auth: none")
+		case auths > 1:
+			d.errorf(item, field, "set only one of seatable:, token:, hmac: and auth: none")
+		}
+		cfg.Webhooks = append(cfg.Webhooks, w)
+	}
+}

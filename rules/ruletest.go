@@ -1,0 +1,456 @@
+package rules
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/seaflow/seaflow/actions"
+)
+
+// testFile is a rule test file; see the package documentation.
+type testFile struct {
+	Config string            `yaml:"config"`
+	Env    map[string]string `yaml:"env"`
+	Cases  []testCase        `yaml:"cases"`
+}
+
+type testCase struct {
+	Name    string            `yaml:"name"`
+	Now     string            `yaml:"now"`
+	Webhook *webhookInput     `yaml:"webhook"`
+	NATS    *natsInput        `yaml:"nats"`
+	Cron    *cronInput        `yaml:"cron"`
+	Rows    []map[string]any  `yaml:"rows"`
+	Expect  *[]map[string]any `yaml:"expect"`
+	// Error, when set, expects a rule to fail for the event with an error
+	// containing it; otherwise any rule error fails the case.
+	Error string `yaml:"error"`
+	line  int
+}
+
+type webhookInput struct {
+	Name    string            `yaml:"name"`
+	ID      string            `yaml:"id"`
+	Headers map[string]string `yaml:"headers"`
+	Body    yaml.Node         `yaml:"body"`
+	Self    bool              `yaml:"self"`
+	Depth   int               `yaml:"depth"`
+}
+
+type natsInput struct {
+	Subject string    `yaml:"subject"`
+	ID      string    `yaml:"id"`
+	Data    yaml.Node `yaml:"data"`
+}
+
+type cronInput struct {
+	Rule string `yaml:"rule"`
+	At   string `yaml:"at"`
+}
+
+// RunTests runs the rule test files at paths and writes a report to w in
+// the style of go test: "--- PASS: NAME" or "--- FAIL: NAME" with a diff per
+// case, then "ok" or "FAIL" per file. It needs no network: events are built
+// from the cases, for_each rows come from the cases, and nothing is sent.
+// failed counts failed cases, plus one per file that could not run; err
+// joins the reasons files could not run (already written to w).
+func RunTests(paths []string, w io.Writer) (failed int, err error) {
+	var errs []error
+	for _, p := range paths {
+		n, ferr := runTestFile(p, w)
+		failed += n
+		if ferr != nil {
+			fmt.Fprintf(w, "FAIL\t%s\n    %s\n", p, indent(ferr.Error()))
+			errs = append(errs, fmt.Errorf("%s: %w", p, ferr))
+			failed++
+		}
+	}
+	return failed, errors.Join(errs...)
+}
+
+func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n    ") }
+
+func runTestFile(path string, w io.Writer) (int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("read test file: %w", err)
+	}
+	var tf testFile
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&tf); err != nil {
+		return 0, fmt.Errorf("parse test file: %w", err)
+	}
+	caseLines(data, tf.Cases)
+	if tf.Config == "" {
+		return 0, errors.New("no config: in test file")
+	}
+	cfgPath := tf.Config
+	if !filepath.IsAbs(cfgPath) {
+		cfgPath = filepath.Join(filepath.Dir(path), cfgPath)
+	}
+	cfg, err := Load(cfgPath, func(k string) (string, bool) {
+		v, ok := tf.Env[k]
+		return v, ok
+	})
+	if err != nil {
+		return 0, err
+	}
+	failed := 0
+	for i := range tf.Cases {
+		c := &tf.Cases[i]
+		name := c.Name
+		if name == "" {
+			name = fmt.Sprintf("case-%d", i+1)
+		}
+		problems := runCase(cfg, c)
+		if len(problems) == 0 {
+			fmt.Fprintf(w, "--- PASS: %s\n", name)
+			continue
+		}
+		failed++
+		fmt.Fprintf(w, "--- FAIL: %s (%s:%d)\n", name, path, c.line)
+		for _, p := range problems {
+			fmt.Fprintf(w, "    %s\n", indent(p))
+		}
+	}
+	if failed > 0 {
+		fmt.Fprintf(w, "FAIL\t%s\t%d of %d cases failed\n", path, failed, len(tf.Cases))
+	} else {
+		fmt.Fprintf(w, "ok  \t%s\t%d cases\n", path, len(tf.Cases))
+	}
+	return failed, nil
+}
+
+// caseLines records each case's line, for failure messages.
+func caseLines(data []byte, cases []testCase) {
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil || len(root.Content) == 0 {
+		return
+	}
+	top := root.Content[0]
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		if top.Content[i].Value != "cases" {
+			continue
+		}
+		for j, c := range top.Content[i+1].Content {
+			if j < len(cases) {
+				cases[j].line = c.Line
+			}
+		}
+	}
+}
+
+// runCase runs one case and returns what is wrong with it, if anything.
+func runCase(cfg *Config, c *testCase) []string {
+	if c.Expect == nil {
+		return []string{"no expect: (write expect: [] for no ops)"}
+	}
+	inputs := 0
+	for _, set := range []bool{c.Webhook != nil, c.NATS != nil, c.Cron != nil} {
+		if set {
+			inputs++
+		}
+	}
+	if inputs != 1 {
+		return []string{"want exactly one of webhook:, nats: and cron:"}
+	}
+	var now time.Time
+	if c.Now != "" {
+		t, err := time.Parse(time.RFC3339, c.Now)
+		if err != nil {
+			return []string{fmt.Sprintf("now: %v", err)}
+		}
+		now = t
+	} else if c.Cron == nil {
+		return []string{"no now: (the clock, RFC 3339)"}
+	}
+	ev, err := caseEvent(cfg, c, &now)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var got []actions.Op
+	var ruleErrs []string
+	for _, r := range cfg.RuleSet().Match(&ev) {
+		if fe := r.ForEach(); fe != nil {
+			if _, err := fe.Params(&ev); err != nil {
+				ruleErrs = append(ruleErrs, err.Error())
+				continue
+			}
+			for _, row := range c.Rows {
+				out, err := r.Evaluate(&ev, row, now)
+				if err != nil {
+					ruleErrs = append(ruleErrs, err.Error())
+					continue
+				}
+				got = append(got, out.Ops...)
+			}
+			continue
+		}
+		if len(c.Rows) > 0 && c.Cron != nil {
+			return []string{fmt.Sprintf("rows: given, but rule %q has no for_each", r.Name)}
+		}
+		out, err := r.Evaluate(&ev, nil, now)
+		if err != nil {
+			ruleErrs = append(ruleErrs, err.Error())
+			continue
+		}
+		got = append(got, out.Ops...)
+	}
+	var problems []string
+	switch {
+	case c.Error != "":
+		found := false
+		for _, e := range ruleErrs {
+			found = found || strings.Contains(e, c.Error)
+		}
+		if !found {
+			problems = append(problems, fmt.Sprintf("want a rule error containing %q, got %q", c.Error, ruleErrs))
+		}
+	case len(ruleErrs) > 0:
+		for _, e := range ruleErrs {
+			problems = append(problems, "rule error: "+e)
+		}
+	}
+	return append(problems, diffOps(got, *c.Expect)...)
+}
+
+// caseEvent builds the case's event; a cron case without now: gets the
+// scheduled time as its clock.
+func caseEvent(cfg *Config, c *testCase, now *time.Time) (Event, error) {
+	switch {
+	case c.Webhook != nil:
+		in := c.Webhook
+		hook := cfg.Webhook(in.Name)
+		if hook == nil {
+			return Event{}, fmt.Errorf("webhook: no webhook %q in the config", in.Name)
+		}
+		body, err := nodeBytes(&in.Body)
+		if err != nil {
+			return Event{}, fmt.Errorf("webhook.body: %w", err)
+		}
+		if checkAuth(hook, in.Headers) {
+			h := http.Header{}
+			for k, v := range in.Headers {
+				h.Set(k, v)
+			}
+			if err := hook.Authorize(h, body); err != nil {
+				return Event{}, fmt.Errorf("webhook.headers: %w", err)
+			}
+		}
+		id := in.ID
+		if id == "" {
+			id = "test/" + c.Name
+		}
+		ev, err := cfg.WebhookEvent(in.Name, id, body, *now)
+		if err != nil {
+			return Event{}, err
+		}
+		ev.Self, ev.Depth = in.Self, in.Depth
+		return ev, nil
+	case c.NATS != nil:
+		data, err := nodeBytes(&c.NATS.Data)
+		if err != nil {
+			return Event{}, fmt.Errorf("nats.data: %w", err)
+		}
+		id := c.NATS.ID
+		if id == "" {
+			id = "test/" + c.Name
+		}
+		return cfg.NATSEvent(c.NATS.Subject, id, data, *now)
+	default:
+		at, err := time.Parse(time.RFC3339, c.Cron.At)
+		if err != nil {
+			return Event{}, fmt.Errorf("cron.at: %v", err)
+		}
+		found := false
+		for _, r := range cfg.RuleSet().CronRules() {
+			found = found || r.Name == c.Cron.Rule
+		}
+		if !found {
+			return Event{}, fmt.Errorf("cron.rule: no cron rule %q in the config", c.Cron.Rule)
+		}
+		if now.IsZero() {
+			*now = at
+		}
+		return CronEvent(c.Cron.Rule, at), nil
+	}
+}
+
+// checkAuth reports whether the case's headers carry the webhook's
+// credentials, which are then verified; without them auth is not tested.
+func checkAuth(hook *WebhookConfig, headers map[string]string) bool {
+	want := ""
+	switch {
+	case hook.SeaTable != nil:
+		want = "X-SeaTable-Signature"
+	case hook.Token != "":
+		want = "Authorization"
+	case hook.HMAC != nil:
+		want = hook.HMAC.Header
+	}
+	for k := range headers {
+		if want != "" && strings.EqualFold(k, want) {
+			return true
+		}
+	}
+	return false
+}
+
+// nodeBytes turns a YAML body into the bytes sent: a string as is, anything
+// else as JSON.
+func nodeBytes(n *yaml.Node) ([]byte, error) {
+	if n.Kind == 0 {
+		return nil, errors.New("missing")
+	}
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" {
+		return []byte(n.Value), nil
+	}
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
+}
+
+// opFields are the fields an expected op may give (Op's JSON names).
+var opFields = func() map[string]bool {
+	m := map[string]bool{}
+	t := reflect.TypeOf(actions.Op{})
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		m[name] = true
+	}
+	return m
+}()
+
+// diffOps compares ops with the expected ones, on the fields each expected
+// op gives, and describes every difference.
+func diffOps(got []actions.Op, want []map[string]any) []string {
+	var out []string
+	for i := 0; i < len(got) || i < len(want); i++ {
+		switch {
+		case i >= len(want):
+			out = append(out, fmt.Sprintf("op[%d]: unexpected %s", i, compactJSON(got[i])))
+		case i >= len(got):
+			out = append(out, fmt.Sprintf("op[%d]: missing, want %s", i, compactJSON(want[i])))
+		default:
+			out = append(out, diffOp(i, got[i], want[i])...)
+		}
+	}
+	return out
+}
+
+func diffOp(i int, got actions.Op, want map[string]any) []string {
+	g := normalize(got).(map[string]any)
+	w, _ := normalize(want).(map[string]any)
+	var out []string
+	for _, k := range sortedKeys(w) {
+		if !opFields[k] {
+			out = append(out, fmt.Sprintf("op[%d].%s: not an op field", i, k))
+			continue
+		}
+		if sameValue(g[k], w[k]) {
+			continue
+		}
+		gm, gok := g[k].(map[string]any)
+		wm, wok := w[k].(map[string]any)
+		if !gok || !wok {
+			out = append(out, fmt.Sprintf("op[%d].%s:\n    got:  %s\n    want: %s", i, k, compactJSON(g[k]), compactJSON(w[k])))
+			continue
+		}
+		// Values and the like: name each differing column.
+		keys := map[string]any{}
+		for c := range gm {
+			keys[c] = nil
+		}
+		for c := range wm {
+			keys[c] = nil
+		}
+		for _, c := range sortedKeys(keys) {
+			gv, inG := gm[c]
+			wv, inW := wm[c]
+			switch {
+			case !inW:
+				out = append(out, fmt.Sprintf("op[%d].%s[%q]: got %s, want no value", i, k, c, compactJSON(gv)))
+			case !inG:
+				out = append(out, fmt.Sprintf("op[%d].%s[%q]: missing, want %s", i, k, c, compactJSON(wv)))
+			case !sameValue(gv, wv):
+				out = append(out, fmt.Sprintf("op[%d].%s[%q]: got %s, want %s", i, k, c, compactJSON(gv), compactJSON(wv)))
+			}
+		}
+	}
+	return out
+}
+
+// normalize turns v into its JSON form (maps, []any, float64, string, bool).
+func normalize(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	var out any
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+// sameValue compares JSON forms; strings that are both times compare as
+// instants, so "2026-01-01T10:00:00+01:00" equals "2026-01-01T09:00:00Z".
+func sameValue(a, b any) bool {
+	switch x := a.(type) {
+	case string:
+		y, ok := b.(string)
+		if !ok {
+			return false
+		}
+		if x == y {
+			return true
+		}
+		tx, errx := time.Parse(time.RFC3339Nano, x)
+		ty, erry := time.Parse(time.RFC3339Nano, y)
+		return errx == nil && erry == nil && tx.Equal(ty)
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !sameValue(v, w) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !sameValue(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+func compactJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
