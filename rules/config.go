@@ -57,6 +57,10 @@ type StorageConfig struct {
 	NATSURL string
 }
 
+// DefaultUrgentReserveShare is the part of the longest window reserved for
+// urgent rules when a base does not set urgent_reserve: 1/10.
+const DefaultUrgentReserveShare = 10
+
 // BaseConfig is one SeaTable base.
 type BaseConfig struct {
 	// Name is the key under `bases:`; rules refer to the base by it.
@@ -73,7 +77,8 @@ type BaseConfig struct {
 	// the file = DefaultLimits (300 per minute, 5,000 per 24 hours).
 	Limits []LimitConfig
 	// UrgentReserve is how many calls of the longest window only urgent
-	// rules may use. 0 = no reserve.
+	// rules may use. Absent in the file = a tenth of the longest window
+	// (500 of 5,000 at the default limits); 0 = no reserve.
 	UrgentReserve int
 	Pos
 }

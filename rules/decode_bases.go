@@ -95,14 +95,15 @@ func (d *decoder) base(n *yaml.Node, name, field string) *BaseConfig {
 	if len(b.Limits) == 0 {
 		b.Limits = DefaultLimits()
 	}
+	longest := b.Limits[0]
+	for _, l := range b.Limits[1:] {
+		if l.Month || (!longest.Month && l.Span > longest.Span) {
+			longest = l
+		}
+	}
+	b.UrgentReserve = longest.Calls / DefaultUrgentReserveShare
 	if e, ok := f["urgent_reserve"]; ok {
 		if r, ok := d.integer(e.val, field+".urgent_reserve"); ok {
-			longest := b.Limits[0]
-			for _, l := range b.Limits[1:] {
-				if l.Month || (!longest.Month && l.Span > longest.Span) {
-					longest = l
-				}
-			}
 			switch {
 			case r < 0:
 				d.errorf(e.val, field+".urgent_reserve", "must not be negative")
