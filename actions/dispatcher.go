@@ -1,0 +1,520 @@
+package actions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow/seatable"
+)
+
+// Budget admits calls to a base. It is satisfied by *budget.Keeper and must
+// be safe for concurrent use: every lane of every base asks it.
+type Budget interface {
+	// Reserve records a call of lane on base now, if the budget admits it.
+	// When it does not, next is the earliest time it may.
+	Reserve(ctx context.Context, base string, lane budget.Lane) (ok bool, next time.Time, err error)
+	// Next returns the earliest time a call of lane on base is admitted.
+	Next(ctx context.Context, base string, lane budget.Lane) (time.Time, error)
+	// Freeze admits no call on base, in any lane, before until.
+	Freeze(ctx context.Context, base string, until time.Time) error
+}
+
+// Clock is the dispatcher's time: the wall clock in production, a fake one
+// in tests.
+type Clock interface {
+	Now() time.Time
+	// After sends the time once d has passed.
+	After(d time.Duration) <-chan time.Time
+}
+
+// Default lingers: how long a lane waits for an empty batch to fill before
+// it sends what it has (see DispatcherConfig.Linger).
+const (
+	DefaultUrgentLinger = 200 * time.Millisecond
+	DefaultNormalLinger = time.Second
+	DefaultBulkLinger   = 5 * time.Second
+)
+
+// Retry timing.
+const (
+	// DefaultFreeze is how long a base is frozen after a 429 that did not
+	// say when the base frees up.
+	DefaultFreeze = 60 * time.Second
+	// minBackoff and maxBackoff bound the backoff after a transient error
+	// (doubling per failure, jittered to between half and all of it).
+	minBackoff = time.Second
+	maxBackoff = 5 * time.Minute
+	// maxHeldAttempts is how many transient failures in a row the lane
+	// keeps its fetched ops through (extending them); after that it
+	// releases them to the queue and backs off before fetching again.
+	maxHeldAttempts = 5
+	// extendEvery is how often held ops are extended while the lane waits.
+	extendEvery = 10 * time.Second
+	// idleFetchWait is the shortest wait of a fetch from an empty queue,
+	// so an idle lane with no linger does not spin.
+	idleFetchWait = 50 * time.Millisecond
+)
+
+// CallReport describes one SeaTable call the dispatcher made (or, in dry
+// run, planned), for metrics.
+type CallReport struct {
+	Base  string
+	Lane  budget.Lane
+	Kind  Kind
+	Table string
+	// Call is the client operation, e.g. "update rows", "upsert key lookup".
+	Call string
+	// Rows is the number of rows the call carried.
+	Rows int
+	// Status is "ok", "invalid", "rate_limited", "transient", "auth",
+	// "error" or "dry_run".
+	Status string
+	// Err is the call's error, nil when Status is "ok" or "dry_run".
+	Err error
+	// Duration is the time the call took on the dispatcher's clock.
+	Duration time.Duration
+}
+
+// DispatcherConfig configures a Dispatcher.
+type DispatcherConfig struct {
+	// Bases are the SeaTable clients by base name (the ops' Base). One loop
+	// per base and lane runs.
+	Bases map[string]Rows
+	// Source is the queue ops are fetched from. Required.
+	Source Source
+	// Dead receives the ops SeaTable refused as invalid. Required unless DryRun.
+	Dead DeadLetters
+	// Budget admits every call. Required unless DryRun.
+	Budget Budget
+	// Clock tells the time and sleeps; nil means the wall clock.
+	Clock Clock
+	// Logger receives the dispatcher's logs; the zero value logs nothing.
+	Logger zerolog.Logger
+	// DryRun logs every planned call with its cost instead of sending it,
+	// and acks its ops so the queue drains. It spends no budget.
+	DryRun bool
+	// Linger is, per lane, the longest a lane waits for a batch to fill
+	// once the budget admits a call (it is the wait given to
+	// Source.Fetch). The wait shrinks as the backlog grows:
+	// Linger × (1 − pending/MaxBatchRows), none with a full batch waiting;
+	// the budget's own pacing (bulk) adds to it, since ops keep arriving
+	// while a lane waits for its slot. A missing lane gets its default:
+	// urgent 200 ms, normal 1 s, bulk 5 s. Zero or negative means no
+	// linger (an empty queue is still polled every 50 ms at most).
+	Linger map[budget.Lane]time.Duration
+	// OnCall, when set, is called after every call (metrics hook). It must
+	// be safe for concurrent use.
+	OnCall func(CallReport)
+	// OnWritten, when set, is called with the rows each successful call
+	// wrote (new rows included) and the chain depth of the ops that wrote
+	// them, for the loop guard. Rows an sql op touches are not reported.
+	// It must be safe for concurrent use.
+	OnWritten func(base, table string, rowIDs []string, depth int)
+	// Rand returns numbers in [0, 1) to jitter backoffs; nil means math/rand/v2.
+	Rand func() float64
+}
+
+// Dispatcher takes ops from the queue, per base and lane, coalesces them
+// into batch calls and sends each call once the budget admits it.
+type Dispatcher struct {
+	cfg    DispatcherConfig
+	execs  map[string]*Executor
+	linger map[budget.Lane]time.Duration
+}
+
+// NewDispatcher returns a Dispatcher; Run starts it.
+func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
+	if cfg.Clock == nil {
+		cfg.Clock = wallClock{}
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Float64
+	}
+	d := &Dispatcher{cfg: cfg, execs: map[string]*Executor{}, linger: map[budget.Lane]time.Duration{
+		budget.Urgent: DefaultUrgentLinger,
+		budget.Normal: DefaultNormalLinger,
+		budget.Bulk:   DefaultBulkLinger,
+	}}
+	for lane, l := range cfg.Linger {
+		d.linger[lane] = max(l, 0)
+	}
+	for name, rows := range cfg.Bases {
+		d.execs[name] = NewExecutor(rows)
+	}
+	return d
+}
+
+// Run runs one loop per base and lane until ctx ends. Lanes of a base run
+// concurrently and share the base's budget, so urgent work never waits
+// behind bulk. When ctx ends, calls in flight finish and settle their ops;
+// ops fetched but not sent are released to the queue. Run returns nil after
+// that drain, or an error when the config is incomplete.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	switch {
+	case d.cfg.Source == nil:
+		return errors.New("dispatcher: no source")
+	case !d.cfg.DryRun && d.cfg.Budget == nil:
+		return errors.New("dispatcher: no budget")
+	case !d.cfg.DryRun && d.cfg.Dead == nil:
+		return errors.New("dispatcher: no dead letters")
+	}
+	var wg sync.WaitGroup
+	for base, exec := range d.execs {
+		for _, lane := range budget.Lanes {
+			l := &laneLoop{d: d, base: base, lane: lane, exec: exec,
+				log: d.cfg.Logger.With().Str("base", base).Str("lane", string(lane)).Logger()}
+			wg.Go(func() { l.run(ctx) })
+		}
+	}
+	wg.Wait()
+	return nil
+}
+
+// laneLoop is the loop of one base and lane.
+type laneLoop struct {
+	d    *Dispatcher
+	base string
+	lane budget.Lane
+	exec *Executor
+	log  zerolog.Logger
+
+	// held are the deliveries fetched and not yet settled, in queue order.
+	held []Delivery
+	// failures counts failed rounds in a row, for the backoff.
+	failures int
+	// frozenUntil is the end of the last freeze after a 429: the lane
+	// waits for it even if the budget forgot it.
+	frozenUntil time.Time
+}
+
+func (l *laneLoop) now() time.Time { return l.d.cfg.Clock.Now() }
+
+func (l *laneLoop) run(ctx context.Context) {
+	defer l.releaseAll(context.WithoutCancel(ctx))
+	for ctx.Err() == nil {
+		if len(l.held) == 0 && !l.fetch(ctx) {
+			continue
+		}
+		l.dispatch(ctx)
+	}
+}
+
+// fetch waits until the budget admits a call, then fetches a batch into
+// held. It reports whether it got any ops.
+func (l *laneLoop) fetch(ctx context.Context) bool {
+	cfg := l.d.cfg
+	if !l.sleepUntil(ctx, l.frozenUntil) {
+		return false
+	}
+	if !cfg.DryRun {
+		next, err := cfg.Budget.Next(ctx, l.base, l.lane)
+		if err != nil {
+			if ctx.Err() == nil {
+				l.log.Error().Err(err).Msg("ask budget")
+				l.backoff(ctx)
+			}
+			return false
+		}
+		if next.After(l.now()) {
+			l.sleepUntil(ctx, next)
+			return false
+		}
+	}
+	pending, err := cfg.Source.Pending(ctx, l.base, l.lane)
+	if err != nil {
+		pending = 0
+	}
+	wait := l.d.linger[l.lane] * time.Duration(max(MaxBatchRows-pending, 0)) / MaxBatchRows
+	if pending == 0 {
+		// Nothing queued: Fetch is where the lane waits for work.
+		wait = max(wait, idleFetchWait)
+	}
+	ds, err := cfg.Source.Fetch(ctx, l.base, l.lane, MaxBatchRows, wait)
+	if err != nil {
+		if ctx.Err() == nil {
+			l.log.Error().Err(err).Msg("fetch ops")
+			l.backoff(ctx)
+		}
+		// A failed fetch may still have handed over deliveries.
+		l.held = append(l.held, ds...)
+		return len(l.held) > 0
+	}
+	l.held = append(l.held, ds...)
+	return len(l.held) > 0
+}
+
+// dispatch plans the held ops and sends their batches in order, settling
+// each op as its batch finishes. It stops at the first batch that fails.
+func (l *laneLoop) dispatch(ctx context.Context) {
+	cfg := l.d.cfg
+	bg := context.WithoutCancel(ctx)
+	ops := make([]Op, len(l.held))
+	for i, dl := range l.held {
+		ops[i] = dl.Op
+	}
+	settled := make([]bool, len(l.held))
+	defer func() {
+		var rest []Delivery
+		for i, dl := range l.held {
+			if !settled[i] {
+				rest = append(rest, dl)
+			}
+		}
+		l.held = rest
+	}()
+	deadFailed := false
+	for _, b := range Plan(ops) {
+		if ctx.Err() != nil {
+			return
+		}
+		if cfg.DryRun {
+			l.log.Info().Str("kind", string(b.Kind)).Str("table", b.Table).Int("rows", b.Rows()).
+				Int("calls", b.Calls()).Int("ops", len(b.Ops())).Msg("dry run: planned call")
+			l.report(CallReport{Kind: b.Kind, Table: b.Table, Call: string(b.Kind), Rows: b.Rows(), Status: "dry_run"})
+			for _, i := range b.Ops() {
+				l.ack(bg, i, settled)
+			}
+			continue
+		}
+		out := l.exec.Execute(ctx, ops, b, l.callFunc(b))
+		l.written(out.Written)
+		for _, i := range out.Done {
+			l.ack(bg, i, settled)
+		}
+		for _, dead := range out.Dead {
+			l.log.Warn().Str("op", ops[dead.Index].ID).Str("rule", ops[dead.Index].Rule).Str("kind", string(b.Kind)).
+				Str("table", b.Table).Str("reason", dead.Reason).Msg("op refused as invalid")
+			if err := cfg.Dead.DeadLetter(bg, ops[dead.Index], dead.Reason); err != nil {
+				// Not stored: hand the op back so it is not lost, and
+				// slow down before the next round.
+				l.log.Error().Err(err).Str("op", ops[dead.Index].ID).Msg("dead letter")
+				settled[dead.Index] = true
+				if err := l.held[dead.Index].Release(bg); err != nil {
+					l.log.Warn().Err(err).Str("op", ops[dead.Index].ID).Msg("release op")
+				}
+				deadFailed = true
+				continue
+			}
+			l.ack(bg, dead.Index, settled)
+		}
+		if out.Err != nil {
+			// Settle what is done before deciding about the rest.
+			var rest []Delivery
+			for i, dl := range l.held {
+				if !settled[i] {
+					rest = append(rest, dl)
+				}
+			}
+			l.held, settled = rest, make([]bool, len(rest))
+			l.failed(ctx, out.Err)
+			return
+		}
+	}
+	if deadFailed {
+		l.failures++
+		l.backoff(ctx)
+		return
+	}
+	l.failures = 0
+}
+
+// written hands the rows a batch wrote to OnWritten, grouped by table
+// and depth.
+func (l *laneLoop) written(rows []WrittenRow) {
+	if l.d.cfg.OnWritten == nil || len(rows) == 0 {
+		return
+	}
+	type group struct {
+		table string
+		depth int
+	}
+	var order []group
+	ids := map[group][]string{}
+	for _, w := range rows {
+		g := group{w.Table, w.Depth}
+		if _, ok := ids[g]; !ok {
+			order = append(order, g)
+		}
+		ids[g] = append(ids[g], w.RowID)
+	}
+	for _, g := range order {
+		l.d.cfg.OnWritten(l.base, g.table, ids[g], g.depth)
+	}
+}
+
+// ack acks delivery i and marks it settled.
+func (l *laneLoop) ack(ctx context.Context, i int, settled []bool) {
+	settled[i] = true
+	if err := l.held[i].Ack(ctx); err != nil {
+		// The op landed; a redelivery repeats an idempotent write.
+		l.log.Warn().Err(err).Str("op", l.held[i].Op.ID).Msg("ack op")
+	}
+}
+
+// failed handles the error that stopped a batch; held are the ops not
+// settled.
+func (l *laneLoop) failed(ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		return // run releases what is held
+	}
+	cfg := l.d.cfg
+	var se *seatable.Error
+	switch seatable.KindOf(err) {
+	case seatable.KindRateLimited:
+		until := time.Time{}
+		if errors.As(err, &se) {
+			until = se.ResetAt
+		}
+		if !until.After(l.now()) {
+			until = l.now().Add(DefaultFreeze)
+		}
+		l.log.Warn().Time("until", until).Msg("rate limited: base frozen")
+		if err := cfg.Budget.Freeze(ctx, l.base, until); err != nil {
+			l.log.Error().Err(err).Msg("freeze base")
+		}
+		l.frozenUntil = until
+		// The freeze may be long: hand the ops back rather than hold them.
+		l.releaseAll(context.WithoutCancel(ctx))
+	case seatable.KindTransient:
+		l.failures++
+		l.log.Warn().Err(err).Int("failures", l.failures).Msg("transient error")
+		if l.failures >= maxHeldAttempts {
+			l.releaseAll(context.WithoutCancel(ctx))
+		} else {
+			l.extendAll(ctx) // keep them fetched through the backoff
+		}
+		l.backoff(ctx)
+	default:
+		l.failures++
+		l.log.Error().Err(err).Int("failures", l.failures).Msg("send batch")
+		l.releaseAll(context.WithoutCancel(ctx))
+		l.backoff(ctx)
+	}
+}
+
+// backoff waits after the l.failures-th failure in a row: doubling from
+// minBackoff up to maxBackoff, jittered to between half and all of it.
+func (l *laneLoop) backoff(ctx context.Context) {
+	d := minBackoff
+	for i := 1; i < l.failures && d < maxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, maxBackoff)
+	d = d/2 + time.Duration(l.d.cfg.Rand()*float64(d/2))
+	l.sleepUntil(ctx, l.now().Add(d))
+}
+
+// callFunc returns the CallFunc for the calls of batch b: each waits for
+// the budget's admission (extending the held ops while it waits), then
+// sends. The send itself is not cancelled by ctx, so a call in flight
+// finishes when the dispatcher stops.
+func (l *laneLoop) callFunc(b Batch) CallFunc {
+	cfg := l.d.cfg
+	return func(ctx context.Context, name string, rows int, send func(ctx context.Context) error) error {
+		for {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			ok, next, err := cfg.Budget.Reserve(ctx, l.base, l.lane)
+			if err != nil {
+				return fmt.Errorf("reserve call: %w", err)
+			}
+			if ok {
+				break
+			}
+			l.extendAll(ctx)
+			if !next.After(l.now()) {
+				// A budget that refuses without a later slot: do not spin.
+				next = l.now().Add(minBackoff)
+			}
+			if !l.sleepUntil(ctx, next) {
+				return ctx.Err()
+			}
+		}
+		start := l.now()
+		err := send(context.WithoutCancel(ctx))
+		l.report(CallReport{Kind: b.Kind, Table: b.Table, Call: name, Rows: rows,
+			Status: status(err), Err: err, Duration: l.now().Sub(start)})
+		return err
+	}
+}
+
+func (l *laneLoop) report(r CallReport) {
+	if l.d.cfg.OnCall == nil {
+		return
+	}
+	r.Base, r.Lane = l.base, l.lane
+	l.d.cfg.OnCall(r)
+}
+
+// status names an error's kind for CallReport.
+func status(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	switch seatable.KindOf(err) {
+	case seatable.KindInvalid:
+		return "invalid"
+	case seatable.KindRateLimited:
+		return "rate_limited"
+	case seatable.KindTransient:
+		return "transient"
+	case seatable.KindAuth:
+		return "auth"
+	}
+	return "error"
+}
+
+// sleepUntil waits until t, extending the held ops every extendEvery. It
+// returns false when ctx ended first.
+func (l *laneLoop) sleepUntil(ctx context.Context, t time.Time) bool {
+	for {
+		d := t.Sub(l.now())
+		if d <= 0 {
+			return ctx.Err() == nil
+		}
+		if len(l.held) > 0 {
+			d = min(d, extendEvery)
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-l.d.cfg.Clock.After(d):
+		}
+		if t.After(l.now()) {
+			l.extendAll(ctx)
+		}
+	}
+}
+
+// extendAll tells the queue the held ops are still being worked on.
+func (l *laneLoop) extendAll(ctx context.Context) {
+	for _, dl := range l.held {
+		if err := dl.Extend(ctx); err != nil && ctx.Err() == nil {
+			l.log.Warn().Err(err).Str("op", dl.Op.ID).Msg("extend op")
+		}
+	}
+}
+
+// releaseAll hands the held ops back to the queue.
+func (l *laneLoop) releaseAll(ctx context.Context) {
+	for _, dl := range l.held {
+		if err := dl.Release(ctx); err != nil {
+			l.log.Warn().Err(err).Str("op", dl.Op.ID).Msg("release op")
+		}
+	}
+	l.held = nil
+}
+
+// wallClock is the real time.
+type wallClock struct{}
+
+func (wallClock) Now() time.Time                         { return time.Now() }
+func (wallClock) After(d time.Duration) <-chan time.Time { return time.After(d) }

@@ -1,0 +1,536 @@
+package actions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/seaflow/seaflow/seatable"
+)
+
+// Rows is the part of the SeaTable client (*seatable.Client, one per base)
+// the executor uses. It must be safe for concurrent use.
+type Rows interface {
+	AppendRows(ctx context.Context, table string, rows []seatable.Row) ([]string, error)
+	UpdateRows(ctx context.Context, table string, updates []seatable.RowUpdate) error
+	DeleteRows(ctx context.Context, table string, rowIDs []string) error
+	LockRows(ctx context.Context, table string, rowIDs []string) error
+	UnlockRows(ctx context.Context, table string, rowIDs []string) error
+	CreateLinks(ctx context.Context, links seatable.LinkSet) error
+	SQL(ctx context.Context, query string, params []any) (*seatable.SQLResult, error)
+	Metadata(ctx context.Context) (*seatable.Metadata, error)
+}
+
+var _ Rows = (*seatable.Client)(nil)
+
+// CallFunc wraps every SeaTable call an Executor makes. It must obtain the
+// budget's admission for the call (recording it before the call is sent),
+// then run send and return its error. name is the client operation (e.g.
+// "update rows") and rows the rows the call carries, for logs and metrics.
+type CallFunc func(ctx context.Context, name string, rows int, send func(ctx context.Context) error) error
+
+// Outcome says what became of the ops of one batch, by their index in the
+// slice given to Plan. Every op of the batch is in exactly one of Done, Dead
+// and Pending.
+type Outcome struct {
+	// Done are the ops that landed.
+	Done []int
+	// Dead are the ops SeaTable refused as invalid, isolated by splitting.
+	Dead []DeadOp
+	// Pending are the ops not carried out because Err stopped the batch.
+	Pending []int
+	// Err is the error that stopped the batch: rate limited, transient,
+	// auth, a budget error or the context's. Nil when the batch finished.
+	Err error
+	// Written are the rows the batch wrote (the new ones included), for
+	// the loop guard. Rows touched by sql ops are not known.
+	Written []WrittenRow
+}
+
+// WrittenRow is a row seaflow wrote, with the chain depth of the op that
+// wrote it (the deepest, for merged ops).
+type WrittenRow struct {
+	Table string
+	RowID string
+	Depth int
+}
+
+// DeadOp is an op refused as invalid, with the reason.
+type DeadOp struct {
+	Index  int
+	Reason string
+}
+
+// Executor carries out planned batches on one base. It caches the base's
+// metadata (needed to resolve link columns). It is safe for concurrent use.
+type Executor struct {
+	rows Rows
+
+	mu   sync.Mutex
+	meta *seatable.Metadata
+}
+
+// NewExecutor returns an Executor for the base rows talks to.
+func NewExecutor(rows Rows) *Executor {
+	return &Executor{rows: rows}
+}
+
+// Execute carries out batch b, planned from ops, making every call through
+// call. When SeaTable refuses a call as invalid, the batch is split in
+// halves, each a new call, until the refused ops are isolated; they are
+// returned in Outcome.Dead and the rest lands. Any other error stops the
+// batch: the ops not yet done are returned in Outcome.Pending.
+func (e *Executor) Execute(ctx context.Context, ops []Op, b Batch, call CallFunc) Outcome {
+	var out Outcome
+	r := run{e: e, ops: ops, b: b, call: call, out: &out}
+	if err := r.items(ctx, b.Items); err != nil {
+		out.Err = err
+		settled := map[int]bool{}
+		for _, i := range out.Done {
+			settled[i] = true
+		}
+		for _, d := range out.Dead {
+			settled[d.Index] = true
+		}
+		for _, i := range b.Ops() {
+			if !settled[i] {
+				out.Pending = append(out.Pending, i)
+			}
+		}
+	}
+	return out
+}
+
+// run is the state of one Execute.
+type run struct {
+	e    *Executor
+	ops  []Op
+	b    Batch
+	call CallFunc
+	out  *Outcome
+	// refreshed is set once this run fetched the metadata.
+	refreshed bool
+	// tableChecked is set once this run checked that the table exists.
+	tableChecked bool
+}
+
+func (r *run) done(items []Item) {
+	for _, it := range items {
+		r.out.Done = append(r.out.Done, it.Ops...)
+	}
+}
+
+// wrote records rows written for it.
+func (r *run) wrote(table string, it Item, rowIDs ...string) {
+	depth := 0
+	for _, i := range it.Ops {
+		depth = max(depth, r.ops[i].Depth)
+	}
+	for _, id := range rowIDs {
+		r.out.Written = append(r.out.Written, WrittenRow{Table: table, RowID: id, Depth: depth})
+	}
+}
+
+func (r *run) dead(it Item, reason string) {
+	for _, i := range it.Ops {
+		r.out.Dead = append(r.out.Dead, DeadOp{Index: i, Reason: reason})
+	}
+}
+
+// items sends items as one call and isolates invalid ones. It returns the
+// first error that is not KindInvalid.
+func (r *run) items(ctx context.Context, items []Item) error {
+	// Ops that cannot be sent as they are never reach SeaTable.
+	var ok []Item
+	for _, it := range items {
+		if reason := r.check(it); reason != "" {
+			r.dead(it, reason)
+			continue
+		}
+		ok = append(ok, it)
+	}
+	if len(ok) == 0 {
+		return nil
+	}
+	err := r.send(ctx, ok)
+	if err == nil {
+		r.done(ok)
+		return nil
+	}
+	if seatable.KindOf(err) != seatable.KindInvalid {
+		return err
+	}
+	if len(ok) > 1 && r.b.Kind != SQL && !r.tableChecked {
+		// A missing table refuses every op: find out with one metadata
+		// call instead of splitting down to single ops.
+		r.tableChecked = true
+		exists, err := r.tableExists(ctx, r.b.Table)
+		if err != nil {
+			return err
+		}
+		if !exists {
+			for _, it := range ok {
+				r.dead(it, fmt.Sprintf("table %q not found", r.b.Table))
+			}
+			return nil
+		}
+	}
+	if len(ok) > 1 {
+		half := len(ok) / 2
+		if err := r.items(ctx, ok[:half]); err != nil {
+			return err
+		}
+		return r.items(ctx, ok[half:])
+	}
+	it := ok[0]
+	if len(it.Ops) == 1 {
+		r.dead(it, reason(err))
+		return nil
+	}
+	// A merged item was refused: undo the merge and send its ops one by
+	// one, in queue order, so only the bad ones are refused.
+	for _, i := range it.Ops {
+		single := Plan([]Op{r.ops[i]})[0].Items[0]
+		single.Ops = []int{i}
+		if err := r.items(ctx, []Item{single}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reason is what goes to the dead letters for an invalid error.
+func reason(err error) string {
+	var se *seatable.Error
+	if errors.As(err, &se) && se.Message != "" {
+		return se.Message
+	}
+	return err.Error()
+}
+
+// check returns why an item can never be sent, or "".
+func (r *run) check(it Item) string {
+	k := r.b.Kind
+	if k != SQL && r.b.Table == "" {
+		return "no table"
+	}
+	switch k {
+	case Update, Delete, Lock, Unlock, Link:
+		if it.RowID == "" {
+			return "no row id"
+		}
+	case Upsert:
+		if r.b.Key == "" {
+			return "upsert without a key column"
+		}
+		if it.KeyValue == nil {
+			return fmt.Sprintf("upsert without a value for key column %q", r.b.Key)
+		}
+	case SQL:
+		if strings.TrimSpace(it.Statement) == "" {
+			return "no sql statement"
+		}
+	case Append:
+	default:
+		return fmt.Sprintf("unknown op kind %q", k)
+	}
+	return ""
+}
+
+// send makes the call(s) for items.
+func (r *run) send(ctx context.Context, items []Item) error {
+	b, rows := r.b, r.e.rows
+	switch b.Kind {
+	case Append:
+		batch := make([]seatable.Row, len(items))
+		for i, it := range items {
+			batch[i] = seatable.Row(it.Values)
+		}
+		return r.call(ctx, "append rows", len(batch), func(ctx context.Context) error {
+			ids, err := rows.AppendRows(ctx, b.Table, batch)
+			for i, id := range ids {
+				if i < len(items) {
+					r.wrote(b.Table, items[i], id)
+				}
+			}
+			return err
+		})
+	case Update:
+		ups := make([]seatable.RowUpdate, len(items))
+		for i, it := range items {
+			ups[i] = seatable.RowUpdate{RowID: it.RowID, Row: seatable.Row(it.Values)}
+		}
+		if err := r.update(ctx, ups); err != nil {
+			return err
+		}
+		for _, it := range items {
+			r.wrote(b.Table, it, it.RowID)
+		}
+		return nil
+	case Delete, Lock, Unlock:
+		ids := make([]string, len(items))
+		for i, it := range items {
+			ids[i] = it.RowID
+		}
+		name, fn := "delete rows", rows.DeleteRows
+		switch b.Kind {
+		case Lock:
+			name, fn = "lock rows", rows.LockRows
+		case Unlock:
+			name, fn = "unlock rows", rows.UnlockRows
+		}
+		err := r.call(ctx, name, len(ids), func(ctx context.Context) error {
+			return fn(ctx, b.Table, ids)
+		})
+		if err == nil {
+			for _, it := range items {
+				r.wrote(b.Table, it, it.RowID)
+			}
+		}
+		return err
+	case Upsert:
+		return r.upsert(ctx, items)
+	case Link:
+		return r.link(ctx, items)
+	case SQL:
+		it := items[0]
+		return r.call(ctx, "sql", 0, func(ctx context.Context) error {
+			_, err := rows.SQL(ctx, it.Statement, it.Params)
+			return err
+		})
+	}
+	return fmt.Errorf("send %s: unknown op kind", b.Kind)
+}
+
+// update sends row updates, at most MaxBatchRows per call.
+func (r *run) update(ctx context.Context, ups []seatable.RowUpdate) error {
+	for start := 0; start < len(ups); start += MaxBatchRows {
+		chunk := ups[start:min(start+MaxBatchRows, len(ups))]
+		err := r.call(ctx, "update rows", len(chunk), func(ctx context.Context) error {
+			return r.e.rows.UpdateRows(ctx, r.b.Table, chunk)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// upsert looks up every key of items with one SQL call, updates the rows
+// found with one batch update and appends the rest with one batch append.
+// Every row whose key cell equals the key is updated.
+func (r *run) upsert(ctx context.Context, items []Item) error {
+	b := r.b
+	table, err := quoteIdent(b.Table)
+	if err != nil {
+		return invalid("upsert", err.Error())
+	}
+	key, err := quoteIdent(b.Key)
+	if err != nil {
+		return invalid("upsert", err.Error())
+	}
+	params := make([]any, len(items))
+	marks := make([]string, len(items))
+	for i, it := range items {
+		params[i] = it.KeyValue
+		marks[i] = "?"
+	}
+	query := fmt.Sprintf("SELECT _id, %s FROM %s WHERE %s IN (%s) LIMIT 10000",
+		key, table, key, strings.Join(marks, ","))
+	var res *seatable.SQLResult
+	err = r.call(ctx, "upsert key lookup", len(items), func(ctx context.Context) error {
+		var err error
+		res, err = r.e.rows.SQL(ctx, query, params)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	found := map[string][]string{}
+	if res != nil {
+		colKey := ""
+		for _, c := range res.Columns {
+			if c.Name == b.Key {
+				colKey = c.Key
+			}
+		}
+		for _, row := range res.Rows {
+			v, ok := row[b.Key]
+			if !ok && colKey != "" {
+				v = row[colKey]
+			}
+			id, _ := row["_id"].(string)
+			if id == "" || v == nil {
+				continue
+			}
+			k := fmt.Sprint(v)
+			found[k] = append(found[k], id)
+		}
+	}
+	var ups []seatable.RowUpdate
+	var adds []seatable.Row
+	var added []Item
+	for _, it := range items {
+		ids := found[fmt.Sprint(it.KeyValue)]
+		for _, id := range ids {
+			ups = append(ups, seatable.RowUpdate{RowID: id, Row: seatable.Row(it.Values)})
+		}
+		if len(ids) == 0 {
+			adds = append(adds, seatable.Row(it.Values))
+			added = append(added, it)
+		}
+	}
+	if len(ups) > 0 {
+		if err := r.update(ctx, ups); err != nil {
+			return err
+		}
+		for _, it := range items {
+			r.wrote(b.Table, it, found[fmt.Sprint(it.KeyValue)]...)
+		}
+	}
+	if len(adds) > 0 {
+		return r.call(ctx, "append rows", len(adds), func(ctx context.Context) error {
+			ids, err := r.e.rows.AppendRows(ctx, b.Table, adds)
+			for i, id := range ids {
+				if i < len(added) {
+					r.wrote(b.Table, added[i], id)
+				}
+			}
+			return err
+		})
+	}
+	return nil
+}
+
+// link creates the links of items with one call.
+func (r *run) link(ctx context.Context, items []Item) error {
+	ls, err := r.linkSet(ctx, r.b.Table, r.b.LinkColumn)
+	if err != nil {
+		return err
+	}
+	ls.Links = map[string][]string{}
+	n := 0
+	for _, it := range items {
+		ls.Links[it.RowID] = append(ls.Links[it.RowID], it.OtherRowIDs...)
+		n += len(it.OtherRowIDs)
+	}
+	if n == 0 {
+		return nil
+	}
+	err = r.call(ctx, "create links", len(items), func(ctx context.Context) error {
+		return r.e.rows.CreateLinks(ctx, ls)
+	})
+	if err == nil {
+		for _, it := range items {
+			r.wrote(ls.Table, it, it.RowID)
+			r.wrote(ls.OtherTable, it, it.OtherRowIDs...)
+		}
+	}
+	return err
+}
+
+// metadata returns the base's metadata: the cached copy, or a fresh one
+// when there is none or refresh is set (at most once per run).
+func (r *run) metadata(ctx context.Context, refresh bool) (*seatable.Metadata, error) {
+	e := r.e
+	e.mu.Lock()
+	meta := e.meta
+	e.mu.Unlock()
+	if meta != nil && (!refresh || r.refreshed) {
+		return meta, nil
+	}
+	err := r.call(ctx, "metadata", 0, func(ctx context.Context) error {
+		m, err := e.rows.Metadata(ctx)
+		if err != nil {
+			return err
+		}
+		meta = m
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.refreshed = true
+	e.mu.Lock()
+	e.meta = meta
+	e.mu.Unlock()
+	return meta, nil
+}
+
+// linkSet resolves a link column to its link id and tables from the
+// metadata (fetched again once when the column is unknown).
+func (r *run) linkSet(ctx context.Context, table, column string) (seatable.LinkSet, error) {
+	for _, refresh := range []bool{false, true} {
+		meta, err := r.metadata(ctx, refresh)
+		if err != nil {
+			return seatable.LinkSet{}, err
+		}
+		if ls, ok := findLink(meta, table, column); ok {
+			return ls, nil
+		}
+	}
+	return seatable.LinkSet{}, invalid("create links", fmt.Sprintf("table %q has no link column %q", table, column))
+}
+
+// tableExists reports whether the base has table, by fresh metadata.
+func (r *run) tableExists(ctx context.Context, table string) (bool, error) {
+	meta, err := r.metadata(ctx, true)
+	if err != nil {
+		return false, err
+	}
+	for _, t := range meta.Tables {
+		if t.Name == table || t.ID == table {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// findLink finds table's link column in meta.
+func findLink(meta *seatable.Metadata, table, column string) (seatable.LinkSet, bool) {
+	if meta == nil {
+		return seatable.LinkSet{}, false
+	}
+	names := map[string]string{}
+	for _, t := range meta.Tables {
+		names[t.ID] = t.Name
+	}
+	for _, t := range meta.Tables {
+		if t.Name != table && t.ID != table {
+			continue
+		}
+		for _, c := range t.Columns {
+			if (c.Name != column && c.Key != column) || c.Type != "link" {
+				continue
+			}
+			linkID, _ := c.Data["link_id"].(string)
+			tid, _ := c.Data["table_id"].(string)
+			oid, _ := c.Data["other_table_id"].(string)
+			other := oid
+			if tid != t.ID && oid == t.ID {
+				// The column was created from the other side of the link.
+				other = tid
+			}
+			if linkID == "" || names[other] == "" {
+				return seatable.LinkSet{}, false
+			}
+			return seatable.LinkSet{LinkID: linkID, Table: t.Name, OtherTable: names[other]}, true
+		}
+	}
+	return seatable.LinkSet{}, false
+}
+
+// invalid is a refusal found before sending, handled like SeaTable's own.
+func invalid(op, msg string) error {
+	return &seatable.Error{Kind: seatable.KindInvalid, Op: op, Message: msg}
+}
+
+// quoteIdent quotes a table or column name for SeaTable SQL.
+func quoteIdent(name string) (string, error) {
+	if name == "" || strings.ContainsAny(name, "`\x00") {
+		return "", fmt.Errorf("name %q cannot be quoted in SQL", name)
+	}
+	return "`" + name + "`", nil
+}

@@ -1,0 +1,178 @@
+package actions
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/seaflow/seaflow/seatable"
+)
+
+// execAll plans ops and executes every batch in order with a CallFunc
+// that only counts calls, returning the merged outcome.
+func execAll(t *testing.T, e *Executor, ops []Op) (Outcome, []string) {
+	t.Helper()
+	var calls []string
+	call := func(ctx context.Context, name string, rows int, send func(context.Context) error) error {
+		calls = append(calls, fmt.Sprintf("%s:%d", name, rows))
+		return send(ctx)
+	}
+	var all Outcome
+	for _, b := range Plan(ops) {
+		out := e.Execute(context.Background(), ops, b, call)
+		all.Done = append(all.Done, out.Done...)
+		all.Dead = append(all.Dead, out.Dead...)
+		all.Pending = append(all.Pending, out.Pending...)
+		all.Written = append(all.Written, out.Written...)
+		if out.Err != nil {
+			all.Err = out.Err
+			break
+		}
+	}
+	slices.Sort(all.Done)
+	return all, calls
+}
+
+func TestExecuteUpsert(t *testing.T) {
+	b := setup(t)
+	e := NewExecutor(b.rows)
+	ups := func(key string, values map[string]any) Op {
+		values["K"] = key
+		return Op{Kind: Upsert, Base: "crm", Table: "T1", Key: "K", Values: values}
+	}
+	ops := []Op{
+		ups("k1", map[string]any{"n": 1}),
+		ups("new1", map[string]any{"n": 2}),
+		ups("k2", map[string]any{"n": 3}),
+		ups("new1", map[string]any{"m": 4}),
+		ups("new2", map[string]any{"n": 5}),
+	}
+	ops[4].Depth = 3
+	out, calls := execAll(t, e, ops)
+	if out.Err != nil || len(out.Dead) != 0 || !reflect.DeepEqual(out.Done, []int{0, 1, 2, 3, 4}) {
+		t.Fatalf("outcome %+v", out)
+	}
+	if want := []string{"upsert key lookup:4", "update rows:2", "append rows:2"}; !slices.Equal(calls, want) {
+		t.Fatalf("calls = %v, want %v", calls, want)
+	}
+	if b.cell("T1", "r1", "n") != 1 || b.cell("T1", "r2", "n") != 3 {
+		t.Fatal("existing rows not updated")
+	}
+	ids := b.rows.m.lookup("T1", "K", "new1")
+	if len(ids) != 1 || b.cell("T1", ids[0], "n") != 2 || b.cell("T1", ids[0], "m") != 4 {
+		t.Fatalf("new1 rows %v: want one row with n=2 and m=4", ids)
+	}
+	news := b.rows.m.lookup("T1", "K", "new2")
+	if len(news) != 1 {
+		t.Fatal("new2 not appended")
+	}
+	want := []WrittenRow{{"T1", "r1", 0}, {"T1", "r2", 0}, {"T1", ids[0], 0}, {"T1", news[0], 3}}
+	if !reflect.DeepEqual(out.Written, want) {
+		t.Fatalf("written = %v, want %v", out.Written, want)
+	}
+}
+
+func TestExecuteLinksResolvesColumnOnce(t *testing.T) {
+	b := setup(t)
+	e := NewExecutor(b.rows)
+	link := func(row string, others ...string) Op {
+		return Op{Kind: Link, Base: "crm", Table: "T1", RowID: row, LinkColumn: "L", OtherRowIDs: others}
+	}
+	out, calls := execAll(t, e, []Op{link("r1", "s1"), link("r2", "s2", "s3"), link("r1", "s4")})
+	if out.Err != nil || len(out.Dead) != 0 {
+		t.Fatalf("outcome %+v", out)
+	}
+	if want := []string{"metadata:0", "create links:2"}; !slices.Equal(calls, want) {
+		t.Fatalf("calls = %v, want %v", calls, want)
+	}
+	// The metadata is cached for the next batch.
+	_, calls = execAll(t, e, []Op{link("r3", "s1")})
+	if want := []string{"create links:1"}; !slices.Equal(calls, want) {
+		t.Fatalf("calls = %v, want %v", calls, want)
+	}
+	if got := b.rows.m.tables["T1"]["r1"].links["L"]; !slices.Equal(got, []string{"s1", "s4"}) {
+		t.Fatalf("r1 links = %v", got)
+	}
+}
+
+func TestExecuteUnknownLinkColumnIsDead(t *testing.T) {
+	b := setup(t)
+	e := NewExecutor(b.rows)
+	ops := []Op{{Kind: Link, Base: "crm", Table: "T1", RowID: "r1", LinkColumn: "Nope", OtherRowIDs: []string{"s1"}}}
+	for run := range 2 {
+		out, calls := execAll(t, e, ops)
+		if len(out.Dead) != 1 || out.Dead[0].Reason != `table "T1" has no link column "Nope"` {
+			t.Fatalf("outcome %+v", out)
+		}
+		// The first run fetches the metadata; the second refreshes its
+		// cached copy once in case the column is new. No link call.
+		if want := []string{"metadata:0"}; !slices.Equal(calls, want) {
+			t.Fatalf("run %d: calls = %v, want %v", run, calls, want)
+		}
+	}
+}
+
+func TestExecuteUnmergesARefusedMergedUpdate(t *testing.T) {
+	b := setup(t)
+	e := NewExecutor(b.rows)
+	ops := []Op{
+		u("a", "", "r1", map[string]any{"n": 1}),
+		u("b", "", "r1", map[string]any{"m": "BAD"}),
+		u("c", "", "r1", map[string]any{"o": 3}),
+	}
+	out, calls := execAll(t, e, ops)
+	if out.Err != nil || !reflect.DeepEqual(out.Done, []int{0, 2}) || len(out.Dead) != 1 || out.Dead[0].Index != 1 {
+		t.Fatalf("outcome %+v", out)
+	}
+	if want := []string{"update rows:1", "update rows:1", "update rows:1", "update rows:1"}; !slices.Equal(calls, want) {
+		t.Fatalf("calls = %v, want %v", calls, want)
+	}
+	if b.cell("T1", "r1", "n") != 1 || b.cell("T1", "r1", "o") != 3 || b.cell("T1", "r1", "m") != nil {
+		t.Fatal("the good ops of the merged update did not land alone")
+	}
+}
+
+func TestExecuteStopsAtTransientError(t *testing.T) {
+	b := setup(t)
+	e := NewExecutor(b.rows)
+	n := 0
+	b.rows.fault = func(string) error {
+		n++
+		if n == 2 {
+			return &seatable.Error{Kind: seatable.KindTransient, Op: "x", Status: 500}
+		}
+		return nil
+	}
+	// One bad op forces a split; the transient error hits the second call.
+	ops := []Op{
+		u("a", "", "r1", map[string]any{"n": "BAD"}),
+		u("b", "", "r2", map[string]any{"n": 2}),
+		u("c", "", "r3", map[string]any{"n": 3}),
+	}
+	out, _ := execAll(t, e, ops)
+	if seatable.KindOf(out.Err) != seatable.KindTransient {
+		t.Fatalf("err = %v", out.Err)
+	}
+	if len(out.Done)+len(out.Dead)+len(out.Pending) != 3 || len(out.Pending) == 0 {
+		t.Fatalf("outcome %+v: every op must be done, dead or pending", out)
+	}
+}
+
+func TestExecuteRefusesUnsendableOpsWithoutACall(t *testing.T) {
+	b := setup(t)
+	e := NewExecutor(b.rows)
+	ops := []Op{
+		{Kind: Upsert, Base: "crm", Table: "T1", Key: "K", Values: map[string]any{"n": 1}},
+		{Kind: Update, Base: "crm", Table: "T1", Values: map[string]any{"n": 1}},
+		{Kind: SQL, Base: "crm"},
+	}
+	out, calls := execAll(t, e, ops)
+	if len(out.Dead) != 3 || len(calls) != 0 {
+		t.Fatalf("outcome %+v, calls %v", out, calls)
+	}
+	if out.Dead[0].Reason != `upsert without a value for key column "K"` {
+		t.Fatalf("reason %q", out.Dead[0].Reason)
+	}
+}

@@ -1,0 +1,503 @@
+package actions
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow/seatable"
+)
+
+// notifier wakes test waiters whenever a fake changes state.
+type notifier struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (n *notifier) bump() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.ch != nil {
+		close(n.ch)
+	}
+	n.ch = make(chan struct{})
+}
+
+func (n *notifier) wait() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.ch == nil {
+		n.ch = make(chan struct{})
+	}
+	return n.ch
+}
+
+// waitUntil blocks until cond holds, re-checking after every state change
+// of the fakes. The real-time guard only turns a hang into a failure.
+func waitUntil(t *testing.T, n *notifier, what string, cond func() bool) {
+	t.Helper()
+	guard := time.After(20 * time.Second)
+	for {
+		ch := n.wait()
+		if cond() {
+			return
+		}
+		select {
+		case <-ch:
+		case <-guard:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// fakeClock is a Clock that moves only when the test advances it.
+type fakeClock struct {
+	n       *notifier
+	mu      sync.Mutex
+	now     time.Time
+	waiters []clockWaiter
+}
+
+type clockWaiter struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.now
+		c.mu.Unlock()
+		return ch
+	}
+	c.waiters = append(c.waiters, clockWaiter{at: c.now.Add(d), ch: ch})
+	c.mu.Unlock()
+	c.n.bump()
+	return ch
+}
+
+// Advance moves the clock by d and fires every waiter due.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	var keep []clockWaiter
+	for _, w := range c.waiters {
+		if w.at.After(c.now) {
+			keep = append(keep, w)
+			continue
+		}
+		w.ch <- c.now
+	}
+	c.waiters = keep
+	c.mu.Unlock()
+	c.n.bump()
+}
+
+// nextWaiter returns the earliest pending deadline.
+func (c *fakeClock) nextWaiter() (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.waiters) == 0 {
+		return time.Time{}, false
+	}
+	at := c.waiters[0].at
+	for _, w := range c.waiters[1:] {
+		if w.at.Before(at) {
+			at = w.at
+		}
+	}
+	return at, true
+}
+
+// fakeSource is an in-memory work queue per base and lane. Fetch returns
+// at once when ops are waiting, else blocks until some are pushed.
+type fakeSource struct {
+	n        *notifier
+	mu       sync.Mutex
+	queues   map[string][]Op
+	acked    []Op
+	released int
+	extended int
+	fetches  map[budget.Lane]int
+	problems []string
+}
+
+func newFakeSource(n *notifier) *fakeSource {
+	return &fakeSource{n: n, queues: map[string][]Op{}, fetches: map[budget.Lane]int{}}
+}
+
+func qkey(base string, lane budget.Lane) string { return base + "/" + string(lane) }
+
+func (s *fakeSource) push(ops ...Op) {
+	s.mu.Lock()
+	for _, o := range ops {
+		k := qkey(o.Base, o.Lane)
+		s.queues[k] = append(s.queues[k], o)
+	}
+	s.mu.Unlock()
+	s.n.bump()
+}
+
+func (s *fakeSource) Fetch(ctx context.Context, base string, lane budget.Lane, max int, _ time.Duration) ([]Delivery, error) {
+	k := qkey(base, lane)
+	for {
+		ch := s.n.wait()
+		s.mu.Lock()
+		if q := s.queues[k]; len(q) > 0 {
+			n := min(max, len(q))
+			taken := slices.Clone(q[:n])
+			s.queues[k] = q[n:]
+			s.fetches[lane]++
+			s.mu.Unlock()
+			ds := make([]Delivery, n)
+			for i, o := range taken {
+				ds[i] = s.delivery(o)
+			}
+			s.n.bump()
+			return ds, nil
+		}
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+func (s *fakeSource) delivery(o Op) Delivery {
+	var settled bool
+	settle := func(what string) bool {
+		if settled {
+			s.problems = append(s.problems, fmt.Sprintf("op %s %s after it was settled", o.ID, what))
+			return false
+		}
+		settled = true
+		return true
+	}
+	return Delivery{
+		Op: o,
+		Ack: func(context.Context) error {
+			s.mu.Lock()
+			if settle("acked") {
+				s.acked = append(s.acked, o)
+			}
+			s.mu.Unlock()
+			s.n.bump()
+			return nil
+		},
+		Release: func(context.Context) error {
+			s.mu.Lock()
+			if settle("released") {
+				s.released++
+				k := qkey(o.Base, o.Lane)
+				s.queues[k] = append([]Op{o}, s.queues[k]...)
+			}
+			s.mu.Unlock()
+			s.n.bump()
+			return nil
+		},
+		Extend: func(context.Context) error {
+			s.mu.Lock()
+			if settled {
+				s.problems = append(s.problems, fmt.Sprintf("op %s extended after it was settled", o.ID))
+			}
+			s.extended++
+			s.mu.Unlock()
+			return nil
+		},
+	}
+}
+
+func (s *fakeSource) Pending(_ context.Context, base string, lane budget.Lane) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queues[qkey(base, lane)]), nil
+}
+
+func (s *fakeSource) count(n *int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return *n
+}
+
+func (s *fakeSource) fetchCount(lane budget.Lane) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fetches[lane]
+}
+
+func (s *fakeSource) ackedCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.acked)
+}
+
+func (s *fakeSource) queued(base string, lane budget.Lane) int {
+	n, _ := s.Pending(context.Background(), base, lane)
+	return n
+}
+
+// fakeDead collects dead letters.
+type fakeDead struct {
+	n  *notifier
+	mu sync.Mutex
+	// reasons by op id.
+	reasons map[string]string
+}
+
+func (d *fakeDead) DeadLetter(_ context.Context, op Op, reason string) error {
+	d.mu.Lock()
+	if d.reasons == nil {
+		d.reasons = map[string]string{}
+	}
+	d.reasons[op.ID] = reason
+	d.mu.Unlock()
+	d.n.bump()
+	return nil
+}
+
+func (d *fakeDead) all() map[string]string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return maps.Clone(d.reasons)
+}
+
+// fakeBudget admits calls unless the base is frozen or a lane is held
+// back until laneNext; it logs every admission in events.
+type fakeBudget struct {
+	n        *notifier
+	clock    *fakeClock
+	mu       sync.Mutex
+	frozen   time.Time
+	laneNext map[budget.Lane]time.Time
+	denyNext int // refuse this many Reserve calls, with next = now + denyFor
+	denyFor  time.Duration
+	freezes  []time.Time
+	events   *eventLog
+}
+
+func (b *fakeBudget) next(lane budget.Lane) time.Time {
+	t := b.frozen
+	if ln := b.laneNext[lane]; ln.After(t) {
+		t = ln
+	}
+	return t
+}
+
+func (b *fakeBudget) Reserve(_ context.Context, base string, lane budget.Lane) (bool, time.Time, error) {
+	now := b.clock.Now()
+	defer b.n.bump()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.denyNext > 0 {
+		b.denyNext--
+		b.events.add("deny " + string(lane))
+		return false, now.Add(b.denyFor), nil
+	}
+	if next := b.next(lane); next.After(now) {
+		b.events.add("deny " + string(lane))
+		return false, next, nil
+	}
+	b.events.add("reserve " + string(lane))
+	return true, time.Time{}, nil
+}
+
+func (b *fakeBudget) Next(_ context.Context, base string, lane budget.Lane) (time.Time, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.next(lane), nil
+}
+
+func (b *fakeBudget) Freeze(_ context.Context, base string, until time.Time) error {
+	b.mu.Lock()
+	b.frozen = until
+	b.freezes = append(b.freezes, until)
+	b.mu.Unlock()
+	b.n.bump()
+	return nil
+}
+
+// eventLog records what happened in order.
+type eventLog struct {
+	mu sync.Mutex
+	ev []string
+}
+
+func (l *eventLog) add(e string) {
+	l.mu.Lock()
+	l.ev = append(l.ev, e)
+	l.mu.Unlock()
+}
+
+func (l *eventLog) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.ev)
+}
+
+// fakeRows is a Rows on the in-memory model. A call carrying a cell
+// "BAD" is refused as invalid as a whole, like SeaTable refuses a batch;
+// fault, when set, can fail any call before it applies.
+type fakeRows struct {
+	n      *notifier
+	mu     sync.Mutex
+	m      *model
+	calls  []string
+	fault  func(call string) error
+	events *eventLog
+	// block, when set, holds every call until it is closed.
+	block chan struct{}
+}
+
+var errBad = &seatable.Error{Kind: seatable.KindInvalid, Op: "call", Status: 400, Message: "bad value"}
+
+func (r *fakeRows) do(call string, bad bool, apply func()) error {
+	if r.block != nil {
+		<-r.block
+	}
+	r.mu.Lock()
+	r.calls = append(r.calls, call)
+	if r.events != nil {
+		r.events.add("send " + call)
+	}
+	var err error
+	if r.fault != nil {
+		err = r.fault(call)
+	}
+	if err == nil && bad {
+		err = errBad
+	}
+	if err == nil {
+		apply()
+	}
+	r.mu.Unlock()
+	r.n.bump()
+	return err
+}
+
+func (r *fakeRows) callCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.calls)
+}
+
+func (r *fakeRows) callList() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.calls)
+}
+
+func hasBad(rows ...map[string]any) bool {
+	for _, row := range rows {
+		for _, v := range row {
+			if v == "BAD" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (r *fakeRows) AppendRows(_ context.Context, table string, rows []seatable.Row) ([]string, error) {
+	var ids []string
+	err := r.do("append rows", hasBad(rows...), func() {
+		for _, row := range rows {
+			ids = append(ids, r.m.appendRow(table, row))
+		}
+	})
+	return ids, err
+}
+
+func (r *fakeRows) UpdateRows(_ context.Context, table string, updates []seatable.RowUpdate) error {
+	bad := false
+	for _, u := range updates {
+		bad = bad || hasBad(u.Row)
+	}
+	return r.do("update rows", bad, func() {
+		for _, u := range updates {
+			r.m.update(table, u.RowID, u.Row)
+		}
+	})
+}
+
+func (r *fakeRows) DeleteRows(_ context.Context, table string, ids []string) error {
+	return r.do("delete rows", slices.Contains(ids, "BAD"), func() {
+		for _, id := range ids {
+			delete(r.m.table(table), id)
+		}
+	})
+}
+
+func (r *fakeRows) lock(call, table string, ids []string, locked bool) error {
+	return r.do(call, slices.Contains(ids, "BAD"), func() {
+		for _, id := range ids {
+			if row := r.m.table(table)[id]; row != nil {
+				row.locked = locked
+			}
+		}
+	})
+}
+
+func (r *fakeRows) LockRows(_ context.Context, table string, ids []string) error {
+	return r.lock("lock rows", table, ids, true)
+}
+
+func (r *fakeRows) UnlockRows(_ context.Context, table string, ids []string) error {
+	return r.lock("unlock rows", table, ids, false)
+}
+
+func (r *fakeRows) CreateLinks(_ context.Context, ls seatable.LinkSet) error {
+	return r.do("create links", ls.LinkID != "lnk1" || ls.Table != "T1" || ls.OtherTable != "T2", func() {
+		for id, others := range ls.Links {
+			r.m.link(ls.Table, id, "L", others)
+		}
+	})
+}
+
+var lookupRE = regexp.MustCompile("^SELECT _id, `([^`]+)` FROM `([^`]+)` WHERE `([^`]+)` IN \\(")
+
+func (r *fakeRows) SQL(_ context.Context, query string, params []any) (*seatable.SQLResult, error) {
+	res := &seatable.SQLResult{}
+	m := lookupRE.FindStringSubmatch(query)
+	r.mu.Lock()
+	bad := m == nil || r.m.tables[m[2]] == nil
+	r.mu.Unlock()
+	err := r.do("sql", bad, func() {
+		for _, p := range params {
+			for _, id := range r.m.lookup(m[2], m[1], p) {
+				res.Rows = append(res.Rows, seatable.Row{"_id": id, m[1]: r.m.tables[m[2]][id].cells[m[1]]})
+			}
+		}
+	})
+	return res, err
+}
+
+func (r *fakeRows) Metadata(context.Context) (*seatable.Metadata, error) {
+	meta := &seatable.Metadata{}
+	err := r.do("metadata", false, func() {
+		for _, name := range slices.Sorted(maps.Keys(r.m.tables)) {
+			meta.Tables = append(meta.Tables, seatable.Table{ID: "id" + name, Name: name, Columns: []seatable.Column{
+				{Key: "0000", Name: "K", Type: "text"},
+				// T2 shows the link from its own side: table_id is T1.
+				{Key: "0001", Name: "L", Type: "link", Data: map[string]any{"link_id": "lnk1", "table_id": "idT1", "other_table_id": "idT2"}},
+			}})
+		}
+	})
+	return meta, err
+}
+
+var _ Rows = (*fakeRows)(nil)

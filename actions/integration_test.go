@@ -1,0 +1,605 @@
+package actions_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/seaflow/seaflow/actions"
+	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow/queue"
+	"github.com/seaflow/seaflow/seatable"
+	"github.com/seaflow/seaflow/seatable/emulator"
+)
+
+// These tests run the dispatcher against the real pieces: the SeaTable
+// emulator over loopback HTTP, the seatable client, an embedded JetStream
+// queue and budget.Keeper on the queue's KV store. Time is virtual: the
+// emulator, the client, the budget and the dispatcher share a clock that
+// moves only when the test (or its driver) advances it.
+
+const (
+	baseUUID  = "650d8a0d-7d4c-4c4e-9f2b-0123456789ab"
+	baseToken = "0123456789abcdef0123456789abcdef01234567"
+)
+
+// vclock is a virtual clock. Waiters registered by After fire when the
+// clock is advanced past their deadline.
+type vclock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []vwaiter
+	ch      chan struct{} // closed and replaced on every change
+}
+
+type vwaiter struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func newVClock() *vclock {
+	return &vclock{now: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC), ch: make(chan struct{})}
+}
+
+func (c *vclock) bumpLocked() {
+	close(c.ch)
+	c.ch = make(chan struct{})
+}
+
+func (c *vclock) bump() {
+	c.mu.Lock()
+	c.bumpLocked()
+	c.mu.Unlock()
+}
+
+func (c *vclock) changed() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ch
+}
+
+func (c *vclock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *vclock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.now
+		return ch
+	}
+	c.waiters = append(c.waiters, vwaiter{at: c.now.Add(d), ch: ch})
+	c.bumpLocked()
+	return ch
+}
+
+// advanceToNext moves the clock to the earliest waiter's deadline and fires
+// every waiter due. It reports false when nobody waits.
+func (c *vclock) advanceToNext() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.waiters) == 0 {
+		return false
+	}
+	at := c.waiters[0].at
+	for _, w := range c.waiters {
+		if w.at.Before(at) {
+			at = w.at
+		}
+	}
+	if at.After(c.now) {
+		c.now = at
+	}
+	var keep []vwaiter
+	for _, w := range c.waiters {
+		if w.at.After(c.now) {
+			keep = append(keep, w)
+			continue
+		}
+		w.ch <- c.now
+	}
+	c.waiters = keep
+	c.bumpLocked()
+	return true
+}
+
+// gatedBudget wraps the budget so the time driver knows when a call is
+// between its reservation and its answer: time must not jump then, or
+// the emulator would see the call later than the budget recorded it.
+type gatedBudget struct {
+	actions.Budget
+	st *stack
+}
+
+func (g gatedBudget) Reserve(ctx context.Context, base string, lane budget.Lane) (bool, time.Time, error) {
+	g.st.mu.Lock()
+	defer g.st.mu.Unlock()
+	ok, next, err := g.Budget.Reserve(ctx, base, lane)
+	if ok && err == nil {
+		g.st.inFlight++
+	}
+	return ok, next, err
+}
+
+// ackingSource wraps the queue to count acks, so tests can wait for them.
+type ackingSource struct {
+	*queue.Queue
+	st *stack
+}
+
+func (a ackingSource) Fetch(ctx context.Context, base string, lane budget.Lane, max int, wait time.Duration) ([]actions.Delivery, error) {
+	ds, err := a.Queue.Fetch(ctx, base, lane, max, wait)
+	for i := range ds {
+		ack := ds[i].Ack
+		ds[i].Ack = func(ctx context.Context) error {
+			err := ack(ctx)
+			a.st.mu.Lock()
+			a.st.acked++
+			a.st.mu.Unlock()
+			a.st.clock.bump()
+			return err
+		}
+	}
+	return ds, err
+}
+
+// stack is the emulator, queue and clock shared by the dispatchers of a test.
+type stack struct {
+	clock  *vclock
+	emu    *emulator.Emulator
+	url    string
+	q      *queue.Queue
+	limits budget.Limits
+
+	mu       sync.Mutex
+	inFlight int
+	acked    int
+	reports  []actions.CallReport
+	// byReplica counts the calls of each dispatcher.
+	byReplica []int
+}
+
+func newStack(t *testing.T, limits budget.Limits) *stack {
+	t.Helper()
+	st := &stack{clock: newVClock(), limits: limits}
+	var emuLimits []emulator.Limit
+	for _, w := range limits.Windows {
+		emuLimits = append(emuLimits, emulator.Limit{Window: w.Span, Calls: w.Calls})
+	}
+	st.emu = emulator.New(emulator.Options{Limits: emuLimits, Now: st.clock.Now, Logger: zerolog.Nop()})
+	var y strings.Builder
+	fmt.Fprintf(&y, "bases:\n  - name: crm\n    uuid: %q\n    api_token: %q\n    tables:\n", baseUUID, baseToken)
+	y.WriteString("      - name: Items\n        columns:\n          - { name: Name, type: text }\n          - { name: N, type: number }\n          - { name: Tag, type: link, table: Tags }\n        rows:\n")
+	for i := range 2000 {
+		fmt.Fprintf(&y, "          - { Name: row-%d, N: 0 }\n", i)
+	}
+	y.WriteString("      - name: Tags\n        columns:\n          - { name: Title, type: text }\n        rows:\n          - { Title: red }\n          - { Title: blue }\n")
+	fx, err := emulator.ParseFixture("items.yaml", []byte(y.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.emu.Load(fx); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(st.emu)
+	t.Cleanup(srv.Close)
+	st.url = srv.URL
+	st.emu.SetServerURL(srv.URL)
+
+	ctx := context.Background()
+	q, err := queue.Open(ctx, queue.Options{Dir: t.TempDir(), Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = q.Close() })
+	st.q = q
+	return st
+}
+
+// rowIDs returns the ids of the fixture rows, in order.
+func (st *stack) rowIDs(t *testing.T) []string {
+	t.Helper()
+	rows, err := st.emu.Rows(baseUUID, "Items")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r["_id"].(string)
+	}
+	return ids
+}
+
+func (st *stack) publish(t *testing.T, ops []actions.Op) {
+	t.Helper()
+	for start := 0; start < len(ops); start += 10_000 {
+		if err := st.q.PublishOps(context.Background(), ops[start:min(start+10_000, len(ops))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// startDispatcher runs one dispatcher (one replica) with its own client and
+// budget keeper, sharing the queue and the budget's KV store.
+func (st *stack) startDispatcher(t *testing.T) {
+	t.Helper()
+	client := seatable.New(seatable.Config{ServerURL: st.url, APIToken: baseToken, Now: st.clock.Now})
+	keeper := budget.NewKeeper(st.q.BudgetStore(), func(string) budget.Limits { return st.limits }, st.clock.Now)
+	st.mu.Lock()
+	replica := len(st.byReplica)
+	st.byReplica = append(st.byReplica, 0)
+	st.mu.Unlock()
+	d := actions.NewDispatcher(actions.DispatcherConfig{
+		Bases:  map[string]actions.Rows{"crm": client},
+		Source: ackingSource{Queue: st.q, st: st},
+		Dead:   st.q,
+		Budget: gatedBudget{Budget: keeper, st: st},
+		Clock:  st.clock,
+		Logger: zerolog.Nop(),
+		Linger: map[budget.Lane]time.Duration{budget.Urgent: 5 * time.Millisecond, budget.Normal: 10 * time.Millisecond, budget.Bulk: 10 * time.Millisecond},
+		OnCall: func(r actions.CallReport) {
+			st.mu.Lock()
+			st.inFlight--
+			st.reports = append(st.reports, r)
+			st.byReplica[replica]++
+			st.mu.Unlock()
+			st.clock.bump()
+		},
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+}
+
+// drive advances virtual time whenever somebody sleeps on the clock and no
+// call is in flight, until the test ends.
+func (st *stack) drive(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			ch := st.clock.changed()
+			st.mu.Lock()
+			if st.inFlight == 0 && st.clock.advanceToNext() {
+				st.mu.Unlock()
+				continue
+			}
+			st.mu.Unlock()
+			select {
+			case <-ctx.Done():
+				return
+			case <-ch:
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// waitFor waits until cond holds on the call reports and the number of
+// acked ops. The real-time guard only turns a hang into a failure.
+func (st *stack) waitFor(t *testing.T, what string, cond func(reports []actions.CallReport, acked int) bool) {
+	t.Helper()
+	guard := time.After(60 * time.Second)
+	for {
+		ch := st.clock.changed()
+		st.mu.Lock()
+		ok := cond(st.reports, st.acked)
+		st.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-ch:
+		case <-guard:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// landed counts the rows carried by successful calls of lane ("" = any).
+func landed(reports []actions.CallReport, lane budget.Lane) int {
+	n := 0
+	for _, r := range reports {
+		if r.Status == "ok" && (lane == "" || r.Lane == lane) {
+			n += r.Rows
+		}
+	}
+	return n
+}
+
+func TestIntegrationMergesUpdatesIntoFewCalls(t *testing.T) {
+	st := newStack(t, budget.DefaultLimits())
+	ids := st.rowIDs(t)
+	want := map[string]map[string]any{}
+	ops := make([]actions.Op, 100_000)
+	x := uint32(12345)
+	for i := range ops {
+		x = x*1664525 + 1013904223 // a fixed pseudo-random walk over the rows
+		id := ids[int(x>>8)%len(ids)]
+		values := map[string]any{"N": float64(i)}
+		if i%3 == 0 {
+			values = map[string]any{"Name": fmt.Sprint("v", i)}
+		}
+		ops[i] = actions.Op{ID: fmt.Sprint("u", i), Kind: actions.Update, Base: "crm", Table: "Items", Lane: budget.Normal, RowID: id, Values: values}
+		if want[id] == nil {
+			want[id] = map[string]any{}
+		}
+		for k, v := range values {
+			want[id][k] = v
+		}
+	}
+	st.publish(t, ops)
+	st.startDispatcher(t)
+	st.waitFor(t, "all updates acked", func(_ []actions.CallReport, acked int) bool { return acked == len(ops) })
+
+	stats := st.emu.Stats().Bases["crm"]
+	if stats.Calls > 101 {
+		t.Errorf("%d calls for 100,000 updates over 2,000 rows, want at most 101", stats.Calls)
+	}
+	t.Logf("%d calls, rows per call %v", stats.Calls, stats.RowsPerCall)
+	rows, _ := st.emu.Rows(baseUUID, "Items")
+	for _, r := range rows {
+		id := r["_id"].(string)
+		for k, v := range want[id] {
+			if r[k] != v {
+				t.Fatalf("row %s: %s = %v, want %v", id, k, r[k], v)
+			}
+		}
+	}
+}
+
+// alternating returns n ops on one row that can share no call: update,
+// lock, update, unlock, ... The last update sets N to its index.
+func alternating(prefix, row string, lane budget.Lane, n int) []actions.Op {
+	ops := make([]actions.Op, n)
+	for i := range ops {
+		o := actions.Op{ID: fmt.Sprint(prefix, i), Base: "crm", Table: "Items", Lane: lane, RowID: row}
+		switch i % 4 {
+		case 0, 2:
+			o.Kind, o.Values = actions.Update, map[string]any{"N": float64(i)}
+		case 1:
+			o.Kind = actions.Lock
+		case 3:
+			o.Kind = actions.Unlock
+		}
+		ops[i] = o
+	}
+	return ops
+}
+
+func smallLimits() budget.Limits {
+	return budget.Limits{Windows: []budget.Window{{Span: time.Minute, Calls: 20}, {Span: 24 * time.Hour, Calls: 5000}}}
+}
+
+func TestIntegrationStaysWithinLimits(t *testing.T) {
+	st := newStack(t, smallLimits())
+	row := st.rowIDs(t)[7]
+	st.publish(t, alternating("a", row, budget.Normal, 100))
+	st.drive(t)
+	st.startDispatcher(t)
+	st.waitFor(t, "all ops acked", func(_ []actions.CallReport, acked int) bool { return acked == 100 })
+
+	stats := st.emu.Stats().Bases["crm"]
+	if stats.Sent429 != 0 {
+		t.Errorf("%d 429s with the emulator's limits configured", stats.Sent429)
+	}
+	if m := st.emu.MaxInWindow(baseUUID, time.Minute); m > 20 {
+		t.Errorf("%d calls in one minute, limit 20", m)
+	}
+	if stats.Calls != 100 {
+		t.Errorf("%d calls, want 100", stats.Calls)
+	}
+	rows, _ := st.emu.Rows(baseUUID, "Items")
+	if rows[7]["N"] != float64(98) {
+		t.Errorf("N = %v, want 98 (the last update)", rows[7]["N"])
+	}
+}
+
+func TestIntegrationUrgentOvertakesBulkBacklog(t *testing.T) {
+	// 240 calls a day, 40 kept for urgent: bulk may spend 9 in the first hour.
+	limits := budget.Limits{Windows: []budget.Window{{Span: time.Minute, Calls: 300}, {Span: 24 * time.Hour, Calls: 240}}, UrgentReserve: 40}
+	st := newStack(t, limits)
+	ids := st.rowIDs(t)
+	bulk := make([]actions.Op, 50_000)
+	for i := range bulk {
+		bulk[i] = actions.Op{ID: fmt.Sprint("b", i), Kind: actions.Append, Base: "crm", Table: "Items", Lane: budget.Bulk,
+			Values: map[string]any{"Name": fmt.Sprint("bulk-", i)}}
+	}
+	st.publish(t, bulk)
+	st.startDispatcher(t)
+	st.waitFor(t, "bulk under way", func(rs []actions.CallReport, _ int) bool { return landed(rs, budget.Bulk) > 0 })
+	st.publish(t, []actions.Op{{ID: "urgent", Kind: actions.Update, Base: "crm", Table: "Items", Lane: budget.Urgent,
+		RowID: ids[0], Values: map[string]any{"Name": "won"}}})
+	st.waitFor(t, "urgent op sent", func(rs []actions.CallReport, _ int) bool { return landed(rs, budget.Urgent) == 1 })
+
+	st.mu.Lock()
+	bulkBefore := landed(st.reports, budget.Bulk)
+	st.mu.Unlock()
+	if bulkBefore >= len(bulk) || bulkBefore > 9*actions.MaxBatchRows {
+		t.Fatalf("%d bulk rows sent before the urgent op", bulkBefore)
+	}
+	rows, _ := st.emu.Rows(baseUUID, "Items")
+	if rows[0]["Name"] != "won" {
+		t.Fatalf("urgent update missing: %v", rows[0]["Name"])
+	}
+
+	// Let virtual time run: the backlog drains along the bulk curve.
+	st.drive(t)
+	st.waitFor(t, "bulk drained", func(_ []actions.CallReport, acked int) bool { return acked == len(bulk)+1 })
+	stats := st.emu.Stats().Bases["crm"]
+	if stats.Sent429 != 0 || stats.Calls != 51 {
+		t.Errorf("calls %d, 429s %d; want 51 calls, no 429", stats.Calls, stats.Sent429)
+	}
+	if elapsed := st.clock.Now().Sub(newVClock().now); elapsed < 5*time.Hour {
+		t.Errorf("bulk drained in %v of virtual time: not paced", elapsed)
+	}
+}
+
+func TestIntegration429StormLosesNothing(t *testing.T) {
+	st := newStack(t, budget.DefaultLimits())
+	st.emu.SetFaults(emulator.Faults{Rate429: 0.3, Seed: 1})
+	ids := st.rowIDs(t)
+	var ops []actions.Op
+	for i := range 10_000 {
+		ops = append(ops, actions.Op{ID: fmt.Sprint("a", i), Kind: actions.Append, Base: "crm", Table: "Items", Lane: budget.Normal,
+			Values: map[string]any{"Name": fmt.Sprint("new-", i)}})
+	}
+	for i, id := range ids {
+		ops = append(ops, actions.Op{ID: fmt.Sprint("u", i), Kind: actions.Update, Base: "crm", Table: "Items", Lane: budget.Normal,
+			RowID: id, Values: map[string]any{"N": float64(i + 1)}})
+	}
+	st.publish(t, ops)
+	st.drive(t)
+	st.startDispatcher(t)
+	st.waitFor(t, "every op acked", func(_ []actions.CallReport, acked int) bool { return acked == len(ops) })
+
+	stats := st.emu.Stats()
+	if stats.Bases["crm"].Sent429 == 0 {
+		t.Fatal("no 429 injected")
+	}
+	// After every 429 the next call comes later in (virtual) time: the base
+	// was frozen, not retried in a loop.
+	var last *emulator.CallRecord
+	for i := range stats.CallLog {
+		c := &stats.CallLog[i]
+		if !c.Gateway {
+			continue
+		}
+		if last != nil && last.Status == 429 && !c.Time.After(last.Time) {
+			t.Fatalf("call at %v right after a 429 at %v", c.Time, last.Time)
+		}
+		last = c
+	}
+	t.Logf("%d calls, %d 429s", stats.Bases["crm"].Calls, stats.Bases["crm"].Sent429)
+	rows, _ := st.emu.Rows(baseUUID, "Items")
+	names := map[string]int{}
+	for i, r := range rows {
+		if i < len(ids) && r["N"] != float64(i+1) {
+			t.Fatalf("row %d: N = %v", i, r["N"])
+		}
+		names[fmt.Sprint(r["Name"])]++
+	}
+	for i := range 10_000 {
+		if n := names[fmt.Sprint("new-", i)]; n != 1 {
+			t.Fatalf("new-%d appended %d times", i, n)
+		}
+	}
+}
+
+func TestIntegrationTwoDispatchersShareTheBudget(t *testing.T) {
+	st := newStack(t, smallLimits())
+	ids := st.rowIDs(t)
+	st.drive(t)
+	st.startDispatcher(t)
+	st.startDispatcher(t)
+	total := 0
+	for round := range 6 {
+		// Each round: 20 calls' worth of ops on two rows, in two lanes.
+		ops := alternating(fmt.Sprint("n", round, "-"), ids[round], budget.Normal, 10)
+		ops = append(ops, alternating(fmt.Sprint("u", round, "-"), ids[100+round], budget.Urgent, 10)...)
+		st.publish(t, ops)
+		total += len(ops)
+		st.waitFor(t, "round acked", func(_ []actions.CallReport, acked int) bool { return acked == total })
+	}
+	stats := st.emu.Stats().Bases["crm"]
+	if m := st.emu.MaxInWindow(baseUUID, time.Minute); m > 20 {
+		t.Errorf("%d calls in one minute from two dispatchers, limit 20", m)
+	}
+	if stats.Sent429 != 0 {
+		t.Errorf("%d 429s", stats.Sent429)
+	}
+	// Each replica plans only what it fetched: ops of one row split between
+	// them may merge differently, so the count is at most one call per op.
+	if stats.Calls > total || stats.Calls < total/2 {
+		t.Errorf("%d calls for %d ops", stats.Calls, total)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	t.Logf("%d calls, by replica %v", stats.Calls, st.byReplica)
+}
+
+func TestIntegrationUpsertsAndLinks(t *testing.T) {
+	st := newStack(t, budget.DefaultLimits())
+	ids := st.rowIDs(t)
+	tags, err := st.emu.Rows(baseUUID, "Tags")
+	if err != nil {
+		t.Fatal(err)
+	}
+	red, blue := tags[0]["_id"].(string), tags[1]["_id"].(string)
+	ups := func(id, name string, n float64) actions.Op {
+		return actions.Op{ID: id, Kind: actions.Upsert, Base: "crm", Table: "Items", Lane: budget.Normal, Key: "Name",
+			Values: map[string]any{"Name": name, "N": n}}
+	}
+	link := func(id, row string, others ...string) actions.Op {
+		return actions.Op{ID: id, Kind: actions.Link, Base: "crm", Table: "Items", Lane: budget.Normal, RowID: row,
+			LinkColumn: "Tag", OtherRowIDs: others}
+	}
+	ops := []actions.Op{
+		ups("u1", "row-5", 50), ups("u2", "brand-new", 1), ups("u3", "row-6", 60), ups("u4", "brand-new", 2),
+		link("l1", ids[1], red), link("l2", ids[2], red, blue),
+		{ID: "bad", Kind: actions.Link, Base: "crm", Table: "Items", Lane: budget.Normal, RowID: ids[3], LinkColumn: "Nope", OtherRowIDs: []string{red}},
+	}
+	st.publish(t, ops)
+	st.startDispatcher(t)
+	st.waitFor(t, "all ops acked", func(_ []actions.CallReport, acked int) bool { return acked == len(ops) })
+
+	rows, _ := st.emu.Rows(baseUUID, "Items")
+	byName := map[string][]map[string]any{}
+	for _, r := range rows {
+		byName[fmt.Sprint(r["Name"])] = append(byName[fmt.Sprint(r["Name"])], r)
+	}
+	if r := byName["row-5"]; len(r) != 1 || r[0]["N"] != float64(50) {
+		t.Errorf("row-5 = %v", r)
+	}
+	if r := byName["row-6"]; len(r) != 1 || r[0]["N"] != float64(60) {
+		t.Errorf("row-6 = %v", r)
+	}
+	if r := byName["brand-new"]; len(r) != 1 || r[0]["N"] != float64(2) {
+		t.Errorf("brand-new = %v: want one appended row with the later value", r)
+	}
+	linked := func(r map[string]any) []string {
+		var out []string
+		links, _ := r["Tag"].([]any)
+		for _, l := range links {
+			if m, ok := l.(map[string]any); ok {
+				out = append(out, fmt.Sprint(m["row_id"]))
+			}
+		}
+		return out
+	}
+	if got := linked(rows[1]); len(got) != 1 || got[0] != red {
+		t.Errorf("row 1 links = %v (%v)", got, rows[1]["Tag"])
+	}
+	if got := linked(rows[2]); len(got) != 2 {
+		t.Errorf("row 2 links = %v (%v)", got, rows[2]["Tag"])
+	}
+	dead, err := st.q.ListDead(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dead) != 1 || dead[0].Op.ID != "bad" {
+		t.Errorf("dead letters = %+v, want the op with the unknown link column", dead)
+	}
+	// One lookup, one update, one append; one metadata, one link call; one
+	// metadata refresh for the unknown link column (it may be new).
+	if c := st.emu.Stats().Bases["crm"].Calls; c != 6 {
+		t.Errorf("%d calls, want 6: %v", c, st.emu.Stats().Bases["crm"].ByEndpoint)
+	}
+}

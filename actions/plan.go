@@ -1,0 +1,284 @@
+package actions
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/seaflow/seaflow/budget"
+)
+
+// MaxBatchRows is the most rows one batch call carries (SeaTable's cap for
+// append, update, delete and lock calls).
+const MaxBatchRows = 1000
+
+// Batch is one planned write: a single batch call, except for an upsert
+// batch, which costs one SQL key lookup plus at most one batch update and
+// one batch append. Batches of one plan must run in plan order: a batch may
+// depend on an earlier one touching the same row.
+type Batch struct {
+	// Base is the base name of every op in the batch.
+	Base string
+	// Table is the table of every op in the batch (empty for sql).
+	Table string
+	// Kind is the kind of every op in the batch.
+	Kind Kind
+	// Lane is the lane of the first op of the batch.
+	Lane budget.Lane
+	// Key is the key column of an upsert batch.
+	Key string
+	// LinkColumn is the link column of a link batch.
+	LinkColumn string
+	// Items are the rows the batch carries, merged, in first-seen order.
+	Items []Item
+}
+
+// Item is one row of a Batch: one op, or several ops on the same row (same
+// upsert key for upserts) merged into one.
+type Item struct {
+	// RowID is the target row (update, delete, lock, unlock, link).
+	RowID string
+	// KeyValue is the key cell of an upsert.
+	KeyValue any
+	// Values are the merged cells (append, update, upsert): later ops win per column.
+	Values map[string]any
+	// OtherRowIDs are the merged linked rows of a link item, without duplicates.
+	OtherRowIDs []string
+	// Statement and Params are the SQL of an sql item.
+	Statement string
+	Params    []any
+	// Ops are the indexes, in the slice given to Plan, of the ops merged
+	// into this item, in queue order.
+	Ops []int
+}
+
+// Rows returns how many rows the batch carries.
+func (b Batch) Rows() int { return len(b.Items) }
+
+// Ops returns the indexes, in the slice given to Plan, of every op the batch
+// covers, in queue order.
+func (b Batch) Ops() []int {
+	var idx []int
+	for _, it := range b.Items {
+		idx = append(idx, it.Ops...)
+	}
+	slices.Sort(idx)
+	return idx
+}
+
+// Calls returns the most SeaTable calls the batch costs: three for an upsert
+// batch (key lookup, update, append), one otherwise.
+func (b Batch) Calls() int {
+	if b.Kind == Upsert {
+		return 3
+	}
+	return 1
+}
+
+// Plan turns ops, in queue order, into the fewest batches. Ops of the same
+// base, table and kind share a batch of up to MaxBatchRows rows (upserts also
+// by key column, links by link column); several ops on one row merge into
+// one item; every sql op is a batch of its own.
+//
+// Plan never reorders two ops that may touch the same row: an op goes into
+// a batch no earlier than the last batch holding an op it may depend on, and
+// into that batch only if both have the same kind (where merging equals
+// running them one after the other). What "may touch the same row" means,
+// conservatively:
+//   - update, delete, lock, unlock: the row id, in any table of the base
+//     (row ids are unique within a base);
+//   - link: its row and the linked rows;
+//   - upsert: any row of its table (the row is found by key at run time);
+//   - append: only upserts of its table (no op can name the new row yet);
+//   - sql: every row of the base (a barrier).
+//
+// Plan is pure: it does not modify ops.
+func Plan(ops []Op) []Batch {
+	p := planner{
+		rowLast:    map[token]int{},
+		tableLast:  map[token]int{},
+		upsertLast: map[token]int{},
+		baseLast:   map[token]int{},
+		barrier:    map[token]int{},
+		groupLast:  map[groupKey]int{},
+	}
+	for i := range ops {
+		p.add(i, &ops[i])
+	}
+	out := make([]Batch, len(p.batches))
+	for i, pb := range p.batches {
+		out[i] = pb.Batch
+	}
+	return out
+}
+
+// groupKey says which ops may share a batch.
+type groupKey struct {
+	base, table string
+	kind        Kind
+	column      string // upsert key column, link column
+}
+
+type plannedBatch struct {
+	Batch
+	group groupKey
+	index map[string]int // row id or upsert key → item
+}
+
+type planner struct {
+	batches []*plannedBatch
+	// The last batch index holding an op on a row (base+row id), on a
+	// table (base+table), an upsert on a table, anything of a base, and the
+	// last sql barrier of a base. Absent means none (-1).
+	rowLast, tableLast, upsertLast, baseLast, barrier map[token]int
+	groupLast                                         map[groupKey]int
+	// rows is scratch space for the rows of the op being added.
+	rows []token
+}
+
+// token names a row (base, row id), a table (base, table) or a base.
+type token struct{ base, name string }
+
+func last(m map[token]int, k token) int {
+	if v, ok := m[k]; ok {
+		return v
+	}
+	return -1
+}
+
+func setMax(m map[token]int, k token, v int) {
+	if old, ok := m[k]; !ok || v > old {
+		m[k] = v
+	}
+}
+
+// rowTokens appends the rows op touches by id to t.
+func (op *Op) rowTokens(t []token) []token {
+	switch op.Kind {
+	case Update, Delete, Lock, Unlock:
+		t = append(t, token{op.Base, op.RowID})
+	case Link:
+		t = append(t, token{op.Base, op.RowID})
+		for _, o := range op.OtherRowIDs {
+			t = append(t, token{op.Base, o})
+		}
+	}
+	return t
+}
+
+func (p *planner) add(i int, op *Op) {
+	base, table := token{op.Base, ""}, token{op.Base, op.Table}
+	p.rows = op.rowTokens(p.rows[:0])
+	rows := p.rows
+
+	// after is the last batch this op may depend on.
+	after := last(p.barrier, base)
+	switch op.Kind {
+	case SQL:
+		after = max(after, last(p.baseLast, base))
+	case Upsert:
+		after = max(after, last(p.tableLast, table))
+	default:
+		after = max(after, last(p.upsertLast, table))
+	}
+	for _, r := range rows {
+		after = max(after, last(p.rowLast, r))
+	}
+
+	g := groupKey{base: op.Base, table: op.Table, kind: op.Kind}
+	switch op.Kind {
+	case Upsert:
+		g.column = op.Key
+	case Link:
+		g.column = op.LinkColumn
+	}
+	itemKey := op.RowID
+	if op.Kind == Upsert {
+		itemKey = fmt.Sprint(op.Values[op.Key])
+	}
+
+	var b *plannedBatch
+	at := -1
+	if op.Kind != SQL {
+		if gi, ok := p.groupLast[g]; ok && gi >= after {
+			cand := p.batches[gi]
+			_, merges := cand.index[itemKey]
+			if (merges && op.Kind != Append) || len(cand.Items) < MaxBatchRows {
+				b, at = cand, gi
+			}
+		}
+	}
+	if b == nil {
+		at = len(p.batches)
+		b = &plannedBatch{
+			Batch: Batch{Base: op.Base, Table: op.Table, Kind: op.Kind, Lane: op.Lane},
+			group: g,
+			index: map[string]int{},
+		}
+		switch op.Kind {
+		case Upsert:
+			b.Key = op.Key
+		case Link:
+			b.LinkColumn = op.LinkColumn
+		}
+		p.batches = append(p.batches, b)
+		p.groupLast[g] = at
+	}
+	b.addOp(i, op, itemKey)
+
+	for _, r := range rows {
+		setMax(p.rowLast, r, at)
+	}
+	setMax(p.tableLast, table, at)
+	setMax(p.baseLast, base, at)
+	switch op.Kind {
+	case Upsert:
+		setMax(p.upsertLast, table, at)
+	case SQL:
+		setMax(p.barrier, base, at)
+	}
+}
+
+func (b *plannedBatch) addOp(i int, op *Op, itemKey string) {
+	if op.Kind != Append && op.Kind != SQL {
+		if j, ok := b.index[itemKey]; ok {
+			it := &b.Items[j]
+			it.Ops = append(it.Ops, i)
+			switch op.Kind {
+			case Update, Upsert:
+				maps.Copy(it.Values, op.Values)
+			case Link:
+				it.OtherRowIDs = appendNew(it.OtherRowIDs, op.OtherRowIDs)
+			}
+			return
+		}
+		b.index[itemKey] = len(b.Items)
+	}
+	it := Item{RowID: op.RowID, Ops: []int{i}}
+	switch op.Kind {
+	case Append, Update, Upsert:
+		it.Values = maps.Clone(op.Values)
+		if it.Values == nil {
+			it.Values = map[string]any{}
+		}
+		if op.Kind == Upsert {
+			it.KeyValue = op.Values[op.Key]
+		}
+	case Link:
+		it.OtherRowIDs = appendNew(nil, op.OtherRowIDs)
+	case SQL:
+		it.Statement = op.Statement
+		it.Params = op.Params
+	}
+	b.Items = append(b.Items, it)
+}
+
+// appendNew appends the ids of add not yet in ids.
+func appendNew(ids, add []string) []string {
+	for _, a := range add {
+		if !slices.Contains(ids, a) {
+			ids = append(ids, a)
+		}
+	}
+	return ids
+}

@@ -1,0 +1,41 @@
+package actions
+
+import (
+	"context"
+	"time"
+
+	"github.com/seaflow/seaflow/budget"
+)
+
+// Delivery is one op fetched from the queue, with the handles that settle it.
+// The dispatcher calls exactly one of Ack or Release for every delivery it
+// fetched, and Extend any number of times before that.
+type Delivery struct {
+	// Op is the row action.
+	Op Op
+	// Ack removes the op from the queue: it landed, or it went to the dead letters.
+	Ack func(ctx context.Context) error
+	// Release hands the op back to the queue for a later delivery.
+	Release func(ctx context.Context) error
+	// Extend tells the queue the op is still being worked on, so it is not
+	// redelivered while the dispatcher holds it.
+	Extend func(ctx context.Context) error
+}
+
+// Source is where the dispatcher takes ops from: one work queue per base and
+// lane. It must be safe for concurrent use by one goroutine per base and lane.
+type Source interface {
+	// Fetch returns up to max ops of base and lane, waiting at most wait for
+	// the batch to fill. It returns what it has (possibly nothing) when wait
+	// has passed, and ctx.Err() when ctx ends first.
+	Fetch(ctx context.Context, base string, lane budget.Lane, max int, wait time.Duration) ([]Delivery, error)
+	// Pending returns how many ops of base and lane wait in the queue.
+	Pending(ctx context.Context, base string, lane budget.Lane) (int, error)
+}
+
+// DeadLetters keeps the ops SeaTable refused as invalid, with its reason,
+// so nothing is lost and an operator can look at them.
+type DeadLetters interface {
+	// DeadLetter stores op with the reason it was refused.
+	DeadLetter(ctx context.Context, op Op, reason string) error
+}
