@@ -117,6 +117,11 @@ type DispatcherConfig struct {
 	// them, for the loop guard. Rows an sql op touches are not reported.
 	// It must be safe for concurrent use.
 	OnWritten func(base, table string, rowIDs []string, depth int)
+	// OnSending, when set, is called before a batch is sent with the
+	// existing rows it targets (not appends, upserts or sql), so the loop
+	// guard knows them even when SeaTable's webhook for the write arrives
+	// before the write's response. It must be safe for concurrent use.
+	OnSending func(base, table string, rowIDs []string, depth int)
 	// Rand returns numbers in [0, 1) to jitter backoffs; nil means math/rand/v2.
 	Rand func() float64
 }
@@ -283,6 +288,10 @@ func (l *laneLoop) dispatch(ctx context.Context) {
 			}
 			continue
 		}
+		// Mark the rows the batch targets before sending: SeaTable may
+		// deliver the webhook for a write before the write's response
+		// arrives, and the loop guard must already know the row.
+		l.sending(targetRows(ops, b))
 		out := l.exec.Execute(ctx, ops, b, l.callFunc(b))
 		l.written(out.Written)
 		for _, i := range out.Done {
@@ -325,10 +334,29 @@ func (l *laneLoop) dispatch(ctx context.Context) {
 	l.failures = 0
 }
 
+// targetRows lists the existing rows a batch's ops name (appends and
+// upserts learn their rows from the response; sql ops name none).
+func targetRows(ops []Op, b Batch) []WrittenRow {
+	var rows []WrittenRow
+	for _, i := range b.Ops() {
+		if op := ops[i]; op.RowID != "" && op.Kind != Append && op.Kind != SQL {
+			rows = append(rows, WrittenRow{Table: b.Table, RowID: op.RowID, Depth: op.Depth})
+		}
+	}
+	return rows
+}
+
 // written hands the rows a batch wrote to OnWritten, grouped by table
 // and depth.
 func (l *laneLoop) written(rows []WrittenRow) {
-	if l.d.cfg.OnWritten == nil || len(rows) == 0 {
+	if l.d.cfg.OnWritten != nil {
+		notify(l.base, rows, l.d.cfg.OnWritten)
+	}
+}
+
+// notify calls fn once per table and depth with the rows of that group.
+func notify(base string, rows []WrittenRow, fn func(base, table string, rowIDs []string, depth int)) {
+	if len(rows) == 0 {
 		return
 	}
 	type group struct {
@@ -345,7 +373,14 @@ func (l *laneLoop) written(rows []WrittenRow) {
 		ids[g] = append(ids[g], w.RowID)
 	}
 	for _, g := range order {
-		l.d.cfg.OnWritten(l.base, g.table, ids[g], g.depth)
+		fn(base, g.table, ids[g], g.depth)
+	}
+}
+
+// sending hands the rows a batch is about to write to OnSending.
+func (l *laneLoop) sending(rows []WrittenRow) {
+	if l.d.cfg.OnSending != nil {
+		notify(l.base, rows, l.d.cfg.OnSending)
 	}
 }
 

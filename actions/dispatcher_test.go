@@ -439,3 +439,32 @@ func TestDispatcherRefusesIncompleteConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestDispatcherMarksTargetRowsBeforeSending(t *testing.T) {
+	b := setup(t)
+	var mu sync.Mutex
+	var sending []string
+	sentBefore := map[string]bool{}
+	b.cfg.OnSending = func(base, table string, ids []string, depth int) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, id := range ids {
+			sending = append(sending, fmt.Sprintf("%s/%s/%s/%d", base, table, id, depth))
+			// The row must not be written yet when it is announced.
+			sentBefore[id] = b.cell("T1", id, "n") != nil
+		}
+	}
+	op1 := u("op1", budget.Urgent, "r1", map[string]any{"n": 1})
+	op1.Depth = 2
+	b.source.push(op1, Op{ID: "op2", Kind: Append, Base: "crm", Table: "T1", Lane: budget.Urgent, Values: map[string]any{"n": 2}})
+	b.start(t)
+	waitUntil(t, b.n, "both ops settled", func() bool { return b.source.ackedCount() == 2 })
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(sending, []string{"crm/T1/r1/2"}) {
+		t.Errorf("OnSending got %v, want only the updated row (appends have no id yet)", sending)
+	}
+	if sentBefore["r1"] {
+		t.Errorf("OnSending ran after the row was written")
+	}
+}

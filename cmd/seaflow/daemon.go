@@ -120,7 +120,7 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 	disp := actions.NewDispatcher(actions.DispatcherConfig{
 		Bases: rows, Source: q, Dead: q, Budget: d.keeper, Clock: clock,
 		Logger: d.log.With().Str("component", "dispatcher").Logger(), DryRun: opts.DryRun,
-		OnWritten: self.Mark,
+		OnWritten: self.Mark, OnSending: self.Mark,
 	})
 	d.dispatch.Add(1)
 	go func() {
