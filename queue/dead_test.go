@@ -1,0 +1,76 @@
+package queue
+
+import (
+	"testing"
+	"time"
+
+	"github.com/seaflow/seaflow/actions"
+	"github.com/seaflow/seaflow/budget"
+)
+
+func TestDeadLetters(t *testing.T) {
+	t.Parallel()
+	q := setup(t)
+	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	q.now = func() time.Time { return now }
+	ctx := t.Context()
+
+	if dead, err := q.ListDead(ctx); err != nil || len(dead) != 0 {
+		t.Fatalf("empty dead list = %v, %v", dead, err)
+	}
+	// The op went through the work queue first: its id is in the OPS
+	// duplicate window when it is retried.
+	bad := testOp("bad", "crm", budget.Urgent)
+	if err := q.PublishOps(ctx, []actions.Op{bad}); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := q.Fetch(ctx, "crm", budget.Urgent, 1, 0)
+	if err != nil || len(ds) != 1 {
+		t.Fatal(err)
+	}
+	if err := q.DeadLetter(ctx, ds[0].Op, "invalid column Stage"); err != nil {
+		t.Fatalf("dead letter: %v", err)
+	}
+	if err := ds[0].Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	other := testOp("other", "hr.base", budget.Bulk)
+	if err := q.DeadLetter(ctx, other, "row not found"); err != nil {
+		t.Fatal(err)
+	}
+
+	dead, err := q.ListDead(ctx)
+	if err != nil || len(dead) != 2 {
+		t.Fatalf("dead list = %+v, %v", dead, err)
+	}
+	if dead[0].Op.ID != "bad" || dead[0].Reason != "invalid column Stage" || !dead[0].Time.Equal(now) || dead[0].Op.Values["Stage"] != "Won" {
+		t.Errorf("dead[0] = %+v", dead[0])
+	}
+	if dead[1].Op.ID != "other" || dead[1].Op.Base != "hr.base" || dead[1].Seq <= dead[0].Seq {
+		t.Errorf("dead[1] = %+v", dead[1])
+	}
+
+	if err := q.RetryDead(ctx, dead[0].Seq); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if got := pending(t, q, "crm", budget.Urgent); got != 1 {
+		t.Fatalf("pending after retry = %d, want 1 (not dropped as a duplicate)", got)
+	}
+	again, err := q.Fetch(ctx, "crm", budget.Urgent, 1, 0)
+	if err != nil || len(again) != 1 || again[0].Op.ID != "bad" {
+		t.Fatalf("retried op = %+v, %v", again, err)
+	}
+	if err := q.RetryDead(ctx, dead[0].Seq); err == nil {
+		t.Error("retrying a dead letter twice succeeded")
+	}
+
+	if err := q.DropDead(ctx, dead[1].Seq); err != nil {
+		t.Fatalf("drop: %v", err)
+	}
+	if err := q.DropDead(ctx, dead[1].Seq); err == nil {
+		t.Error("dropping a dead letter twice succeeded")
+	}
+	if left, err := q.ListDead(ctx); err != nil || len(left) != 0 {
+		t.Fatalf("dead list after retry and drop = %+v, %v", left, err)
+	}
+}

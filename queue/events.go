@@ -1,0 +1,275 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/seaflow/seaflow/rules"
+)
+
+// Consumer settings of ConsumeEvents.
+const (
+	// eventsAckWait is how long the server waits for an event's ack before it
+	// redelivers it. While a handler runs, the event is kept alive with an
+	// in-progress signal every eventsAckWait/3, so a slow handler (a for_each
+	// query waiting for budget) is not redelivered; a crashed process's event
+	// comes back within a minute.
+	eventsAckWait = time.Minute
+	// eventsMaxAckPending caps unacked events across every replica sharing
+	// the durable consumer. Each process holds one at a time (no prefetch),
+	// so this only matters with many replicas or many events waiting out a
+	// retry delay.
+	eventsMaxAckPending = 1000
+	// eventsPollWait is how long one pull request for the next event waits
+	// on the server. Short, so a pull left behind by a stop expires soon.
+	eventsPollWait = 5 * time.Second
+	// ackTimeout bounds a double ack (an ack the server confirms).
+	ackTimeout = 10 * time.Second
+)
+
+// PublishEvent stores ev on the EVENTS stream, subject
+// seaflow.events.<source>, and returns only once the server acked the write
+// (so a trigger may then acknowledge what it received). A duplicate of an
+// id stored within the duplicate window is dropped and reported as success.
+func (q *Queue) PublishEvent(ctx context.Context, ev rules.Event) error {
+	m, err := eventMsg(ev)
+	if err != nil {
+		return err
+	}
+	if _, err := q.js.PublishMsg(ctx, m); err != nil {
+		return fmt.Errorf("publish event %s: %w", ev.ID, err)
+	}
+	return nil
+}
+
+// PublishEvents stores evs asynchronously and returns once every write is
+// acked. On error, some events may be stored: publishing the batch again is
+// safe (duplicates are dropped by id).
+func (q *Queue) PublishEvents(ctx context.Context, evs []rules.Event) error {
+	msgs := make([]*nats.Msg, 0, len(evs))
+	for _, ev := range evs {
+		m, err := eventMsg(ev)
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, m)
+	}
+	if err := q.publishAll(ctx, msgs); err != nil {
+		return fmt.Errorf("publish events: %w", err)
+	}
+	return nil
+}
+
+func eventMsg(ev rules.Event) (*nats.Msg, error) {
+	if ev.ID == "" {
+		return nil, errors.New("publish event: event has no id")
+	}
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("encode event %s: %w", ev.ID, err)
+	}
+	return newMsg(eventsPrefix+Token(string(ev.Source)), ev.ID, data), nil
+}
+
+// ConsumeEvents hands every event to handle, one at a time, through the
+// durable consumer name (so a restart, or another replica using the same
+// name, continues where it stopped). An event is acked only after handle
+// returns nil. When handle returns an error, the event is redelivered after
+// a delay that doubles from one second up to a minute (it is never dropped);
+// later events are handled meanwhile. An event that does not decode is
+// logged and terminated so it cannot block the stream.
+//
+// Consuming stops when ctx ends or stop is called; stop waits for the
+// running handler, whose context is cancelled; an event whose handler
+// failed because of the stop is handed back for immediate redelivery.
+func (q *Queue) ConsumeEvents(ctx context.Context, name string, handle func(context.Context, rules.Event) error) (stop func(), err error) {
+	cfg := jetstream.ConsumerConfig{
+		Durable:       name,
+		Description:   "seaflow event consumer",
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       eventsAckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: eventsMaxAckPending,
+	}
+	cons, err := q.events.CreateOrUpdateConsumer(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("event consumer %s: %w", name, err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		q.consumeEvents(runCtx, cons, cfg, handle)
+	}()
+	return func() { cancel(); <-done }, nil
+}
+
+// consumeEvents runs the consumer until ctx ends: one pull request for one
+// event at a time, so nothing waits unacked behind a slow handler, and a
+// stop leaves nothing prefetched. After an error it waits a second and
+// recreates the consumer (should it have been deleted).
+func (q *Queue) consumeEvents(ctx context.Context, cons jetstream.Consumer, cfg jetstream.ConsumerConfig, handle func(context.Context, rules.Event) error) {
+	log := q.log.With().Str("consumer", cfg.Durable).Logger()
+	for ctx.Err() == nil {
+		err := q.fetchEvent(ctx, cons, handle, log)
+		if err == nil {
+			continue
+		}
+		if ctx.Err() != nil || q.nc.IsClosed() {
+			return
+		}
+		log.Warn().Err(err).Msg("event consumer interrupted; resuming")
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+		if c, err := q.events.CreateOrUpdateConsumer(ctx, cfg); err == nil {
+			cons = c
+		}
+	}
+}
+
+// fetchEvent waits up to eventsPollWait for the next event and handles it.
+func (q *Queue) fetchEvent(ctx context.Context, cons jetstream.Consumer, handle func(context.Context, rules.Event) error, log zerolog.Logger) error {
+	fctx, cancel := context.WithTimeout(ctx, eventsPollWait)
+	defer cancel()
+	batch, err := cons.Fetch(1, jetstream.FetchContext(fctx))
+	if err != nil {
+		return err
+	}
+	for msg := range batch.Messages() {
+		if ctx.Err() != nil {
+			_ = msg.Nak() // stopping: hand it back at once
+			continue
+		}
+		q.handleEvent(ctx, msg, handle, log)
+	}
+	if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// handleEvent decodes, handles and settles one event.
+func (q *Queue) handleEvent(ctx context.Context, msg jetstream.Msg, handle func(context.Context, rules.Event) error, log zerolog.Logger) {
+	meta, _ := msg.Metadata()
+	var ev rules.Event
+	if err := json.Unmarshal(msg.Data(), &ev); err != nil {
+		l := log.Error().Err(err).Str("subject", msg.Subject())
+		if meta != nil {
+			l = l.Uint64("seq", meta.Sequence.Stream)
+		}
+		l.Msg("undecodable event dropped")
+		_ = msg.Term()
+		return
+	}
+
+	keepAlive := make(chan struct{})
+	go func() {
+		t := time.NewTicker(eventsAckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-keepAlive:
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
+	err := handle(ctx, ev)
+	close(keepAlive)
+
+	if err == nil {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
+		defer cancel()
+		if err := msg.DoubleAck(actx); err != nil {
+			// The event will be redelivered and handled again: at least once.
+			log.Warn().Err(err).Str("event", ev.ID).Msg("ack event")
+		}
+		return
+	}
+	if ctx.Err() != nil {
+		// Stopping: give it back at once for the next consumer.
+		_ = msg.Nak()
+		return
+	}
+	attempt := uint64(1)
+	if meta != nil {
+		attempt = meta.NumDelivered
+	}
+	delay := q.retry.delay(attempt)
+	log.Warn().Err(err).Str("event", ev.ID).Uint64("attempt", attempt).Dur("retry_in", delay).Msg("event handler failed")
+	_ = msg.NakWithDelay(delay)
+}
+
+// ReplayEvents calls fn, in stream order, for every stored event that the
+// stream received at or after since (the zero time replays everything),
+// up to the last event stored when ReplayEvents started. It uses an ordered
+// ephemeral consumer and acks nothing, so it does not disturb
+// ConsumeEvents. An event that does not decode is logged and skipped. The
+// first error from fn stops the replay and is returned.
+func (q *Queue) ReplayEvents(ctx context.Context, since time.Time, fn func(rules.Event) error) error {
+	info, err := q.events.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("replay events: %w", err)
+	}
+	st := info.State
+	if st.Msgs == 0 || (!since.IsZero() && st.LastTime.Before(since)) {
+		return nil
+	}
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	if !since.IsZero() {
+		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
+		cfg.OptStartTime = &since
+	}
+	cons, err := q.js.OrderedConsumer(ctx, EventsStream, cfg)
+	if err != nil {
+		return fmt.Errorf("replay events: %w", err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("replay events: %w", err)
+	}
+	defer it.Stop()
+	for {
+		msg, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			return fmt.Errorf("replay events: %w", err)
+		}
+		meta, err := msg.Metadata()
+		if err != nil {
+			return fmt.Errorf("replay events: %w", err)
+		}
+		var ev rules.Event
+		if err := json.Unmarshal(msg.Data(), &ev); err != nil {
+			q.log.Error().Err(err).Uint64("seq", meta.Sequence.Stream).Msg("undecodable event skipped in replay")
+		} else if err := fn(ev); err != nil {
+			return fmt.Errorf("replay event %s: %w", ev.ID, err)
+		}
+		if meta.Sequence.Stream >= st.LastSeq || meta.NumPending == 0 {
+			return nil
+		}
+	}
+}
+
+// backoff is a doubling delay between min and max.
+type backoff struct{ min, max time.Duration }
+
+// delay is the wait before attempt+1, for attempt >= 1.
+func (b backoff) delay(attempt uint64) time.Duration {
+	d := b.min
+	for i := uint64(1); i < attempt && d < b.max; i++ {
+		d *= 2
+	}
+	return min(d, b.max)
+}

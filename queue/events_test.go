@@ -1,0 +1,239 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/seaflow/seaflow/rules"
+)
+
+func TestPublishEventDedupe(t *testing.T) {
+	t.Parallel()
+	q := setup(t)
+	ctx := t.Context()
+	for range 2 {
+		if err := q.PublishEvent(ctx, testEvent("same")); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+	}
+	if err := q.PublishEvents(ctx, []rules.Event{testEvent("same"), testEvent("b1"), testEvent("b2"), testEvent("b1")}); err != nil {
+		t.Fatalf("publish batch: %v", err)
+	}
+	if n := streamMsgs(t, q.events); n != 3 {
+		t.Fatalf("events stored = %d, want 3 (duplicates dropped by id)", n)
+	}
+	if err := q.PublishEvent(ctx, rules.Event{Source: rules.SourceCron}); err == nil {
+		t.Fatal("an event without id was accepted")
+	}
+	// The subject carries the source.
+	m, err := q.events.GetLastMsgForSubject(ctx, "seaflow.events.webhook")
+	if err != nil || m.Header.Get("Nats-Msg-Id") != "b2" {
+		t.Fatalf("last webhook event = %v, %v", m, err)
+	}
+}
+
+func TestConsumeEventsAcksAfterHandle(t *testing.T) {
+	t.Parallel()
+	q := setup(t)
+	ctx := t.Context()
+	if err := q.PublishEvent(ctx, testEvent("e1")); err != nil {
+		t.Fatal(err)
+	}
+	inHandler := make(chan rules.Event)
+	release := make(chan struct{})
+	handled := make(chan struct{})
+	stop, err := q.ConsumeEvents(ctx, "runner", func(_ context.Context, ev rules.Event) error {
+		inHandler <- ev
+		<-release
+		close(handled)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	ev := <-inHandler
+	if ev.ID != "e1" {
+		t.Fatalf("event = %+v", ev)
+	}
+	cons, err := q.events.Consumer(ctx, "runner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NumAckPending != 1 {
+		t.Fatalf("while the handler runs, ack pending = %d, want 1", info.NumAckPending)
+	}
+	close(release)
+	<-handled
+	stop() // waits for the ack of the handled event
+	info, err = cons.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NumAckPending != 0 || info.NumPending != 0 || info.AckFloor.Stream != 1 {
+		t.Fatalf("after the handler returned nil: ack pending %d, pending %d, ack floor %d", info.NumAckPending, info.NumPending, info.AckFloor.Stream)
+	}
+}
+
+func TestConsumeEventsRedeliversOnError(t *testing.T) {
+	t.Parallel()
+	q := setup(t)
+	q.retry = backoff{min: time.Millisecond, max: time.Millisecond}
+	ctx := t.Context()
+	// An undecodable message first: it is dropped, and does not block the rest.
+	if _, err := q.js.Publish(ctx, "seaflow.events.webhook", []byte("not json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.PublishEvents(ctx, []rules.Event{testEvent("fails-once"), testEvent("ok")}); err != nil {
+		t.Fatal(err)
+	}
+	calls := make(chan string, 10)
+	failed := false
+	stop, err := q.ConsumeEvents(ctx, "runner", func(_ context.Context, ev rules.Event) error {
+		calls <- ev.ID
+		if ev.ID == "fails-once" && !failed {
+			failed = true
+			return errors.New("seatable down")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for seen["fails-once"] < 2 || seen["ok"] < 1 {
+		seen[<-calls]++
+	}
+	stop()
+	if seen["fails-once"] != 2 || seen["ok"] != 1 {
+		t.Fatalf("handler calls = %v, want fails-once twice and ok once", seen)
+	}
+	cons, err := q.events.Consumer(ctx, "runner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NumAckPending != 0 || info.NumPending != 0 {
+		t.Fatalf("after all handled: ack pending %d, pending %d", info.NumAckPending, info.NumPending)
+	}
+}
+
+func TestConsumeEventsStopCancelsHandlerAndRedelivers(t *testing.T) {
+	t.Parallel()
+	q := setup(t)
+	ctx := t.Context()
+	if err := q.PublishEvents(ctx, []rules.Event{testEvent("a"), testEvent("b")}); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan string, 4)
+	stop, err := q.ConsumeEvents(ctx, "runner", func(hctx context.Context, ev rules.Event) error {
+		started <- ev.ID
+		<-hctx.Done() // a handler stuck until the consumer stops
+		return hctx.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id := <-started; id != "a" {
+		t.Fatalf("first event = %s", id)
+	}
+	stop()
+
+	// Both events come back at once to the next consumer, in order.
+	got := make(chan string, 4)
+	stop, err = q.ConsumeEvents(ctx, "runner", func(_ context.Context, ev rules.Event) error { got <- ev.ID; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	seen := map[string]bool{}
+	for !seen["a"] || !seen["b"] {
+		seen[<-got] = true
+	}
+}
+
+func TestReplayEvents(t *testing.T) {
+	t.Parallel()
+	q := setup(t)
+	ctx := t.Context()
+	var all []rules.Event
+	for i := range 5 {
+		all = append(all, testEvent(fmt.Sprintf("e%d", i)))
+	}
+	if err := q.PublishEvents(ctx, all); err != nil {
+		t.Fatal(err)
+	}
+	replay := func(since time.Time) []string {
+		t.Helper()
+		var ids []string
+		if err := q.ReplayEvents(ctx, since, func(ev rules.Event) error { ids = append(ids, ev.ID); return nil }); err != nil {
+			t.Fatalf("replay: %v", err)
+		}
+		return ids
+	}
+	if ids := replay(time.Time{}); fmt.Sprint(ids) != "[e0 e1 e2 e3 e4]" {
+		t.Fatalf("replay all = %v", ids)
+	}
+	third, err := q.events.GetMsg(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := replay(third.Time)
+	if len(ids) < 3 || ids[len(ids)-1] != "e4" || ids[len(ids)-3] != "e2" {
+		t.Fatalf("replay since the third event = %v, want it to end with e2 e3 e4", ids)
+	}
+	last, err := q.events.GetMsg(ctx, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := replay(last.Time.Add(time.Nanosecond)); len(ids) != 0 {
+		t.Fatalf("replay after the last event = %v, want nothing", ids)
+	}
+	// fn's error stops the replay.
+	boom := errors.New("boom")
+	n := 0
+	err = q.ReplayEvents(ctx, time.Time{}, func(rules.Event) error { n++; return boom })
+	if !errors.Is(err, boom) || n != 1 {
+		t.Fatalf("replay with failing fn = %v after %d calls", err, n)
+	}
+	// An empty stream replays nothing and returns.
+	if err := setup(t).ReplayEvents(ctx, time.Time{}, func(rules.Event) error { return boom }); err != nil {
+		t.Fatalf("replay of an empty stream: %v", err)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	t.Parallel()
+	b := backoff{min: time.Second, max: time.Minute}
+	for attempt, want := range map[uint64]time.Duration{0: time.Second, 1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 7: time.Minute, 1000: time.Minute} {
+		if got := b.delay(attempt); got != want {
+			t.Errorf("delay(%d) = %s, want %s", attempt, got, want)
+		}
+	}
+}
+
+func TestCloseWhileConsuming(t *testing.T) {
+	t.Parallel()
+	q, err := Open(t.Context(), Options{Dir: t.TempDir(), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, err := q.ConsumeEvents(t.Context(), "runner", func(context.Context, rules.Event) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	stop() // returns: the consumer ends with the connection
+}

@@ -1,0 +1,233 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/seaflow/seaflow/actions"
+	"github.com/seaflow/seaflow/budget"
+)
+
+// Consumer settings of the OPS work queue, one durable pull consumer per
+// base and lane.
+const (
+	// opsAckWait is how long a fetched op may stay unsettled before the
+	// server hands it to another fetch. The dispatcher holds a batch for one
+	// SeaTable call (seconds), and can Extend it; five minutes is far above
+	// that, and bounds how long a crashed replica's ops wait.
+	opsAckWait = 5 * time.Minute
+	// opsMaxAckPending caps fetched-but-unsettled ops per base and lane:
+	// a full batch of 1,000 plus the next one lingering, with room to spare.
+	opsMaxAckPending = 4000
+	// opsMinWait is the shortest wait sent to the server; shorter waits
+	// take only what is there.
+	opsMinWait = 10 * time.Millisecond
+)
+
+var _ actions.Source = (*Queue)(nil)
+var _ actions.DeadLetters = (*Queue)(nil)
+
+// PublishOps queues ops on the OPS work queue, each on the subject of its
+// base and lane (seaflow.ops.<base>.<lane>), asynchronously, and returns
+// once the server acked every one. An op whose id was queued within the
+// duplicate window is dropped as a duplicate. On error, publishing the same
+// ops again is safe.
+func (q *Queue) PublishOps(ctx context.Context, ops []actions.Op) error {
+	msgs := make([]*nats.Msg, 0, len(ops))
+	for _, op := range ops {
+		m, err := opMsg(op)
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, m)
+	}
+	if err := q.publishAll(ctx, msgs); err != nil {
+		return fmt.Errorf("publish ops: %w", err)
+	}
+	return nil
+}
+
+func opMsg(op actions.Op) (*nats.Msg, error) {
+	if op.ID == "" {
+		return nil, errors.New("publish op: op has no id")
+	}
+	subj, err := opsSubject(op.Base, op.Lane)
+	if err != nil {
+		return nil, fmt.Errorf("publish op %s: %w", op.ID, err)
+	}
+	data, err := json.Marshal(op)
+	if err != nil {
+		return nil, fmt.Errorf("encode op %s: %w", op.ID, err)
+	}
+	return newMsg(subj, op.ID, data), nil
+}
+
+// opsConsumerFor returns the durable consumer of base and lane, creating it
+// on first use.
+func (q *Queue) opsConsumerFor(ctx context.Context, base string, lane budget.Lane) (jetstream.Consumer, error) {
+	subj, err := opsSubject(base, lane)
+	if err != nil {
+		return nil, err
+	}
+	name := opsConsumer(base, lane)
+	q.mu.Lock()
+	c, ok := q.consumers[name]
+	q.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	c, err = q.ops.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       name,
+		Description:   "seaflow dispatcher: base " + base + ", lane " + string(lane),
+		FilterSubject: subj,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       opsAckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: opsMaxAckPending,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("op consumer %s: %w", name, err)
+	}
+	q.mu.Lock()
+	q.consumers[name] = c
+	q.mu.Unlock()
+	return c, nil
+}
+
+// Fetch takes up to max ops of base and lane from the work queue. It returns
+// as soon as max ops are there, or when wait has passed with what it has
+// (possibly nothing, without error); a wait of zero takes only what is
+// there now. If ctx ends first it returns ctx.Err() and hands back anything
+// it took. Each op must then be settled with exactly one of Ack (done:
+// removed from the queue) or Release (redelivered at once), and may be
+// kept with Extend meanwhile; an op left unsettled comes back after five
+// minutes. An op that does not decode is logged and removed.
+func (q *Queue) Fetch(ctx context.Context, base string, lane budget.Lane, max int, wait time.Duration) ([]actions.Delivery, error) {
+	if max <= 0 {
+		return nil, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	cons, err := q.opsConsumerFor(ctx, base, lane)
+	if err != nil {
+		return nil, err
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+		wait = time.Until(dl)
+	}
+	var batch jetstream.MessageBatch
+	var fctx context.Context = ctx
+	if wait < opsMinWait {
+		batch, err = cons.FetchNoWait(max)
+	} else {
+		var cancel context.CancelFunc
+		fctx, cancel = context.WithTimeout(ctx, wait)
+		defer cancel()
+		batch, err = cons.Fetch(max, jetstream.FetchContext(fctx))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fetch ops %s/%s: %w", base, lane, err)
+	}
+	out := make([]actions.Delivery, 0, max)
+	var msgs []jetstream.Msg
+	for msg := range batch.Messages() {
+		msgs = append(msgs, msg)
+		var op actions.Op
+		if err := json.Unmarshal(msg.Data(), &op); err != nil {
+			q.log.Error().Err(err).Str("subject", msg.Subject()).Msg("undecodable op dropped")
+			_ = msg.Term()
+			continue
+		}
+		out = append(out, delivery(op, msg))
+	}
+	if err := ctx.Err(); err != nil {
+		for _, m := range msgs {
+			_ = m.Nak()
+		}
+		return nil, err
+	}
+	if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		// What arrived is still good; the error ends only this fetch.
+		if len(out) == 0 {
+			return nil, fmt.Errorf("fetch ops %s/%s: %w", base, lane, err)
+		}
+		q.log.Warn().Err(err).Str("base", base).Str("lane", string(lane)).Int("ops", len(out)).Msg("fetch ended early")
+	}
+	return out, nil
+}
+
+// delivery wraps a fetched message in the handles the dispatcher settles.
+func delivery(op actions.Op, msg jetstream.Msg) actions.Delivery {
+	return actions.Delivery{
+		Op: op,
+		Ack: func(ctx context.Context) error {
+			// A confirmed ack: once it returns, the op is gone from the queue.
+			if _, ok := ctx.Deadline(); !ok {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, ackTimeout)
+				defer cancel()
+			}
+			if err := msg.DoubleAck(ctx); err != nil {
+				return fmt.Errorf("ack op %s: %w", op.ID, err)
+			}
+			return nil
+		},
+		Release: func(ctx context.Context) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := msg.Nak(); err != nil {
+				return fmt.Errorf("release op %s: %w", op.ID, err)
+			}
+			return nil
+		},
+		Extend: func(ctx context.Context) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := msg.InProgress(); err != nil {
+				return fmt.Errorf("extend op %s: %w", op.ID, err)
+			}
+			return nil
+		},
+	}
+}
+
+// Pending returns how many ops of base and lane are queued and not yet
+// acked, including those fetched and not settled.
+func (q *Queue) Pending(ctx context.Context, base string, lane budget.Lane) (int, error) {
+	subj, err := opsSubject(base, lane)
+	if err != nil {
+		return 0, err
+	}
+	info, err := q.ops.Info(ctx, jetstream.WithSubjectFilter(subj))
+	if err != nil {
+		return 0, fmt.Errorf("pending ops %s/%s: %w", base, lane, err)
+	}
+	return int(info.State.Subjects[subj]), nil
+}
+
+// OldestOp returns when the oldest op of base and lane still in the queue
+// was queued; ok is false when none is.
+func (q *Queue) OldestOp(ctx context.Context, base string, lane budget.Lane) (queued time.Time, ok bool, err error) {
+	subj, err := opsSubject(base, lane)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	m, err := q.ops.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(subj))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("oldest op %s/%s: %w", base, lane, err)
+	}
+	return m.Time, true, nil
+}

@@ -1,0 +1,406 @@
+// Package queue is seaflow's durable spine on NATS JetStream: the EVENTS
+// stream triggers write to, the OPS work queue the runner fills and the
+// dispatcher drains per base and lane, the DEAD stream of refused ops, and
+// the KV buckets that hold the shared budget and small cursors.
+//
+// The same code serves two sizes. With Options.URL empty, Open starts an
+// in-process nats-server with JetStream on Options.Dir and connects to it
+// without opening a port. With Options.URL set, Open connects to an existing
+// JetStream cluster and creates (or updates) the same streams there with
+// Options.Replicas replicas.
+//
+// Durability: every publish returns only after the server stored the
+// message. The embedded server does not fsync each write unless
+// Options.SyncAlways is set (see there): seaflow's default survives a
+// process crash, not a power cut within the last two minutes.
+//
+// Layout (subjects carry names encoded with Token):
+//
+//	SEAFLOW_EVENTS  seaflow.events.<source>      limits, 7 days, dedupe by Event.ID
+//	SEAFLOW_OPS     seaflow.ops.<base>.<lane>    work queue, dedupe by Op.ID,
+//	                                             one durable pull consumer per base and lane
+//	SEAFLOW_DEAD    seaflow.dead.<base>          limits, kept until retried or dropped
+//	KV seaflow_budget  <base>                    budget state, compare-and-set
+//	KV seaflow_state   free-form cursors
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+)
+
+// Stream and bucket names. The streams are prefixed so seaflow can share an
+// external cluster with other applications without a name clash.
+const (
+	// EventsStream holds every event a trigger accepted (limits retention).
+	EventsStream = "SEAFLOW_EVENTS"
+	// OpsStream is the work queue of row actions (work-queue retention).
+	OpsStream = "SEAFLOW_OPS"
+	// DeadStream holds the ops SeaTable refused, with the reason.
+	DeadStream = "SEAFLOW_DEAD"
+	// BudgetBucket is the KV bucket of per-base budget state.
+	BudgetBucket = "seaflow_budget"
+	// StateBucket is the KV bucket of small cursors (cron ticks, self-writes).
+	StateBucket = "seaflow_state"
+)
+
+// Subject prefixes of the streams.
+const (
+	eventsPrefix = "seaflow.events."
+	opsPrefix    = "seaflow.ops."
+	deadPrefix   = "seaflow.dead."
+)
+
+// Defaults for the zero values of Options.
+const (
+	// DefaultDuplicateWindow is how long EVENTS and OPS remember a
+	// Nats-Msg-Id to drop a duplicate (JetStream's own default).
+	DefaultDuplicateWindow = 2 * time.Minute
+	// DefaultEventsMaxAge is how long the EVENTS stream keeps events, so
+	// `seaflow replay` can reach back that far.
+	DefaultEventsMaxAge = 7 * 24 * time.Hour
+	// DefaultExternalReplicas is the replica count on an external cluster.
+	DefaultExternalReplicas = 3
+)
+
+// Options configures Open.
+type Options struct {
+	// Dir is the storage directory of the embedded server. Required when URL
+	// is empty; ignored otherwise. It is created if missing.
+	Dir string
+	// URL is an external NATS server or cluster, as a comma-separated list of
+	// URLs (credentials in the URL are never logged). Empty starts the
+	// embedded server on Dir.
+	URL string
+	// Replicas is the replica count of every stream and KV bucket. Zero means
+	// 1 for the embedded server (which cannot hold more) and 3 on an external
+	// cluster; set 1 to use a single external node.
+	Replicas int
+	// Listen is an optional host:port on which the embedded server accepts
+	// NATS clients (for example to let `seaflow status` or other tools in).
+	// Empty opens no port: the process talks to its server in memory.
+	Listen string
+	// SyncAlways makes the embedded server fsync every write before it acks.
+	// Off (the default), JetStream syncs its files every two minutes: a
+	// process crash loses nothing that was acked (the kernel has it), but a
+	// power cut or kernel crash can lose writes acked in the last two
+	// minutes. On, nothing acked is lost even then, at the cost of one fsync
+	// per publish (throughput drops to what the disk can sync). On an
+	// external cluster this is the server's own setting; with R3, a write is
+	// acked only once a majority has it, which covers a single machine's
+	// power cut.
+	SyncAlways bool
+	// DuplicateWindow is how long EVENTS and OPS drop a message whose
+	// Nats-Msg-Id (Event.ID, Op.ID) was already stored. Zero means
+	// DefaultDuplicateWindow (2 minutes).
+	DuplicateWindow time.Duration
+	// EventsMaxAge is how long events are kept. Zero means
+	// DefaultEventsMaxAge (7 days).
+	EventsMaxAge time.Duration
+	// Now is the clock used to stamp dead letters. Nil means time.Now.
+	Now func() time.Time
+	// Logger receives the queue's logs and the embedded server's.
+	Logger zerolog.Logger
+}
+
+// Queue is a connection to the durable spine. All methods are safe for
+// concurrent use.
+type Queue struct {
+	o   Options
+	log zerolog.Logger
+	now func() time.Time
+
+	ns   *server.Server // nil with an external URL
+	lock *os.File       // the storage dir lock of the embedded server
+	nc   *nats.Conn
+	js   jetstream.JetStream
+
+	events, ops, dead jetstream.Stream
+	budgetKV, stateKV jetstream.KeyValue
+
+	// retry is the redelivery delay after a failed event handler.
+	retry backoff
+
+	mu        sync.Mutex
+	consumers map[string]jetstream.Consumer // OPS pull consumers by durable name
+
+	closeOnce sync.Once
+	closeErr  error
+	connDone  chan struct{}
+}
+
+// Open starts the embedded server (or connects to Options.URL), then creates
+// or updates the streams and KV buckets. It is idempotent: opening again on
+// the same directory or cluster keeps every queued message and applies the
+// current options to the existing streams. An external server without
+// JetStream is refused with an error that says so.
+func Open(ctx context.Context, o Options) (*Queue, error) {
+	if o.DuplicateWindow == 0 {
+		o.DuplicateWindow = DefaultDuplicateWindow
+	}
+	if o.EventsMaxAge == 0 {
+		o.EventsMaxAge = DefaultEventsMaxAge
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.DuplicateWindow < 0 || o.EventsMaxAge < 0 {
+		return nil, errors.New("open queue: negative duplicate window or events max age")
+	}
+	if o.EventsMaxAge < o.DuplicateWindow {
+		return nil, fmt.Errorf("open queue: events max age %s is shorter than the duplicate window %s", o.EventsMaxAge, o.DuplicateWindow)
+	}
+	if o.URL == "" {
+		if o.Dir == "" {
+			return nil, errors.New("open queue: a storage directory is required for the embedded server")
+		}
+		if o.Replicas == 0 {
+			o.Replicas = 1
+		}
+		if o.Replicas != 1 {
+			return nil, fmt.Errorf("open queue: the embedded server holds one replica, not %d (use an external cluster)", o.Replicas)
+		}
+	} else if o.Replicas == 0 {
+		o.Replicas = DefaultExternalReplicas
+	}
+	if o.Replicas < 0 || o.Replicas > 5 {
+		return nil, fmt.Errorf("open queue: replicas must be between 1 and 5, not %d", o.Replicas)
+	}
+
+	q := &Queue{
+		o:         o,
+		log:       o.Logger,
+		now:       o.Now,
+		retry:     backoff{min: time.Second, max: time.Minute},
+		consumers: make(map[string]jetstream.Consumer),
+		connDone:  make(chan struct{}),
+	}
+	if err := q.connect(); err != nil {
+		q.shutdown()
+		return nil, err
+	}
+	if err := q.setup(ctx); err != nil {
+		q.shutdown()
+		return nil, err
+	}
+	return q, nil
+}
+
+// connect starts the embedded server or dials the external one.
+func (q *Queue) connect() error {
+	copts := []nats.Option{
+		nats.Name("seaflow"),
+		nats.ClosedHandler(func(*nats.Conn) { close(q.connDone) }),
+	}
+	if q.o.URL == "" {
+		lock, err := lockDir(q.o.Dir)
+		if err != nil {
+			return err
+		}
+		q.lock = lock
+		ns, err := startEmbedded(q.o, q.log)
+		if err != nil {
+			return err
+		}
+		q.ns = ns
+		copts = append(copts, nats.InProcessServer(ns))
+	} else {
+		copts = append(copts,
+			nats.MaxReconnects(-1),
+			nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+				q.log.Warn().Err(err).Msg("nats disconnected")
+			}),
+			nats.ReconnectHandler(func(nc *nats.Conn) {
+				q.log.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("nats reconnected")
+			}),
+		)
+	}
+	nc, err := nats.Connect(q.o.URL, copts...)
+	if err != nil {
+		if q.o.URL == "" {
+			return fmt.Errorf("connect to embedded nats: %w", err)
+		}
+		return fmt.Errorf("connect to nats at %s: %w", redactURLs(q.o.URL), err)
+	}
+	q.nc = nc
+	js, err := jetstream.New(nc,
+		jetstream.WithPublishAsyncMaxPending(publishMaxPending),
+		jetstream.WithPublishAsyncTimeout(publishAckTimeout),
+	)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	q.js = js
+	return nil
+}
+
+// setup checks JetStream is there, then creates or updates every stream and
+// bucket.
+func (q *Queue) setup(ctx context.Context) error {
+	if _, err := q.js.AccountInfo(ctx); err != nil {
+		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+			return fmt.Errorf("nats at %s has no JetStream: enable it on the server (nats-server -js) or leave storage.nats_url empty to use the embedded server: %w", q.where(), err)
+		}
+		return fmt.Errorf("jetstream account info at %s: %w", q.where(), err)
+	}
+	streams := []struct {
+		cfg jetstream.StreamConfig
+		dst *jetstream.Stream
+	}{
+		{jetstream.StreamConfig{
+			Name:        EventsStream,
+			Description: "seaflow events: everything a trigger accepted",
+			Subjects:    []string{eventsPrefix + ">"},
+			Retention:   jetstream.LimitsPolicy,
+			MaxAge:      q.o.EventsMaxAge,
+			Duplicates:  q.o.DuplicateWindow,
+			Storage:     jetstream.FileStorage,
+			Replicas:    q.o.Replicas,
+			Discard:     jetstream.DiscardOld,
+		}, &q.events},
+		{jetstream.StreamConfig{
+			Name:        OpsStream,
+			Description: "seaflow ops: row actions waiting for their base's budget, per base and lane",
+			Subjects:    []string{opsPrefix + ">"},
+			Retention:   jetstream.WorkQueuePolicy,
+			Duplicates:  q.o.DuplicateWindow,
+			Storage:     jetstream.FileStorage,
+			Replicas:    q.o.Replicas,
+			// New work is refused rather than old work dropped, should a
+			// limit ever be set on this stream by an operator.
+			Discard: jetstream.DiscardNew,
+		}, &q.ops},
+		{jetstream.StreamConfig{
+			Name:        DeadStream,
+			Description: "seaflow dead letters: ops SeaTable refused as invalid, with the reason",
+			Subjects:    []string{deadPrefix + ">"},
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    q.o.Replicas,
+		}, &q.dead},
+	}
+	for _, s := range streams {
+		st, err := q.js.CreateOrUpdateStream(ctx, s.cfg)
+		if err != nil {
+			return fmt.Errorf("create or update stream %s: %w", s.cfg.Name, err)
+		}
+		*s.dst = st
+	}
+	buckets := []struct {
+		cfg jetstream.KeyValueConfig
+		dst *jetstream.KeyValue
+	}{
+		{jetstream.KeyValueConfig{
+			Bucket:      BudgetBucket,
+			Description: "seaflow budget state per base (compare-and-set)",
+			History:     1,
+			Storage:     jetstream.FileStorage,
+			Replicas:    q.o.Replicas,
+		}, &q.budgetKV},
+		{jetstream.KeyValueConfig{
+			Bucket:      StateBucket,
+			Description: "seaflow cursors: cron ticks, recent self-writes",
+			History:     1,
+			Storage:     jetstream.FileStorage,
+			Replicas:    q.o.Replicas,
+		}, &q.stateKV},
+	}
+	for _, b := range buckets {
+		kv, err := q.js.CreateOrUpdateKeyValue(ctx, b.cfg)
+		if err != nil {
+			return fmt.Errorf("create or update bucket %s: %w", b.cfg.Bucket, err)
+		}
+		*b.dst = kv
+	}
+	q.log.Info().Str("nats", q.where()).Int("replicas", q.o.Replicas).Bool("sync_always", q.o.SyncAlways && q.ns != nil).Msg("queue open")
+	return nil
+}
+
+// where names the server for logs and errors, never with credentials.
+func (q *Queue) where() string {
+	if q.o.URL == "" {
+		return "embedded:" + q.o.Dir
+	}
+	return redactURLs(q.o.URL)
+}
+
+// Close drains the connection (in-flight publishes and acks complete) and
+// shuts the embedded server down. Queued work stays on disk for the next
+// Open. Close is idempotent.
+func (q *Queue) Close() error {
+	q.closeOnce.Do(func() {
+		if q.nc != nil && !q.nc.IsClosed() {
+			if err := q.nc.Drain(); err != nil {
+				q.closeErr = fmt.Errorf("drain nats connection: %w", err)
+				q.nc.Close()
+			}
+			<-q.connDone
+		}
+		q.stopServer()
+		q.log.Info().Msg("queue closed")
+	})
+	return q.closeErr
+}
+
+// shutdown releases what a failed Open acquired.
+func (q *Queue) shutdown() {
+	if q.nc != nil {
+		q.nc.Close()
+	}
+	q.stopServer()
+}
+
+// stopServer shuts the embedded server down, then unlocks its directory.
+func (q *Queue) stopServer() {
+	if q.ns != nil {
+		q.ns.Shutdown()
+		q.ns.WaitForShutdown()
+	}
+	if q.lock != nil {
+		q.lock.Close()
+	}
+}
+
+// Conn returns the NATS connection (for the NATS trigger in embedded mode).
+func (q *Queue) Conn() *nats.Conn { return q.nc }
+
+// JetStream returns the JetStream context.
+func (q *Queue) JetStream() jetstream.JetStream { return q.js }
+
+// State returns the seaflow_state bucket for cursors such as cron last-fired
+// times and recent self-writes. Keys must be valid KV keys: build them with
+// Token.
+func (q *Queue) State() jetstream.KeyValue { return q.stateKV }
+
+// redactURLs drops the user info of every URL in a comma-separated list.
+func redactURLs(list string) string {
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		parts[i] = p
+		if !strings.Contains(p, "@") {
+			continue
+		}
+		u, err := url.Parse(p)
+		if err != nil || u.Host == "" {
+			parts[i] = "<url with credentials>"
+			continue
+		}
+		if u.User != nil {
+			u.User = url.User("redacted")
+		}
+		parts[i] = u.String()
+	}
+	return strings.Join(parts, ",")
+}
