@@ -29,6 +29,7 @@ func (d *daemon) routes() http.Handler {
 		}
 	})
 	mux.Handle("GET /api/status", d.requireStatusToken(http.HandlerFunc(d.serveStatus)))
+	d.adminRoutes(mux)
 	if re := d.emus.first(); re != nil {
 		mux.Handle("/emulator/", http.StripPrefix("/emulator", re.emu))
 	}

@@ -72,10 +72,8 @@ func runDaemon(ctx context.Context, m *Main, args []string) error {
 // newLogger logs JSON, or a console format when stderr is a terminal.
 func newLogger(m *Main) zerolog.Logger {
 	out := m.Stderr
-	if f, ok := out.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			out = zerolog.ConsoleWriter{Out: f, TimeFormat: time.TimeOnly}
-		}
+	if f, ok := out.(*os.File); ok && isTerminal(f) {
+		out = zerolog.ConsoleWriter{Out: f, TimeFormat: time.TimeOnly}
 	}
 	return zerolog.New(out).With().Timestamp().Logger()
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -20,32 +19,21 @@ func init() {
 
 func runStatus(ctx context.Context, m *Main, args []string) error {
 	fs := m.newFlagSet("status")
-	url := fs.String("url", "http://127.0.0.1:8080", "base URL of the running daemon")
-	token := fs.String("token", os.Getenv("SEAFLOW_TOKEN"), "status API token (server.token), if the daemon needs one")
+	api := addAPIFlags(fs)
 	asJSON := fs.Bool("json", false, "print the raw JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(*url, "/")+"/api/status", nil)
+	resp, err := api.do(ctx, http.MethodGet, "/api/status")
 	if err != nil {
 		return fmt.Errorf("status: %w", err)
-	}
-	if *token != "" {
-		req.Header.Set("Authorization", "Bearer "+*token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("status: is the daemon running? %w", err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
 		return fmt.Errorf("status: read: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("status: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
 	}
 	if *asJSON {
 		_, err := m.Stdout.Write(body)
