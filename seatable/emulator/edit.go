@@ -33,6 +33,7 @@ var ErrNotFound = errors.New("not found")
 func (e *Emulator) Edit(req EditRequest) (string, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	defer e.notifyLocked()
 	b := e.baseByRef(req.BaseUUID)
 	if b == nil {
 		return "", fmt.Errorf("edit: base %q: %w", req.BaseUUID, ErrNotFound)

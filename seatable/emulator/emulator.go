@@ -75,6 +75,9 @@ type Emulator struct {
 	faults    Faults
 	faultRand *rand.Rand
 	callLog   []CallRecord
+	// changed is closed (and dropped) at every call and edit, to wake
+	// WaitFor; nil until someone waits.
+	changed chan struct{}
 	// pendingHooks counts queued and in-flight webhook deliveries;
 	// hooksIdle is closed (and replaced) whenever it drops to zero.
 	pendingHooks int

@@ -67,6 +67,7 @@ func (e *Emulator) logCall(now time.Time, b *base, method, endpoint string, stat
 		name = b.name
 	}
 	e.callLog = append(e.callLog, CallRecord{Time: now, Base: name, Method: method, Endpoint: endpoint, Status: status, Rows: rows, Gateway: gateway})
+	e.notifyLocked()
 	e.log.Debug().Str("base", name).Str("method", method).Str("endpoint", endpoint).Int("status", status).Int("rows", rows).Msg("emulator call")
 	if b == nil {
 		return
