@@ -197,3 +197,13 @@ func (k *Keeper) load(ctx context.Context, base string) (*State, uint64, error) 
 	}
 	return s, rev, nil
 }
+
+// CallsSince returns a base's recorded call times at or after since,
+// oldest first.
+func (k *Keeper) CallsSince(ctx context.Context, base string, since time.Time) ([]time.Time, error) {
+	var calls []time.Time
+	err := k.view(ctx, "budget calls", base, func(s *State) {
+		calls = s.CallsSince(since)
+	})
+	return calls, err
+}

@@ -50,8 +50,10 @@ type WindowUsage struct {
 	Window // Span, Month and the Calls limit of the window
 	// Used is the number of calls that count in the window now.
 	Used int
-	// Remaining is Calls-Used, lowered to what SeaTable's last
-	// x-ratelimit headers allow while they apply. It ignores lanes.
+	// Remaining is Calls-Used; for the shortest window it is lowered to
+	// what SeaTable's last x-ratelimit headers allow while they apply
+	// (admission always applies that cap, whatever the window). It ignores
+	// lanes.
 	Remaining int
 	// NextFree is the earliest time this window (at its full limit), the
 	// headers cap and any freeze admit a call; at or before now means now.
@@ -124,7 +126,16 @@ func (s *State) FrozenUntil() time.Time {
 func (s *State) Usage(l Limits, now time.Time) []WindowUsage {
 	t := now.UnixNano()
 	out := make([]WindowUsage, 0, len(l.Windows))
-	for _, w := range l.Windows {
+	// SeaTable's x-ratelimit headers describe its shortest window (the
+	// minute, per its docs): their cap lowers that window's Remaining only,
+	// so a day's figure is not shown as the minute's.
+	shortest := -1
+	for i, w := range l.Windows {
+		if !w.Month && (shortest < 0 || w.Span < l.Windows[shortest].Span) {
+			shortest = i
+		}
+	}
+	for i, w := range l.Windows {
 		u := WindowUsage{Window: w}
 		var next int64
 		if w.Month {
@@ -135,7 +146,7 @@ func (s *State) Usage(l Limits, now time.Time) []WindowUsage {
 			next = s.spanNext(t, int64(w.Span), w.Calls)
 		}
 		u.Remaining = max(w.Calls-u.Used, 0)
-		if t < s.capUntil {
+		if t < s.capUntil && i == shortest {
 			u.Remaining = min(u.Remaining, max(s.capLeft-s.capUsed, 0))
 		}
 		u.NextFree = toTime(max(next, s.blockedUntil(t)))
@@ -362,4 +373,17 @@ func toTime(ns int64) time.Time {
 		return Never
 	}
 	return time.Unix(0, ns).UTC()
+}
+
+// CallsSince returns the recorded call times at or after since, oldest
+// first (for the status page's call history). The log keeps the longest
+// rolling window plus a minute, so older calls are not there.
+func (s *State) CallsSince(since time.Time) []time.Time {
+	from := since.UnixNano()
+	i := sort.Search(len(s.log), func(i int) bool { return s.log[i] >= from })
+	out := make([]time.Time, 0, len(s.log)-i)
+	for _, t := range s.log[i:] {
+		out = append(out, time.Unix(0, t))
+	}
+	return out
 }

@@ -232,7 +232,8 @@ func TestObserveHeadersLowersOurView(t *testing.T) {
 	reset := t0.Add(40 * time.Second)
 	// SeaTable counts other clients too: 2 remain, not our 290.
 	s.ObserveHeaders(300, 2, reset, t0)
-	if u := s.Usage(l, t0); u[0].Remaining != 2 || u[1].Remaining != 2 {
+	// The cap shows on the minute window, the one SeaTable's headers describe.
+	if u := s.Usage(l, t0); u[0].Remaining != 2 || u[1].Remaining != 4990 {
 		t.Fatalf("usage %+v", u)
 	}
 	if n, next := fill(s, l, Normal, t0); n != 2 || !next.Equal(reset) {
@@ -348,5 +349,24 @@ func TestUsageAtDefaultLimits(t *testing.T) {
 		if u[i] != want[i] {
 			t.Fatalf("window %d: %+v, want %+v", i, u[i], want[i])
 		}
+	}
+}
+
+func TestCallsSince(t *testing.T) {
+	t.Parallel()
+	var s State
+	l := Limits{Windows: []Window{{Span: time.Hour, Calls: 10}}}
+	base := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	for i := 0; i < 4; i++ {
+		if ok, _ := s.Admit(l, Urgent, base.Add(time.Duration(i)*time.Minute)); !ok {
+			t.Fatalf("call %d refused", i)
+		}
+	}
+	got := s.CallsSince(base.Add(90 * time.Second))
+	if len(got) != 2 || !got[0].Equal(base.Add(2*time.Minute)) || !got[1].Equal(base.Add(3*time.Minute)) {
+		t.Errorf("CallsSince = %v, want the calls at +2m and +3m", got)
+	}
+	if got := s.CallsSince(base.Add(time.Hour)); len(got) != 0 {
+		t.Errorf("CallsSince(after every call) = %v", got)
 	}
 }

@@ -120,7 +120,7 @@ func (d *daemon) serveReplay(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *daemon) hasRule(name string) bool {
-	for _, r := range d.cfg.Rules {
+	for _, r := range d.config().Rules {
 		if r.Name == name {
 			return true
 		}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -36,7 +37,7 @@ type daemonOptions struct {
 // the HTTP server, wired together.
 type daemon struct {
 	log      zerolog.Logger
-	cfg      *rules.Config
+	cfg      atomic.Pointer[rules.Config] // swapped on reload
 	opts     daemonOptions
 	q        *queue.Queue
 	keeper   *budget.Keeper
@@ -70,7 +71,8 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 		clock = systemClock{}
 	}
 	opts.Clock = clock
-	d := &daemon{log: opts.Logger, cfg: cfg, opts: opts, failed: make(chan error, 4), started: clock.Now(), ready: make(chan struct{})}
+	d := &daemon{log: opts.Logger, opts: opts, failed: make(chan error, 4), started: clock.Now(), ready: make(chan struct{})}
+	d.cfg.Store(cfg)
 	ok := false
 	defer func() {
 		if !ok {
@@ -251,7 +253,7 @@ func (d *daemon) reload(path string) {
 		}
 	}
 	d.runner.Swap(cfg.RuleSet())
-	d.cfg = cfg
+	d.cfg.Store(cfg)
 	d.log.Info().Str("config", path).Int("rules", len(cfg.Rules)).Msg("rules reloaded")
 }
 
@@ -327,3 +329,6 @@ type systemClock struct{}
 
 func (systemClock) Now() time.Time                         { return time.Now() }
 func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// config returns the config in force (the last one loaded successfully).
+func (d *daemon) config() *rules.Config { return d.cfg.Load() }

@@ -190,7 +190,7 @@ func TestDaemonReload(t *testing.T) {
 
 	// A valid file replaces the rules: the note is now upper-cased.
 	newCfg := strings.Replace(fmt.Sprintf(daemonConfig, "%s", "%s"), `"=body.note"`, `"=upper(body.note)"`, 1)
-	srvURL := d.cfg.Bases["crm"].URL
+	srvURL := d.config().Bases["crm"].URL
 	if err := os.WriteFile(b.cfgPath, []byte(fmt.Sprintf(newCfg, srvURL, b.base.APIToken)), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/seaflow/seaflow/budget"
-	"github.com/seaflow/seaflow/runner"
+	"github.com/seaflow/seaflow/statuspage"
 )
 
 // routes is the daemon's HTTP surface: webhooks under their configured
@@ -33,6 +33,7 @@ func (d *daemon) routes() http.Handler {
 	if re := d.emus.first(); re != nil {
 		mux.Handle("/emulator/", http.StripPrefix("/emulator", re.emu))
 	}
+	mux.Handle("GET /{$}", d.requireStatusToken(statuspage.Handler()))
 	mux.Handle("/", d.hooks)
 	return mux
 }
@@ -41,7 +42,7 @@ func (d *daemon) routes() http.Handler {
 // configured, and always when the server listens beyond loopback.
 func (d *daemon) requireStatusToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token := d.cfg.Server.Token
+		token := d.config().Server.Token
 		if token == "" && isLoopback(d.addr) {
 			next.ServeHTTP(w, r)
 			return
@@ -55,54 +56,56 @@ func (d *daemon) requireStatusToken(next http.Handler) http.Handler {
 }
 
 // Status is the JSON of GET /api/status and of `seaflow status`.
-type Status struct {
-	Version string         `json:"version"`
-	Started time.Time      `json:"started"`
-	DryRun  bool           `json:"dry_run"`
-	Bases   []BaseStatus   `json:"bases"`
-	Traces  []runner.Trace `json:"traces"`
-	Dead    []DeadStatus   `json:"dead"`
-}
-
-// BaseStatus is one base's budget and queue.
-type BaseStatus struct {
-	Name    string               `json:"name"`
-	Windows []budget.WindowUsage `json:"windows"`
-	Lanes   []LaneStatus         `json:"lanes"`
-}
-
-// LaneStatus is one lane's queue of a base.
-type LaneStatus struct {
-	Lane      budget.Lane `json:"lane"`
-	Pending   int         `json:"pending"`
-	OldestAge string      `json:"oldest_age,omitempty"`
-}
+type Status = statuspage.Status
 
 // DeadStatus is one dead-lettered op.
-type DeadStatus struct {
-	Seq    uint64    `json:"seq"`
-	Base   string    `json:"base"`
-	Rule   string    `json:"rule"`
-	Kind   string    `json:"kind"`
-	Reason string    `json:"reason"`
-	Time   time.Time `json:"time"`
-}
+type DeadStatus = statuspage.DeadStatus
+
+// historyBuckets × historyBucket is the call history the status shows.
+const (
+	historyBuckets = 24
+	historyBucket  = time.Hour
+)
 
 func (d *daemon) status(ctx context.Context, traces int) Status {
+	cfg := d.config()
 	st := Status{Version: version, Started: d.started, DryRun: d.opts.DryRun}
-	names := make([]string, 0, len(d.cfg.Bases))
-	for name := range d.cfg.Bases {
+	names := make([]string, 0, len(cfg.Bases))
+	for name := range cfg.Bases {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	now := d.opts.Clock.Now()
 	for _, name := range names {
-		bs := BaseStatus{Name: name}
-		if u, err := d.keeper.Usage(ctx, name); err == nil {
-			bs.Windows = u
+		bs := statuspage.BaseStatus{Name: name}
+		usage, err := d.keeper.Usage(ctx, name)
+		if err != nil {
+			d.log.Warn().Err(err).Str("base", name).Msg("status: budget usage")
+		}
+		longest := -1
+		for i, u := range usage {
+			bs.Windows = append(bs.Windows, statuspage.WindowStatus{Window: windowLabel(u.Window), Limit: u.Calls, Used: u.Used, Remaining: u.Remaining, NextFree: u.NextFree})
+			if longest < 0 || u.Month || (!usage[longest].Month && u.Span > usage[longest].Span) {
+				longest = i
+			}
+		}
+		calls, err := d.keeper.CallsSince(ctx, name, now.Add(-historyBuckets*historyBucket))
+		if err != nil {
+			d.log.Warn().Err(err).Str("base", name).Msg("status: call history")
+		}
+		bs.History = statuspage.History(calls, now, historyBuckets, historyBucket)
+		if longest >= 0 {
+			// The pace is the last hour's calls.
+			pace := 0
+			for _, t := range calls {
+				if t.After(now.Add(-time.Hour)) {
+					pace++
+				}
+			}
+			bs.Forecast = statuspage.Forecast(bs.Windows[longest].Window, usage[longest].Remaining, float64(pace), now)
 		}
 		for _, lane := range budget.Lanes {
-			ls := LaneStatus{Lane: lane}
+			ls := statuspage.LaneStatus{Lane: string(lane)}
 			if n, err := d.q.Pending(ctx, name, lane); err == nil {
 				ls.Pending = n
 			}
@@ -113,7 +116,13 @@ func (d *daemon) status(ctx context.Context, traces int) Status {
 		}
 		st.Bases = append(st.Bases, bs)
 	}
-	st.Traces = d.traces.Recent(traces)
+	for _, t := range d.traces.Recent(traces) {
+		ts := statuspage.TraceStatus{EventID: t.EventID, Source: t.Source, Name: t.Name, Time: t.Time, Error: t.Error, Took: t.Took}
+		for _, r := range t.Rules {
+			ts.Rules = append(ts.Rules, statuspage.RuleStatus{Rule: r.Rule, When: r.When, Ops: r.Ops, Error: r.Error, Stopped: r.Stopped})
+		}
+		st.Traces = append(st.Traces, ts)
+	}
 	if dead, err := d.q.ListDead(ctx); err == nil {
 		for _, op := range dead {
 			st.Dead = append(st.Dead, DeadStatus{Seq: op.Seq, Base: op.Op.Base, Rule: op.Op.Rule, Kind: string(op.Op.Kind), Reason: op.Reason, Time: op.Time})

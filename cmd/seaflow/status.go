@@ -62,7 +62,16 @@ func printStatus(w io.Writer, st Status) {
 			if !u.NextFree.IsZero() && u.Remaining == 0 {
 				next = u.NextFree.Format(time.RFC3339)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", b.Name, windowLabel(u.Window), u.Used, u.Calls, u.Remaining, next)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", b.Name, u.Window, u.Used, u.Limit, u.Remaining, next)
+		}
+	}
+	for _, b := range st.Bases {
+		if f := b.Forecast; f != nil {
+			when := "lasts the window"
+			if f.ExhaustedAt != nil {
+				when = "runs out at " + f.ExhaustedAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s forecast: %.0f calls/hour, %s\n", b.Name, f.Window, f.PacePerHour, when)
 		}
 	}
 	fmt.Fprintln(tw, "\nBASE\tLANE\tQUEUED\tOLDEST")
