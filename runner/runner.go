@@ -42,6 +42,9 @@ type Config struct {
 	SelfWrites *SelfWrites
 	// Traces records a trace per event; nil = none kept.
 	Traces *Traces
+	// OnTrace, when set, receives every event's trace (metrics hook). It
+	// must be safe for concurrent use.
+	OnTrace func(Trace)
 	// MaxDepth stops rule chains; 0 = DefaultMaxDepth.
 	MaxDepth int
 	Now      func() time.Time
@@ -56,6 +59,7 @@ type Runner struct {
 	query    QueryFunc
 	self     *SelfWrites
 	traces   *Traces
+	onTrace  func(Trace)
 	maxDepth int
 	now      func() time.Time
 	log      zerolog.Logger
@@ -68,6 +72,7 @@ func New(cfg Config) *Runner {
 		query:    cfg.Query,
 		self:     cfg.SelfWrites,
 		traces:   cfg.Traces,
+		onTrace:  cfg.OnTrace,
 		maxDepth: cfg.MaxDepth,
 		now:      cfg.Now,
 		log:      cfg.Logger,
@@ -110,6 +115,9 @@ func (r *Runner) Handle(ctx context.Context, ev rules.Event) error {
 	tr.Took = r.now().Sub(start)
 	if r.traces != nil {
 		r.traces.Add(tr)
+	}
+	if r.onTrace != nil {
+		r.onTrace(tr)
 	}
 	return err
 }

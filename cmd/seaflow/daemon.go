@@ -15,6 +15,7 @@ import (
 
 	"github.com/seaflow/seaflow/actions"
 	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow/metrics"
 	"github.com/seaflow/seaflow/queue"
 	"github.com/seaflow/seaflow/rules"
 	"github.com/seaflow/seaflow/runner"
@@ -41,6 +42,7 @@ type daemon struct {
 	opts     daemonOptions
 	q        *queue.Queue
 	keeper   *budget.Keeper
+	metrics  *metrics.Metrics
 	clients  map[string]*seatable.Client
 	emus     *emulators
 	runner   *runner.Runner
@@ -73,6 +75,8 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 	opts.Clock = clock
 	d := &daemon{log: opts.Logger, opts: opts, failed: make(chan error, 4), started: clock.Now(), ready: make(chan struct{})}
 	d.cfg.Store(cfg)
+	d.metrics = metrics.New()
+	d.metrics.SetSnapshot(d.snapshot)
 	ok := false
 	defer func() {
 		if !ok {
@@ -120,7 +124,7 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 
 	// Dispatcher: OPS → budget → SeaTable.
 	disp := actions.NewDispatcher(actions.DispatcherConfig{
-		Bases: rows, Source: q, Dead: q, Budget: d.keeper, Clock: clock,
+		Bases: rows, Source: q, Dead: countingDead{q, d.metrics}, Budget: d.keeper, Clock: clock,
 		Logger: d.log.With().Str("component", "dispatcher").Logger(), DryRun: opts.DryRun,
 		OnWritten: self.Mark, OnSending: self.Mark,
 	})
@@ -134,8 +138,9 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 
 	// Runner: EVENTS → rules → OPS.
 	d.runner = runner.New(runner.Config{
-		Rules: cfg.RuleSet(), Publisher: q, Query: d.query, SelfWrites: self, Traces: d.traces,
-		Now: clock.Now, Logger: d.log.With().Str("component", "runner").Logger(),
+		Rules: cfg.RuleSet(), Publisher: countingPublisher{q, d.metrics}, Query: d.query, SelfWrites: self, Traces: d.traces,
+		OnTrace: traceMetrics(d.metrics),
+		Now:     clock.Now, Logger: d.log.With().Str("component", "runner").Logger(),
 	})
 	stopConsume, err := q.ConsumeEvents(ctx, "runner", d.runner.Handle)
 	if err != nil {
@@ -144,7 +149,7 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 	go func() { <-ctx.Done(); stopConsume() }()
 
 	// Triggers: webhooks, cron, NATS → EVENTS.
-	sink := sinkFunc(func(ctx context.Context, evs ...rules.Event) error { return q.PublishEvents(ctx, evs) })
+	sink := countingSink(func(ctx context.Context, evs ...rules.Event) error { return q.PublishEvents(ctx, evs) }, d.metrics)
 	if d.hooks, err = triggers.NewWebhooks(webhookHooks(cfg), cfg.WebhookEvent, sink, clock, d.log.With().Str("component", "webhooks").Logger()); err != nil {
 		return nil, fmt.Errorf("webhooks: %w", err)
 	}
@@ -261,6 +266,7 @@ func (d *daemon) reload(path string) {
 // into the budget of its base.
 func (d *daemon) observe(base string) func(seatable.Call) {
 	return func(c seatable.Call) {
+		callMetrics(d.metrics, base, c)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if c.Limit != nil {

@@ -34,7 +34,8 @@ func (d *daemon) routes() http.Handler {
 		mux.Handle("/emulator/", http.StripPrefix("/emulator", re.emu))
 	}
 	mux.Handle("GET /{$}", d.requireStatusToken(statuspage.Handler()))
-	mux.Handle("/", d.hooks)
+	mux.Handle("GET /metrics", d.requireStatusToken(d.metrics.Handler()))
+	mux.Handle("/", rejectMetrics(d.hooks, d.metrics))
 	return mux
 }
 

@@ -1,0 +1,236 @@
+package statuspage
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"html"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// chromiumPath is where the browser test looks for a browser.
+const chromiumPath = "/usr/bin/chromium"
+
+// browserTimeout only guards against a hung browser; nothing is timed.
+const browserTimeout = 2 * time.Minute
+
+// browserFixture serves the status page and an /api/status answering with
+// the given status and body, counting requests with and without the
+// expected bearer token.
+type browserFixture struct {
+	srv          *httptest.Server
+	authorized   atomic.Int32
+	unauthorized atomic.Int32
+
+	mu      sync.Mutex
+	actions []string // "3/retry" for each authorized POST /api/dead/{seq}/{action}
+}
+
+func newBrowserFixture(t *testing.T, token string, status int, body []byte) *browserFixture {
+	t.Helper()
+	f := &browserFixture{}
+	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", Handler())
+	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			f.unauthorized.Add(1)
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":"status API needs Authorization: Bearer <server.token>"}`))
+			return
+		}
+		f.authorized.Add(1)
+		w.WriteHeader(status)
+		_, _ = w.Write(body)
+	})
+	mux.HandleFunc("POST /api/dead/{seq}/{action}", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			f.unauthorized.Add(1)
+			http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
+			return
+		}
+		f.mu.Lock()
+		f.actions = append(f.actions, r.PathValue("seq")+"/"+r.PathValue("action"))
+		f.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	// The page with a script appended that accepts the confirm dialog and
+	// clicks Retry on the first dead letter and Drop on the second.
+	clicker := bytes.Replace(page, []byte("</body>"), []byte(`<script>
+(function () {
+  window.confirm = function () { return true; };
+  function go() {
+    var b = document.querySelectorAll("#dead button");
+    if (b.length < 4) { setTimeout(go, 20); return; }
+    b[0].click();
+    b[3].click();
+  }
+  go();
+})();
+</script>
+</body>`), 1)
+	mux.HandleFunc("GET /clicker", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", ContentSecurityPolicy)
+		_, _ = w.Write(clicker)
+	})
+	f.srv = httptest.NewServer(mux) // listens on 127.0.0.1
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// chromium runs headless chromium on url with extra flags and returns its
+// standard output.
+func chromium(t *testing.T, url string, flags ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), browserTimeout)
+	defer cancel()
+	args := []string{
+		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--disable-dev-shm-usage",
+		"--user-data-dir=" + t.TempDir(), "--virtual-time-budget=5000", "--window-size=1280,1400",
+	}
+	args = append(append(args, flags...), url)
+	cmd := exec.CommandContext(ctx, chromiumPath, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("chromium %v: %v\n%s", flags, err, stderr.String())
+	}
+	return stdout.String()
+}
+
+var (
+	scriptOrStyle = regexp.MustCompile(`(?s)<script>.*?</script>|<style>.*?</style>`)
+	bannerDiv     = regexp.MustCompile(`<div id="banner"[^>]*>([^<]*)</div>`)
+)
+
+// rendered is a dumped DOM without the page's own script and style, so
+// assertions see only what the page rendered, not the strings of its code.
+func rendered(dom string) string {
+	return scriptOrStyle.ReplaceAllString(dom, "")
+}
+
+// banner is the text of the error banner in a dumped DOM.
+func banner(dom string) string {
+	m := bannerDiv.FindStringSubmatch(dom)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(m[1])
+}
+
+func artifactsDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("SEAFLOW_ARTIFACTS")
+	if dir == "" {
+		return t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("artifacts dir: %v", err)
+	}
+	return dir
+}
+
+func TestBrowser(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Skipf("browser test skipped: %s not found (install it with apt-get install -y chromium)", chromiumPath)
+	}
+	raw, st := loadSample(t)
+	const token = "sf-status-7Hq2pLw9"
+
+	t.Run("renders the sample", func(t *testing.T) {
+		f := newBrowserFixture(t, token, http.StatusOK, raw)
+		url := f.srv.URL + "/?token=" + token
+
+		shot := filepath.Join(artifactsDir(t), "statuspage.png")
+		_ = os.Remove(shot)
+		chromium(t, url, "--screenshot="+shot)
+		png, err := os.ReadFile(shot)
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		if !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) {
+			t.Fatalf("screenshot %s is not a PNG", shot)
+		}
+		t.Logf("screenshot: %s", shot)
+
+		dom := rendered(chromium(t, url, "--dump-dom"))
+		text := html.UnescapeString(dom)
+		for _, want := range []string{
+			st.Bases[0].Name, st.Bases[1].Name, "24h", "1m",
+			st.Dead[0].Reason, st.Dead[1].Reason, "Retry", "Drop",
+			"runs out at", "lasts the window", "calls/hour",
+			"3m20s", "1,200", // the bulk lane's backlog and oldest age
+			st.Traces[0].Name, st.Traces[0].Rules[0].Rule, st.Traces[5].Error,
+			st.Traces[3].Rules[0].Rule + ": " + st.Traces[3].Rules[0].Error, // a rule's error shows too
+			"version " + st.Version, "updated ", "<rect",
+		} {
+			if !strings.Contains(text, want) {
+				t.Errorf("rendered page lacks %q", want)
+			}
+		}
+		if b := banner(dom); b != "" {
+			t.Errorf("error banner %q shown for a good status", b)
+		}
+		if strings.Contains(dom, token) {
+			t.Error("the token appears in the page")
+		}
+		if f.authorized.Load() == 0 || f.unauthorized.Load() != 0 {
+			t.Errorf("/api/status requests: %d with the bearer token, %d without", f.authorized.Load(), f.unauthorized.Load())
+		}
+	})
+
+	t.Run("dead letter buttons", func(t *testing.T) {
+		f := newBrowserFixture(t, token, http.StatusOK, raw)
+		dom := rendered(chromium(t, f.srv.URL+"/clicker?token="+token, "--dump-dom"))
+		f.mu.Lock()
+		actions := slices.Sorted(slices.Values(f.actions)) // the two POSTs race
+		f.mu.Unlock()
+		got := strings.Join(actions, " ")
+		want := fmt.Sprintf("%d/retry %d/drop", st.Dead[0].Seq, st.Dead[1].Seq)
+		if got != want {
+			t.Errorf("dead letter actions %q, want %q", got, want)
+		}
+		if f.unauthorized.Load() != 0 {
+			t.Errorf("%d requests without the bearer token", f.unauthorized.Load())
+		}
+		if n := f.authorized.Load(); n < 3 {
+			t.Errorf("%d status fetches, want the first and one refresh after each action", n)
+		}
+		if b := banner(dom); b != "" {
+			t.Errorf("error banner %q after the actions", b)
+		}
+	})
+
+	t.Run("shows fetch errors", func(t *testing.T) {
+		f := newBrowserFixture(t, token, http.StatusServiceUnavailable, []byte(`{"error":"queue unavailable"}`))
+		dom := rendered(chromium(t, f.srv.URL+"/?token="+token, "--dump-dom"))
+		if b := banner(dom); b != "Cannot load /api/status: HTTP 503: queue unavailable" {
+			t.Errorf("error banner %q for a 503", b)
+		}
+		if !strings.Contains(dom, `<div id="banner" role="alert" class="show">`) {
+			t.Error("error banner not visible")
+		}
+	})
+
+	t.Run("no token", func(t *testing.T) {
+		f := newBrowserFixture(t, token, http.StatusOK, raw)
+		dom := rendered(chromium(t, f.srv.URL+"/", "--dump-dom"))
+		if b := banner(dom); !strings.Contains(b, "HTTP 401") || !strings.Contains(b, "?token=") {
+			t.Errorf("error banner %q, want a 401 with a ?token= hint", b)
+		}
+	})
+}

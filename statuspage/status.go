@@ -1,0 +1,129 @@
+package statuspage
+
+import "time"
+
+// Status is the JSON document of GET /api/status: what the status page and
+// `seaflow status` read. Extend it; never rename or drop a field.
+type Status struct {
+	// Version is the daemon's build version ("dev" for a local build).
+	Version string `json:"version"`
+	// Started is when the daemon started.
+	Started time.Time `json:"started"`
+	// DryRun is true when the daemon computes ops but does not send them.
+	DryRun bool `json:"dry_run"`
+	// Bases is every configured base, sorted by name.
+	Bases []BaseStatus `json:"bases"`
+	// Traces is the most recent handled events, newest first.
+	Traces []TraceStatus `json:"traces"`
+	// Dead is the dead-letter list.
+	Dead []DeadStatus `json:"dead"`
+}
+
+// BaseStatus is one base's budget, call history, forecast and queues.
+type BaseStatus struct {
+	// Name is the base name from the config file.
+	Name string `json:"name"`
+	// Windows is every limit window of the base, shortest first.
+	Windows []WindowStatus `json:"windows"`
+	// History is the base's API calls per bucket, oldest first.
+	History HistoryStatus `json:"history"`
+	// Forecast says when the longest window runs out at the current pace;
+	// nil when there is nothing to forecast.
+	Forecast *ForecastStatus `json:"forecast,omitempty"`
+	// Lanes is the ops queue of each lane, most urgent first.
+	Lanes []LaneStatus `json:"lanes"`
+}
+
+// WindowStatus is how much of one limit window is spent.
+type WindowStatus struct {
+	// Window is the window as configured: "1m", "24h", "month".
+	Window string `json:"window"`
+	// Limit is the calls the window allows; Used the calls counting in it
+	// now; Remaining what it still allows (lowered by SeaTable's headers).
+	Limit     int `json:"limit"`
+	Used      int `json:"used"`
+	Remaining int `json:"remaining"`
+	// NextFree is the earliest time the window admits a call; zero (and
+	// omitted) or not after now means now.
+	NextFree time.Time `json:"next_free,omitzero"`
+}
+
+// HistoryStatus is API calls counted in equal buckets ending at End.
+type HistoryStatus struct {
+	// BucketSeconds is the width of one bucket.
+	BucketSeconds int `json:"bucket_seconds"`
+	// Calls is the count of calls per bucket, oldest first; the last bucket
+	// ends at End.
+	Calls []int `json:"calls"`
+	// End is the end of the last bucket (the time the history was taken);
+	// the page assumes the fetch time when it is absent.
+	End time.Time `json:"end,omitzero"`
+}
+
+// ForecastStatus says when a window runs out at the current pace.
+type ForecastStatus struct {
+	// Window is the window forecast, as configured ("24h").
+	Window string `json:"window"`
+	// PacePerHour is the current pace in calls per hour.
+	PacePerHour float64 `json:"pace_per_hour"`
+	// ExhaustedAt is when the window runs out at that pace; nil (omitted)
+	// means the budget lasts the window.
+	ExhaustedAt *time.Time `json:"exhausted_at,omitempty"`
+}
+
+// LaneStatus is the ops queue of one lane of a base.
+type LaneStatus struct {
+	// Lane is "urgent", "normal" or "bulk".
+	Lane string `json:"lane"`
+	// Pending is the number of ops waiting.
+	Pending int `json:"pending"`
+	// OldestAge is the age of the oldest waiting op as a Go duration
+	// ("3m20s"); empty (omitted) when none waits.
+	OldestAge string `json:"oldest_age,omitempty"`
+}
+
+// TraceStatus is what happened to one event: the same JSON as runner.Trace.
+type TraceStatus struct {
+	// EventID is the event's id (its dedupe key).
+	EventID string `json:"event_id"`
+	// Source is the trigger kind: "webhook", "cron", "nats".
+	Source string `json:"source"`
+	// Name is the trigger's name (webhook name, rule name, subject).
+	Name string `json:"name"`
+	// Time is when seaflow handled the event.
+	Time time.Time `json:"time"`
+	// Rules is each rule the event was matched against.
+	Rules []RuleStatus `json:"rules"`
+	// Error is why handling the event failed; empty when it did not.
+	Error string `json:"error,omitempty"`
+	// Took is how long handling took (JSON: nanoseconds).
+	Took time.Duration `json:"took_ns"`
+}
+
+// RuleStatus is one rule's part of a trace.
+type RuleStatus struct {
+	// Rule is the rule name.
+	Rule string `json:"rule"`
+	// When is the value of the rule's when: expression.
+	When bool `json:"when"`
+	// Ops is the number of ops the rule queued.
+	Ops int `json:"ops"`
+	// Error is why evaluating the rule failed; empty when it did not.
+	Error string `json:"error,omitempty"`
+	// Stopped is why the rule did not run (loop guard); empty when it ran.
+	Stopped string `json:"stopped,omitempty"`
+}
+
+// DeadStatus is one dead-lettered op.
+type DeadStatus struct {
+	// Seq identifies the op in POST /api/dead/{seq}/retry and /drop.
+	Seq uint64 `json:"seq"`
+	// Base, Rule and Kind say where the op came from and what it does.
+	Base string `json:"base"`
+	Rule string `json:"rule"`
+	Kind string `json:"kind"`
+	// Reason is why SeaTable refused the op.
+	Reason string `json:"reason"`
+	// Time is when the op was dead-lettered.
+	Time time.Time `json:"time"`
+}
