@@ -76,6 +76,12 @@ rules:
 // loopback, with the given rule config body.
 func startTestDaemon(t *testing.T, config string) (*daemon, *daemonBundle) {
 	t.Helper()
+	return startTestDaemonWith(t, config, daemonOptions{})
+}
+
+// startTestDaemonWith is startTestDaemon with options (a clock, say).
+func startTestDaemonWith(t *testing.T, config string, opts daemonOptions) (*daemon, *daemonBundle) {
+	t.Helper()
 	b := &daemonBundle{logs: &syncBuffer{}}
 	b.emu = emulator.New(emulator.Options{})
 	srv := httptest.NewServer(b.emu)
@@ -106,7 +112,9 @@ func startTestDaemon(t *testing.T, config string) (*daemon, *daemonBundle) {
 	}
 	b.url = "http://" + ln.Addr().String()
 	logger := zerolog.New(b.logs).Level(zerolog.DebugLevel)
-	d, err := startDaemon(context.Background(), cfg, daemonOptions{Logger: logger, Listener: ln, LookupEnv: func(string) (string, bool) { return "", false }})
+	opts.Logger, opts.Listener = logger, ln
+	opts.LookupEnv = func(string) (string, bool) { return "", false }
+	d, err := startDaemon(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatalf("start daemon: %v", err)
 	}
