@@ -1,0 +1,75 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/seaflow/seaflow/actions"
+	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow/seatable"
+	"github.com/seaflow/seaflow/seatable/emulator"
+)
+
+// RunSeaflow runs w through seaflow's own dispatch path: the real
+// actions.Dispatcher (one loop per lane, lingering, actions.Plan coalescing,
+// the Executor) admitted by a real budget.Keeper at budget.DefaultLimits,
+// fed from an in-memory work queue, calling the real client, which
+// corrects the budget from every response's x-ratelimit headers as the
+// daemon wires it. Only the queue and the clock are the simulation's.
+func RunSeaflow(w Workload) (Result, error) {
+	startWall := time.Now()
+	s, err := newSim(w, emulator.DefaultLimits)
+	if err != nil {
+		return Result{}, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	keeper := budget.NewKeeper(nil, func(string) budget.Limits { return budget.DefaultLimits() }, s.clock.Now)
+	client := s.client(func(c seatable.Call) {
+		if c.Limit != nil {
+			// The in-memory keeper cannot fail.
+			_ = keeper.Observe(ctx, BaseName, *c.Limit)
+		}
+	})
+	q := newSimQueue(s.clock, s.applied)
+	var (
+		mu        sync.Mutex
+		laneCalls = map[budget.Lane]int{}
+	)
+	disp := actions.NewDispatcher(actions.DispatcherConfig{
+		Bases:  map[string]actions.Rows{BaseName: client},
+		Source: q,
+		Dead:   q,
+		Budget: keeper,
+		Clock:  s.clock,
+		Logger: zerolog.Nop(),
+		Rand:   func() float64 { return 0.5 },
+		OnCall: func(c actions.CallReport) {
+			mu.Lock()
+			defer mu.Unlock()
+			laneCalls[c.Lane]++
+		},
+	})
+	// One lane loop per lane of the one base: the clock's actors.
+	s.clock.AddActors(len(budget.Lanes))
+	done := make(chan error, 1)
+	go func() { done <- disp.Run(ctx) }()
+
+	s.run(q.push)
+	r, err := s.result("seaflow")
+	r.Dead = q.deadCount()
+	mu.Lock()
+	r.UrgentCalls, r.BulkCalls = laneCalls[budget.Urgent], laneCalls[budget.Bulk]
+	mu.Unlock()
+	s.clock.Stop()
+	cancel()
+	if runErr := <-done; runErr != nil {
+		return r, fmt.Errorf("dispatcher: %w", runErr)
+	}
+	r.Wall = time.Since(startWall)
+	return r, err
+}

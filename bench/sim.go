@@ -1,0 +1,124 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/seaflow/seaflow/actions"
+	"github.com/seaflow/seaflow/seatable"
+	"github.com/seaflow/seaflow/seatable/emulator"
+)
+
+// schema is the table every workload writes: a name and one number column
+// per source of ops.
+const schema = `
+bases:
+  - name: ` + BaseName + `
+    tables:
+      - name: ` + TableName + `
+        columns:
+          - { name: Name, type: text }
+          - { name: ` + HookColumn + `, type: number }
+          - { name: ` + HourlyColumn + `, type: number }
+          - { name: ` + NightlyColumn + `, type: number }
+`
+
+// sim is one strategy's world on a workload: its own virtual clock, its own
+// emulator with the default limits (300 per minute, 5,000 per 24 hours),
+// served in process, and the record of which op was applied when.
+type sim struct {
+	w     Workload
+	clock *Clock
+	emu   *emulator.Emulator
+	base  emulator.BaseInfo
+	// rowIDs are the table's rows in insertion order.
+	rowIDs []string
+	ops    []actions.Op
+	index  map[string]int
+	// appliedAt is when each op (by index in ops) was applied; zero when not.
+	appliedAt []time.Time
+	arrivals  []Arrival
+}
+
+// newSim loads the table with w.Rows rows into a fresh emulator with limits
+// (nil: the default limits; empty: none) on a fresh clock at w.Start, and
+// builds the workload's ops for its row ids.
+func newSim(w Workload, limits []emulator.Limit) (*sim, error) {
+	if err := w.Validate(); err != nil {
+		return nil, err
+	}
+	clock := NewClock(w.Start)
+	emu := emulator.New(emulator.Options{Limits: limits, Now: clock.Now})
+	f, err := emulator.ParseFixture("bench.yaml", []byte(schema))
+	if err != nil {
+		return nil, fmt.Errorf("parse schema: %w", err)
+	}
+	rows := make([]map[string]any, w.Rows)
+	for i := range rows {
+		rows[i] = map[string]any{"Name": "row " + strconv.Itoa(i)}
+	}
+	f.Bases[0].Tables[0].Rows = rows
+	infos, err := emu.Load(f)
+	if err != nil {
+		return nil, fmt.Errorf("load table: %w", err)
+	}
+	got, err := emu.Rows(infos[0].UUID, TableName)
+	if err != nil {
+		return nil, fmt.Errorf("read rows: %w", err)
+	}
+	ids := make([]string, len(got))
+	for i, r := range got {
+		ids[i], _ = r["_id"].(string)
+	}
+	s := &sim{w: w, clock: clock, emu: emu, base: infos[0], rowIDs: ids, index: map[string]int{}}
+	s.arrivals = w.Arrivals(ids)
+	for _, a := range s.arrivals {
+		for _, op := range a.Ops {
+			s.index[op.ID] = len(s.ops)
+			s.ops = append(s.ops, op)
+		}
+	}
+	s.appliedAt = make([]time.Time, len(s.ops))
+	return s, nil
+}
+
+// client returns a SeaTable client that talks to the emulator in process on
+// the virtual clock.
+func (s *sim) client(observe func(seatable.Call)) *seatable.Client {
+	return seatable.New(seatable.Config{
+		ServerURL:  "http://emulator.invalid",
+		APIToken:   s.base.APIToken,
+		HTTPClient: &http.Client{Transport: handlerTransport{h: s.emu, clock: s.clock, latency: s.w.CallLatency}},
+		Now:        s.clock.Now,
+		Observe:    observe,
+	})
+}
+
+// applied records that op landed now. It is called by actors.
+func (s *sim) applied(op actions.Op) {
+	i, ok := s.index[op.ID]
+	if ok && s.appliedAt[i].IsZero() {
+		s.appliedAt[i] = s.clock.Now()
+	}
+}
+
+// run queues every arrival at its time through enqueue and runs the clock
+// to the end of the day. It returns with every actor waiting.
+func (s *sim) run(enqueue func(ops []actions.Op)) {
+	for _, a := range s.arrivals {
+		s.clock.At(a.At, func() { enqueue(a.Ops) })
+	}
+	s.clock.Run(s.w.Start.Add(s.w.Length + s.w.Drain))
+}
+
+// updateOne updates one op's row with a one-row batch through the client.
+func updateOne(ctx context.Context, c *seatable.Client, op actions.Op) error {
+	err := c.UpdateRows(ctx, op.Table, []seatable.RowUpdate{{RowID: op.RowID, Row: seatable.Row(op.Values)}})
+	if err != nil {
+		return fmt.Errorf("update row: %w", err)
+	}
+	return nil
+}
