@@ -55,6 +55,11 @@ type StorageConfig struct {
 	// NATSURL, when set, connects to an existing JetStream cluster instead
 	// of embedding a server (comma-separated URLs). Empty = embedded.
 	NATSURL string
+	// SyncAlways makes the embedded server fsync every write before it
+	// acknowledges it (default false: files are synced every 2 minutes, so
+	// a process crash loses nothing acknowledged, a power cut can lose the
+	// last 2 minutes). Ignored with NATSURL (the cluster's own setting).
+	SyncAlways bool
 }
 
 // DefaultUrgentReserveShare is the part of the longest window reserved for

@@ -273,7 +273,7 @@ func validHostPort(s string) bool {
 }
 
 func (d *decoder) storage(n *yaml.Node, s *StorageConfig) {
-	f := d.fields(n, "storage", "dir", "nats_url")
+	f := d.fields(n, "storage", "dir", "nats_url", "sync_always")
 	if e, ok := f["dir"]; ok {
 		if v, ok := d.str(e.val, "storage.dir"); ok && v != "" {
 			s.Dir = v
@@ -281,6 +281,9 @@ func (d *decoder) storage(n *yaml.Node, s *StorageConfig) {
 	}
 	if e, ok := f["nats_url"]; ok {
 		s.NATSURL, _ = d.str(e.val, "storage.nats_url")
+	}
+	if e, ok := f["sync_always"]; ok {
+		s.SyncAlways, _ = d.boolean(e.val, "storage.sync_always")
 	}
 }
 

@@ -70,3 +70,17 @@ func TestBadFiles(t *testing.T) {
 		})
 	}
 }
+
+func TestStorageSyncAlways(t *testing.T) {
+	t.Parallel()
+	cfg, err := Parse("s.yaml", []byte("storage: { dir: /tmp/x, sync_always: true }\n"), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Storage.SyncAlways || cfg.Storage.Dir != "/tmp/x" {
+		t.Errorf("storage = %+v", cfg.Storage)
+	}
+	if _, err := Parse("s.yaml", []byte("storage: { sync_always: maybe }\n"), func(string) (string, bool) { return "", false }); err == nil || !strings.Contains(err.Error(), "s.yaml:1:") {
+		t.Errorf("a non-bool sync_always: %v", err)
+	}
+}
