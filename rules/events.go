@@ -37,7 +37,9 @@ func (c *Config) WebhookEvent(name, id string, body []byte, received time.Time) 
 	default:
 		return Event{}, errors.New("webhook event: body must be a JSON object or array")
 	}
-	ev := Event{Source: SourceWebhook, Name: name, ID: id, Time: received.UTC(), Body: decoded}
+	// A caller's id (Idempotency-Key) is scoped to its webhook, so two
+	// senders using the same key on different hooks are two events.
+	ev := Event{Source: SourceWebhook, Name: name, ID: "webhook/" + name + "/" + id, Time: received.UTC(), Body: decoded}
 	if w.SeaTable == nil {
 		if id == "" {
 			return Event{}, errors.New("webhook event: empty event id")
@@ -78,7 +80,8 @@ func (c *Config) NATSEvent(subject, id string, data []byte, received time.Time) 
 	if err := json.Unmarshal(data, &msg); err != nil {
 		msg = string(data)
 	}
-	return Event{ID: id, Source: SourceNATS, Name: subject, Time: received.UTC(), Msg: msg}, nil
+	// Message ids are scoped to their subject.
+	return Event{ID: "nats/" + subject + "/" + id, Source: SourceNATS, Name: subject, Time: received.UTC(), Msg: msg}, nil
 }
 
 // CronEvent is the event of a cron rule's scheduled run. Its id is

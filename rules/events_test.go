@@ -55,7 +55,7 @@ func TestWebhookEventGeneric(t *testing.T) {
 		t.Fatal(err)
 	}
 	body, _ := ev.Body.(map[string]any)
-	if ev.ID != "d1" || !ev.Time.Equal(t0) || body["company"] != "Acme" || body["n"] != 2.0 || ev.Base != "" {
+	if ev.ID != "webhook/form/d1" || !ev.Time.Equal(t0) || body["company"] != "Acme" || body["n"] != 2.0 || ev.Base != "" {
 		t.Errorf("event %+v", ev)
 	}
 	if _, err := cfg.WebhookEvent("form", "d2", []byte(`[1,2]`), t0); err != nil {
@@ -78,7 +78,7 @@ func TestNATSAndCronEvents(t *testing.T) {
 	t.Parallel()
 	cfg := setup(t, "")
 	ev, err := cfg.NATSEvent("a.b", "7", []byte(`{"x":[1]}`), t0)
-	if m, _ := ev.Msg.(map[string]any); err != nil || ev.Source != SourceNATS || ev.Name != "a.b" || ev.ID != "7" || m == nil {
+	if m, _ := ev.Msg.(map[string]any); err != nil || ev.Source != SourceNATS || ev.Name != "a.b" || ev.ID != "nats/a.b/7" || m == nil {
 		t.Errorf("json message: %+v, %v", ev, err)
 	}
 	ev, _ = cfg.NATSEvent("a.b", "8", []byte(`plain text`), t0)

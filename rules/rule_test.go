@@ -61,7 +61,7 @@ func TestEvaluateActions(t *testing.T) {
 		t.Fatalf("when %v, %d ops", out.When, len(out.Ops))
 	}
 	for i, op := range out.Ops {
-		if op.ID != "m1/all/"+string(rune('0'+i)) || op.Lane != budget.Normal || op.Depth != 1 || !op.CreatedAt.Equal(t0) || op.Rule != "all" || op.EventID != "m1" || op.Base != "crm" {
+		if op.ID != "nats/orders.new/m1/all/"+string(rune('0'+i)) || op.Lane != budget.Normal || op.Depth != 1 || !op.CreatedAt.Equal(t0) || op.Rule != "all" || op.EventID != "nats/orders.new/m1" || op.Base != "crm" {
 			t.Errorf("op %d: common fields %+v", i, op)
 		}
 	}

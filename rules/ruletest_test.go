@@ -21,7 +21,7 @@ func TestRunTestsReportsFailures(t *testing.T) {
 	for _, want := range []string{
 		"--- PASS: passes\n",
 		"--- FAIL: wrong value (testdata/failing.test.yaml:10)\n    op[0].values[\"Amount\"]: got 5, want 6\n--- FAIL: extra op",
-		"--- FAIL: extra op (testdata/failing.test.yaml:15)\n    op[0]: unexpected {\"id\":\"test/extra op/cancel-order/0\",\"kind\":\"sql\"",
+		"--- FAIL: extra op (testdata/failing.test.yaml:15)\n    op[0]: unexpected {\"id\":\"nats/shop.orders.cancelled/test/extra op/cancel-order/0\",\"kind\":\"sql\"",
 		"--- FAIL: missing op (testdata/failing.test.yaml:19)\n    op[0]: missing, want {\"kind\":\"delete\"}\n",
 		"--- FAIL: bad token (testdata/failing.test.yaml:24)\n    webhook.headers: missing or wrong bearer token: unauthorized\n",
 		"--- FAIL: rule error (testdata/failing.test.yaml:28)\n    rule error: rule \"assign-company\": do[0].link.row: got <nil>, want a string\n",

@@ -33,7 +33,8 @@ func (d *daemon) routes() http.Handler {
 	if re := d.emus.first(); re != nil {
 		mux.Handle("/emulator/", http.StripPrefix("/emulator", re.emu))
 	}
-	mux.Handle("GET /{$}", d.requireStatusToken(statuspage.Handler()))
+	// The page is static (no data): it reads /api/status with the token.
+	mux.Handle("GET /{$}", statuspage.Handler())
 	mux.Handle("GET /metrics", d.requireStatusToken(d.metrics.Handler()))
 	mux.Handle("/", rejectMetrics(d.hooks, d.metrics))
 	return mux
