@@ -35,7 +35,8 @@ type Config struct {
 	// Rules in file order.
 	Rules []*Rule
 
-	ruleSet *RuleSet
+	ruleSet     *RuleSet
+	rulesByName map[string]*Rule
 }
 
 // ServerConfig configures the HTTP listener.
@@ -130,7 +131,20 @@ type WebhookConfig struct {
 	HMAC *HMACAuth
 	// Auth is "none" to accept unauthenticated requests; empty otherwise.
 	Auth string
+	// RateLimit, when set, caps the events the hook accepts: past it a
+	// request is answered 429 with Retry-After and nothing is stored. Only
+	// generic hooks (token, hmac, auth: none) take one. Nil = no limit.
+	RateLimit *RateLimit
 	Pos
+}
+
+// RateLimit is a webhook's intake limit: at most Events accepted requests
+// in any rolling window of Per.
+type RateLimit struct {
+	// Events is the number of requests allowed per window; >= 1.
+	Events int
+	// Per is the window, from 1ms to 24h (written as a Go duration: 1s, 1m).
+	Per time.Duration
 }
 
 // SeaTableHook is the SeaTable side of a webhook.

@@ -39,6 +39,10 @@ func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, 
 		return nil, d.errs
 	}
 	cfg.ruleSet = newRuleSet(cfg.Rules)
+	cfg.rulesByName = make(map[string]*Rule, len(cfg.Rules))
+	for _, r := range cfg.Rules {
+		cfg.rulesByName[r.Name] = r
+	}
 	return cfg, nil
 }
 

@@ -222,7 +222,7 @@ func (d *decoder) webhooks(n *yaml.Node, cfg *Config) {
 	for i, item := range n.Content {
 		item = resolve(item)
 		field := "webhooks[" + strconv.Itoa(i) + "]"
-		f := d.fields(item, field, "name", "path", "seatable", "token", "hmac", "auth")
+		f := d.fields(item, field, "name", "path", "seatable", "token", "hmac", "auth", "rate_limit")
 		if f == nil {
 			continue
 		}
@@ -301,6 +301,12 @@ func (d *decoder) webhooks(n *yaml.Node, cfg *Config) {
 				auths++
 			}
 		}
+		if e, ok := f["rate_limit"]; ok {
+			w.RateLimit = d.rateLimit(e.val, field+".rate_limit")
+			if w.SeaTable != nil {
+				d.errorf(e.key, field+".rate_limit", "only generic webhooks take a rate limit: SeaTable never retries a refused webhook and disables it after 5 failures, so its events would be lost")
+			}
+		}
 		_, hasAuth := f["auth"]
 		switch {
 		case auths == 0 && !hasAuth:
@@ -310,4 +316,44 @@ func (d *decoder) webhooks(n *yaml.Node, cfg *Config) {
 		}
 		cfg.Webhooks = append(cfg.Webhooks, w)
 	}
+}
+
+// rateLimit decodes a webhook's rate_limit: {events: N, per: DURATION}.
+func (d *decoder) rateLimit(n *yaml.Node, field string) *RateLimit {
+	f := d.fields(n, field, "events", "per")
+	if f == nil {
+		return nil
+	}
+	rl := &RateLimit{}
+	good := true
+	if e, ok := f["events"]; ok {
+		if v, ok := d.integer(e.val, field+".events"); !ok {
+			good = false
+		} else if v <= 0 {
+			d.errorf(e.val, field+".events", "must be at least 1")
+			good = false
+		} else {
+			rl.Events = v
+		}
+	} else {
+		d.errorf(n, field, "missing events (how many requests per the window per:)")
+		good = false
+	}
+	if e, ok := f["per"]; ok {
+		if s, ok := d.str(e.val, field+".per"); !ok {
+			good = false
+		} else if span, err := time.ParseDuration(strings.TrimSpace(s)); err != nil || span < time.Millisecond || span > 24*time.Hour {
+			d.errorf(e.val, field+".per", "%q is not a window from 1ms to 24h (want a duration like 1s or 1m)", s)
+			good = false
+		} else {
+			rl.Per = span
+		}
+	} else {
+		d.errorf(n, field, "missing per (the window, like 1s)")
+		good = false
+	}
+	if !good {
+		return nil
+	}
+	return rl
 }

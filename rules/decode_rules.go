@@ -86,7 +86,7 @@ func (d *decoder) rule(n *yaml.Node, cfg *Config, index int) *Rule {
 		d.errorf(n, field, "got %s, want a rule (a mapping)", kindName(n))
 		return nil
 	}
-	f := d.fields(n, "", "name", "on", "when", "priority", "for_each", "do", "on_self", "max_depth")
+	f := d.fields(n, "", "name", "on", "when", "priority", "for_each", "do", "on_self", "max_depth", "budget_share")
 	if f == nil {
 		return nil
 	}
@@ -136,6 +136,17 @@ func (d *decoder) rule(n *yaml.Node, cfg *Config, index int) *Rule {
 			} else {
 				r.Priority = lane
 			}
+		}
+	}
+	r.BudgetShare = 1
+	if r.kind == envWebhook {
+		r.BudgetShare = DefaultWebhookBudgetShare
+	}
+	if e, has := f["budget_share"]; has {
+		if v, good := d.share(e.val, "budget_share"); good {
+			r.BudgetShare = v
+		} else {
+			ok = false
 		}
 	}
 	if e, has := f["on_self"]; has {

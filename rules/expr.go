@@ -13,6 +13,8 @@ import (
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
+
+	"github.com/seaflow/seaflow/seatable"
 )
 
 // Expression bounds. MaxNodes bounds the size of one expression at load
@@ -164,36 +166,12 @@ func toTime(v any) (time.Time, error) {
 	case time.Time:
 		return t, nil
 	case string:
-		if tt, ok := parseDate(t); ok {
+		if tt, ok := seatable.ParseDate(t); ok {
 			return tt, nil
 		}
 		return time.Time{}, fmt.Errorf("toTime: %q is not a date", t)
 	}
 	return time.Time{}, fmt.Errorf("toTime: %T is not a date", v)
-}
-
-// dateLayouts are the date formats SeaTable reads and writes.
-var dateLayouts = []string{
-	time.RFC3339Nano,
-	"2006-01-02 15:04:05.999999999Z07:00",
-	"2006-01-02T15:04:05.999999999",
-	"2006-01-02 15:04:05.999999999",
-	"2006-01-02T15:04",
-	"2006-01-02 15:04",
-	"2006-01-02",
-}
-
-// parseDate parses s if it is exactly a date in one of dateLayouts.
-func parseDate(s string) (time.Time, bool) {
-	if len(s) < 10 || len(s) > 40 || s[4] != '-' || s[7] != '-' {
-		return time.Time{}, false
-	}
-	for _, l := range dateLayouts {
-		if t, err := time.Parse(l, s); err == nil {
-			return t, true
-		}
-	}
-	return time.Time{}, false
 }
 
 // compileExpr compiles src once for environment k. asBool requires a bool

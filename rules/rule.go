@@ -10,6 +10,8 @@ import (
 
 	"github.com/seaflow/seaflow/actions"
 	"github.com/seaflow/seaflow/budget"
+
+	"github.com/seaflow/seaflow/seatable"
 )
 
 // Rule is one compiled rule: a trigger, an optional when: condition, an
@@ -29,6 +31,12 @@ type Rule struct {
 	// MaxDepth, when > 0, is the rule's own limit on chain depth; 0 = the
 	// runner's default.
 	MaxDepth int
+	// BudgetShare is the fraction (0 < x <= 1) of each base's longest
+	// limit window the rule's calls may spend, on top of the base's own
+	// limits: see Config.RuleLimits. Absent in the file =
+	// DefaultWebhookBudgetShare (0.5) for webhook rules, 1 (no cap of its
+	// own) for cron and NATS rules.
+	BudgetShare float64
 	// When is the source of the when: condition ("" = always).
 	When string
 	Pos
@@ -194,7 +202,7 @@ func normalizeItem(item map[string]any) map[string]any {
 		if !ok {
 			continue
 		}
-		t, ok := parseDate(s)
+		t, ok := seatable.ParseDate(s)
 		if !ok {
 			continue
 		}

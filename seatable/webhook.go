@@ -303,7 +303,7 @@ func (c CellChange) display(v any) any {
 		return out
 	case "date", "ctime", "mtime":
 		if s, ok := v.(string); ok {
-			if t, ok := parseDate(s); ok {
+			if t, ok := ParseDate(s); ok {
 				return t
 			}
 		}
@@ -349,6 +349,22 @@ var dateLayouts = []string{
 	"2006-01-02T15:04",
 	"2006-01-02 15:04",
 	"2006-01-02",
+}
+
+// ParseDate parses a date cell as SeaTable writes it (ISO 8601 with or
+// without a time and an offset; a value without an offset is UTC). It
+// reports false for anything else, cheaply for values that are not dates.
+func ParseDate(s string) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	if len(s) < 10 || len(s) > 40 || s[4] != '-' || s[7] != '-' {
+		return time.Time{}, false
+	}
+	for _, layout := range dateLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }
 
 func parseDate(s string) (time.Time, bool) {
