@@ -53,18 +53,7 @@ func (q *Queue) PublishEvent(ctx context.Context, ev rules.Event) error {
 // acked. On error, some events may be stored: publishing the batch again is
 // safe (duplicates are dropped by id).
 func (q *Queue) PublishEvents(ctx context.Context, evs []rules.Event) error {
-	msgs := make([]*nats.Msg, 0, len(evs))
-	for _, ev := range evs {
-		m, err := eventMsg(ev)
-		if err != nil {
-			return err
-		}
-		msgs = append(msgs, m)
-	}
-	if err := q.publishAll(ctx, msgs); err != nil {
-		return fmt.Errorf("publish events: %w", err)
-	}
-	return nil
+	return publishEach(ctx, q, "publish events", evs, eventMsg)
 }
 
 func eventMsg(ev rules.Event) (*nats.Msg, error) {

@@ -39,18 +39,7 @@ var _ actions.DeadLetters = (*Queue)(nil)
 // duplicate window is dropped as a duplicate. On error, publishing the same
 // ops again is safe.
 func (q *Queue) PublishOps(ctx context.Context, ops []actions.Op) error {
-	msgs := make([]*nats.Msg, 0, len(ops))
-	for _, op := range ops {
-		m, err := opMsg(op)
-		if err != nil {
-			return err
-		}
-		msgs = append(msgs, m)
-	}
-	if err := q.publishAll(ctx, msgs); err != nil {
-		return fmt.Errorf("publish ops: %w", err)
-	}
-	return nil
+	return publishEach(ctx, q, "publish ops", ops, opMsg)
 }
 
 func opMsg(op actions.Op) (*nats.Msg, error) {

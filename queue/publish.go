@@ -68,3 +68,20 @@ func newMsg(subject, id string, data []byte) *nats.Msg {
 	m.Header.Set(jetstream.MsgIDHeader, msgID(id))
 	return m
 }
+
+// publishEach turns every item into its message and publishes them all
+// with publishAll; op names the operation in errors.
+func publishEach[T any](ctx context.Context, q *Queue, op string, items []T, toMsg func(T) (*nats.Msg, error)) error {
+	msgs := make([]*nats.Msg, 0, len(items))
+	for _, it := range items {
+		m, err := toMsg(it)
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, m)
+	}
+	if err := q.publishAll(ctx, msgs); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
