@@ -32,6 +32,9 @@ type daemonOptions struct {
 	Clock actions.Clock
 	// Listener replaces server.listen (tests pass a ready listener).
 	Listener net.Listener
+	// onDeadLetter, when set, is called after each op is dead-lettered
+	// (tests wait on it).
+	onDeadLetter func()
 }
 
 // daemon is a running seaflow: storage, triggers, runner, dispatcher and
@@ -124,7 +127,7 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 
 	// Dispatcher: OPS → budget → SeaTable.
 	disp := actions.NewDispatcher(actions.DispatcherConfig{
-		Bases: rows, Source: q, Dead: countingDead{q, d.metrics}, Budget: d.keeper, Clock: clock,
+		Bases: rows, Source: q, Dead: countingDead{q, d.metrics, opts.onDeadLetter}, Budget: d.keeper, Clock: clock,
 		Logger: d.log.With().Str("component", "dispatcher").Logger(), DryRun: opts.DryRun,
 		OnWritten: self.Mark, OnSending: self.Mark,
 	})

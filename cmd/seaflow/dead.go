@@ -20,9 +20,17 @@ func runDead(ctx context.Context, m *Main, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	// Flags may also follow the subcommand: dead list --url URL.
+	sub := fs.Arg(0)
+	if fs.NArg() > 0 {
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return err
+		}
+	}
+	seqs := fs.Args()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	switch sub := fs.Arg(0); sub {
+	switch sub {
 	case "", "list":
 		resp, err := api.do(ctx, http.MethodGet, "/api/dead")
 		if err != nil {
@@ -44,11 +52,11 @@ func runDead(ctx context.Context, m *Main, args []string) error {
 		}
 		return tw.Flush()
 	case "retry", "drop":
-		if fs.NArg() < 2 {
+		if len(seqs) == 0 {
 			fmt.Fprintf(m.Stderr, "usage: seaflow dead %s SEQ...\n", sub)
 			return exitError{2}
 		}
-		for _, a := range fs.Args()[1:] {
+		for _, a := range seqs {
 			if _, err := strconv.ParseUint(a, 10, 64); err != nil {
 				return fmt.Errorf("dead %s: %q is not a sequence number", sub, a)
 			}

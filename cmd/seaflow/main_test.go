@@ -24,8 +24,8 @@ func runCLI(t *testing.T, env map[string]string, args ...string) (stdout, stderr
 	case err == nil:
 	case errors.As(err, &exit):
 		code = exit.code
-	default:
-		t.Logf("error: %v", err)
+	default: // as main prints it
+		errOut.WriteString("seaflow: " + err.Error() + "\n")
 		code = 1
 	}
 	return out.String(), errOut.String(), code

@@ -38,8 +38,9 @@ func (p countingPublisher) PublishOps(ctx context.Context, ops []actions.Op) err
 
 // countingDead counts dead-lettered ops by base.
 type countingDead struct {
-	next actions.DeadLetters
-	m    *metrics.Metrics
+	next   actions.DeadLetters
+	m      *metrics.Metrics
+	notify func() // optional
 }
 
 func (d countingDead) DeadLetter(ctx context.Context, op actions.Op, reason string) error {
@@ -47,6 +48,9 @@ func (d countingDead) DeadLetter(ctx context.Context, op actions.Op, reason stri
 		return err
 	}
 	d.m.DeadLettered(op.Base, 1)
+	if d.notify != nil {
+		d.notify()
+	}
 	return nil
 }
 
