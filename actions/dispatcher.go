@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -124,7 +125,31 @@ type DispatcherConfig struct {
 	OnSending func(base, table string, rowIDs []string, depth int)
 	// Rand returns numbers in [0, 1) to jitter backoffs; nil means math/rand/v2.
 	Rand func() float64
+	// RuleShare, when set, gives a rule's own budget on a base: the part of
+	// the base's budget the rule may spend (rules.Config.RuleLimits builds
+	// it from budget_share). false means the rule has no cap of its own.
+	// Every call is charged to each capped rule with ops in its batch, in
+	// a budget of its own keyed base+"/rule/"+rule; the ops of a rule
+	// whose budget is spent are held (extended, never released in a loop
+	// or dropped) until the rule's next slot, while the other rules' ops
+	// of the lane go on. It is called on every admission, so a reload
+	// applies at once, and must be safe for concurrent use. Nil = no
+	// per-rule caps. Ignored in DryRun.
+	RuleShare func(base, rule string) (budget.Limits, bool)
+	// RuleStore shares the per-rule budgets between replicas (a KV bucket,
+	// like the base budgets'). Nil keeps them in this process only.
+	RuleStore budget.Store
+	// MaxHeld is the most ops a lane holds fetched while every one of them
+	// waits for its rule's budget; beyond it the lane fetches nothing more
+	// until a rule's slot comes. It bounds how far past a flooding rule's
+	// ops the lane reaches for other rules' work. Keep it below the
+	// queue consumer's MaxAckPending. 0 means DefaultMaxHeld.
+	MaxHeld int
 }
+
+// DefaultMaxHeld is DispatcherConfig.MaxHeld when it is 0: three full
+// batches, below the OPS consumers' MaxAckPending of 4,000.
+const DefaultMaxHeld = 3 * MaxBatchRows
 
 // Dispatcher takes ops from the queue, per base and lane, coalesces them
 // into batch calls and sends each call once the budget admits it.
@@ -132,6 +157,7 @@ type Dispatcher struct {
 	cfg    DispatcherConfig
 	execs  map[string]*Executor
 	linger map[budget.Lane]time.Duration
+	rules  *ruleBudgets // nil without RuleShare (or in DryRun)
 }
 
 // NewDispatcher returns a Dispatcher; Run starts it.
@@ -152,6 +178,12 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 	}
 	for name, rows := range cfg.Bases {
 		d.execs[name] = NewExecutor(rows)
+	}
+	if d.cfg.MaxHeld <= 0 {
+		d.cfg.MaxHeld = DefaultMaxHeld
+	}
+	if cfg.RuleShare != nil && !cfg.DryRun {
+		d.rules = newRuleBudgets(cfg.RuleShare, cfg.RuleStore, cfg.Clock.Now)
 	}
 	return d
 }
@@ -197,6 +229,8 @@ type laneLoop struct {
 	// frozenUntil is the end of the last freeze after a 429: the lane
 	// waits for it even if the budget forgot it.
 	frozenUntil time.Time
+	// extendedAt is when held ops were last extended.
+	extendedAt time.Time
 }
 
 func (l *laneLoop) now() time.Time { return l.d.cfg.Clock.Now() }
@@ -204,16 +238,132 @@ func (l *laneLoop) now() time.Time { return l.d.cfg.Clock.Now() }
 func (l *laneLoop) run(ctx context.Context) {
 	defer l.releaseAll(context.WithoutCancel(ctx))
 	for ctx.Err() == nil {
-		if len(l.held) == 0 && !l.fetch(ctx) {
+		ready, wake, err := l.ready(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				l.log.Error().Err(err).Msg("ask rule budget")
+				l.backoff(ctx)
+			}
 			continue
 		}
-		l.dispatch(ctx)
+		if ready != nil {
+			l.dispatch(ctx, ready)
+			continue
+		}
+		// Nothing held may go now: reach for more work, unless the lane
+		// already holds as much as it may, then wait for a rule's slot.
+		if len(l.held) >= l.d.cfg.MaxHeld {
+			l.sleepUntil(ctx, wake)
+			continue
+		}
+		if len(l.held) > 0 && !l.now().Before(l.extendedAt.Add(extendEvery)) {
+			l.extendAll(ctx)
+		}
+		l.fetch(ctx, wake)
 	}
 }
 
+// ready returns the indexes in held of the ops that may be sent now: all
+// of them, unless some rules' budgets are spent. The ops of a spent rule
+// wait, and so does every later op that names a row (or, for upserts, a
+// table) a waiting op names, so two ops on one row never swap. sql ops
+// name no row: they neither wait for nor hold back another rule's ops.
+// When nothing may go, wake is the earliest time a waiting rule's budget
+// admits a call (zero when nothing is held). ready is nil when nothing
+// may go.
+func (l *laneLoop) ready(ctx context.Context) (ready []int, wake time.Time, err error) {
+	if len(l.held) == 0 {
+		return nil, time.Time{}, nil
+	}
+	rb := l.d.rules
+	if rb == nil {
+		ready = make([]int, len(l.held))
+		for i := range ready {
+			ready[i] = i
+		}
+		return ready, time.Time{}, nil
+	}
+	spent := map[string]bool{}
+	for _, dl := range l.held {
+		rule := dl.Op.Rule
+		if _, seen := spent[rule]; seen {
+			continue
+		}
+		spent[rule] = false
+		if !rb.capped(l.base, rule) {
+			continue
+		}
+		next, err := rb.next(ctx, l.base, rule, l.lane)
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("rule %q: %w", rule, err)
+		}
+		// Next answers its own now when a call is free: compare with a
+		// time read after it.
+		if next.After(l.now()) {
+			spent[rule] = true
+			if wake.IsZero() || next.Before(wake) {
+				wake = next
+			}
+		}
+	}
+	var w waiting
+	var tokens []token
+	for i, dl := range l.held {
+		op := &dl.Op
+		tokens = op.rowTokens(tokens[:0])
+		if spent[op.Rule] || w.blocks(op, tokens) {
+			w.add(op, tokens)
+			continue
+		}
+		ready = append(ready, i)
+	}
+	return ready, wake, nil
+}
+
+// waiting is what the ops held back name: rows, tables with an upsert,
+// tables with any row op.
+type waiting struct {
+	rows, upsertTables, tables map[token]bool
+}
+
+func (w *waiting) add(op *Op, rows []token) {
+	if op.Kind == SQL {
+		return
+	}
+	if w.rows == nil {
+		w.rows, w.upsertTables, w.tables = map[token]bool{}, map[token]bool{}, map[token]bool{}
+	}
+	for _, r := range rows {
+		w.rows[r] = true
+	}
+	table := token{op.Base, op.Table}
+	w.tables[table] = true
+	if op.Kind == Upsert {
+		w.upsertTables[table] = true
+	}
+}
+
+// blocks reports whether op must wait behind the waiting ops.
+func (w *waiting) blocks(op *Op, rows []token) bool {
+	if w.rows == nil || op.Kind == SQL {
+		return false
+	}
+	table := token{op.Base, op.Table}
+	if w.upsertTables[table] || (op.Kind == Upsert && w.tables[table]) {
+		return true
+	}
+	for _, r := range rows {
+		if w.rows[r] {
+			return true
+		}
+	}
+	return false
+}
+
 // fetch waits until the budget admits a call, then fetches a batch into
-// held. It reports whether it got any ops.
-func (l *laneLoop) fetch(ctx context.Context) bool {
+// held, waiting for ops no later than wake when that is set (a held rule's
+// next slot). It reports whether it got any ops.
+func (l *laneLoop) fetch(ctx context.Context, wake time.Time) bool {
 	cfg := l.d.cfg
 	if !l.sleepUntil(ctx, l.frozenUntil) {
 		return false
@@ -241,28 +391,29 @@ func (l *laneLoop) fetch(ctx context.Context) bool {
 		// Nothing queued: Fetch is where the lane waits for work.
 		wait = max(wait, idleFetchWait)
 	}
-	ds, err := cfg.Source.Fetch(ctx, l.base, l.lane, MaxBatchRows, wait)
-	if err != nil {
-		if ctx.Err() == nil {
-			l.log.Error().Err(err).Msg("fetch ops")
-			l.backoff(ctx)
-		}
-		// A failed fetch may still have handed over deliveries.
-		l.held = append(l.held, ds...)
-		return len(l.held) > 0
+	if !wake.IsZero() {
+		wait = min(wait, max(wake.Sub(l.now()), idleFetchWait))
 	}
+	ds, err := cfg.Source.Fetch(ctx, l.base, l.lane, min(MaxBatchRows, cfg.MaxHeld-len(l.held)), wait)
+	// A failed fetch may still have handed over deliveries.
 	l.held = append(l.held, ds...)
-	return len(l.held) > 0
+	if err != nil && ctx.Err() == nil {
+		l.log.Error().Err(err).Msg("fetch ops")
+		l.backoff(ctx)
+	}
+	return len(ds) > 0
 }
 
-// dispatch plans the held ops and sends their batches in order, settling
-// each op as its batch finishes. It stops at the first batch that fails.
-func (l *laneLoop) dispatch(ctx context.Context) {
+// dispatch plans the held ops at the indexes ready and sends their
+// batches in order, settling each op as its batch finishes. It stops at the
+// first batch that fails, and at a batch whose rule budget is spent.
+func (l *laneLoop) dispatch(ctx context.Context, ready []int) {
 	cfg := l.d.cfg
 	bg := context.WithoutCancel(ctx)
-	ops := make([]Op, len(l.held))
-	for i, dl := range l.held {
-		ops[i] = dl.Op
+	// ops[i] is held[ready[i]]; Plan and Execute index ops.
+	ops := make([]Op, len(ready))
+	for i, h := range ready {
+		ops[i] = l.held[h].Op
 	}
 	settled := make([]bool, len(l.held))
 	defer func() {
@@ -284,7 +435,7 @@ func (l *laneLoop) dispatch(ctx context.Context) {
 				Int("calls", b.Calls()).Int("ops", len(b.Ops())).Msg("dry run: planned call")
 			l.report(CallReport{Kind: b.Kind, Table: b.Table, Call: string(b.Kind), Rows: b.Rows(), Status: "dry_run"})
 			for _, i := range b.Ops() {
-				l.ack(bg, i, settled)
+				l.ack(bg, ready[i], settled)
 			}
 			continue
 		}
@@ -292,10 +443,10 @@ func (l *laneLoop) dispatch(ctx context.Context) {
 		// deliver the webhook for a write before the write's response
 		// arrives, and the loop guard must already know the row.
 		l.sending(targetRows(ops, b))
-		out := l.exec.Execute(ctx, ops, b, l.callFunc(b))
+		out := l.exec.Execute(ctx, ops, b, l.callFunc(b, batchRules(ops, b)))
 		l.written(out.Written)
 		for _, i := range out.Done {
-			l.ack(bg, i, settled)
+			l.ack(bg, ready[i], settled)
 		}
 		for _, dead := range out.Dead {
 			l.log.Warn().Str("op", ops[dead.Index].ID).Str("rule", ops[dead.Index].Rule).Str("kind", string(b.Kind)).
@@ -304,14 +455,19 @@ func (l *laneLoop) dispatch(ctx context.Context) {
 				// Not stored: hand the op back so it is not lost, and
 				// slow down before the next round.
 				l.log.Error().Err(err).Str("op", ops[dead.Index].ID).Msg("dead letter")
-				settled[dead.Index] = true
-				if err := l.held[dead.Index].Release(bg); err != nil {
+				settled[ready[dead.Index]] = true
+				if err := l.held[ready[dead.Index]].Release(bg); err != nil {
 					l.log.Warn().Err(err).Str("op", ops[dead.Index].ID).Msg("release op")
 				}
 				deadFailed = true
 				continue
 			}
-			l.ack(bg, dead.Index, settled)
+			l.ack(bg, ready[dead.Index], settled)
+		}
+		if errors.Is(out.Err, errRuleSpent) {
+			// Not a failure: the rest waits for the rule's next slot
+			// (the lane re-plans what may go without it).
+			return
 		}
 		if out.Err != nil {
 			// Settle what is done before deciding about the rest.
@@ -450,9 +606,20 @@ func (l *laneLoop) backoff(ctx context.Context) {
 // the budget's admission (extending the held ops while it waits), then
 // sends. The send itself is not cancelled by ctx, so a call in flight
 // finishes when the dispatcher stops.
-func (l *laneLoop) callFunc(b Batch) CallFunc {
+//
+// With per-rule budgets, every call is first charged to each capped rule of
+// rules; when one of them has no slot left the call is not made and
+// errRuleSpent stops the batch. Rules are charged before the base so a
+// charged rule slot is always followed by its call (a cancelled context
+// aside), and checked all before any is charged so a call refused for one
+// rule charges none (within this process: replicas may race for a rule's
+// last slot, which then over-charges, never over-spends).
+func (l *laneLoop) callFunc(b Batch, rules []string) CallFunc {
 	cfg := l.d.cfg
 	return func(ctx context.Context, name string, rows int, send func(ctx context.Context) error) error {
+		if err := l.chargeRules(ctx, rules); err != nil {
+			return err
+		}
 		for {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -479,6 +646,54 @@ func (l *laneLoop) callFunc(b Batch) CallFunc {
 			Status: status(err), Err: err, Duration: l.now().Sub(start)})
 		return err
 	}
+}
+
+// errRuleSpent stops a batch whose rule budget has no slot left.
+var errRuleSpent = errors.New("rule budget spent")
+
+// batchRules returns the distinct rules of the ops of b, in first-seen order.
+func batchRules(ops []Op, b Batch) []string {
+	var rules []string
+	for _, i := range b.Ops() {
+		if r := ops[i].Rule; !slices.Contains(rules, r) {
+			rules = append(rules, r)
+		}
+	}
+	return rules
+}
+
+// chargeRules records one call in the budget of every capped rule of
+// rules, or returns errRuleSpent (charging none of them in this process)
+// when one has no slot now.
+func (l *laneLoop) chargeRules(ctx context.Context, rules []string) error {
+	rb := l.d.rules
+	if rb == nil {
+		return nil
+	}
+	var capped []string
+	for _, r := range rules {
+		if !rb.capped(l.base, r) {
+			continue
+		}
+		next, err := rb.next(ctx, l.base, r, l.lane)
+		if err != nil {
+			return fmt.Errorf("rule %q budget: %w", r, err)
+		}
+		if next.After(l.now()) {
+			return errRuleSpent
+		}
+		capped = append(capped, r)
+	}
+	for _, r := range capped {
+		ok, _, err := rb.reserve(ctx, l.base, r, l.lane)
+		if err != nil {
+			return fmt.Errorf("rule %q budget: %w", r, err)
+		}
+		if !ok {
+			return errRuleSpent
+		}
+	}
+	return nil
 }
 
 func (l *laneLoop) report(r CallReport) {
@@ -531,6 +746,7 @@ func (l *laneLoop) sleepUntil(ctx context.Context, t time.Time) bool {
 
 // extendAll tells the queue the held ops are still being worked on.
 func (l *laneLoop) extendAll(ctx context.Context) {
+	l.extendedAt = l.now()
 	for _, dl := range l.held {
 		if err := dl.Extend(ctx); err != nil && ctx.Err() == nil {
 			l.log.Warn().Err(err).Str("op", dl.Op.ID).Msg("extend op")
@@ -553,3 +769,63 @@ type wallClock struct{}
 
 func (wallClock) Now() time.Time                         { return time.Now() }
 func (wallClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// ruleBudgets keeps the per-rule budgets of DispatcherConfig.RuleShare in
+// a budget.Keeper of their own, keyed base+"/rule/"+rule.
+type ruleBudgets struct {
+	share  func(base, rule string) (budget.Limits, bool)
+	keeper *budget.Keeper
+
+	mu   sync.Mutex
+	keys map[string][2]string // key → base, rule
+}
+
+func newRuleBudgets(share func(base, rule string) (budget.Limits, bool), store budget.Store, now func() time.Time) *ruleBudgets {
+	rb := &ruleBudgets{share: share, keys: map[string][2]string{}}
+	rb.keeper = budget.NewKeeper(store, rb.limits, now)
+	return rb
+}
+
+// RuleBudgetKey is the budget key of a rule's own budget on a base.
+func RuleBudgetKey(base, rule string) string { return base + "/rule/" + rule }
+
+func (rb *ruleBudgets) key(base, rule string) string {
+	k := RuleBudgetKey(base, rule)
+	rb.mu.Lock()
+	rb.keys[k] = [2]string{base, rule}
+	rb.mu.Unlock()
+	return k
+}
+
+// limits answers the keeper: the rule's share now, no limit when it has none.
+func (rb *ruleBudgets) limits(key string) budget.Limits {
+	rb.mu.Lock()
+	br, ok := rb.keys[key]
+	rb.mu.Unlock()
+	if !ok {
+		return budget.Limits{}
+	}
+	l, ok := rb.share(br[0], br[1])
+	if !ok {
+		return budget.Limits{}
+	}
+	return l
+}
+
+// capped reports whether rule has a budget of its own on base. Ops without
+// a rule (replays of hand-made ops) never do.
+func (rb *ruleBudgets) capped(base, rule string) bool {
+	if rule == "" {
+		return false
+	}
+	_, ok := rb.share(base, rule)
+	return ok
+}
+
+func (rb *ruleBudgets) next(ctx context.Context, base, rule string, lane budget.Lane) (time.Time, error) {
+	return rb.keeper.Next(ctx, rb.key(base, rule), lane)
+}
+
+func (rb *ruleBudgets) reserve(ctx context.Context, base, rule string, lane budget.Lane) (bool, time.Time, error) {
+	return rb.keeper.Reserve(ctx, rb.key(base, rule), lane)
+}

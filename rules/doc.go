@@ -29,7 +29,16 @@
 // params} is for cron rules only: a SELECT whose rows are evaluated one by
 // one as item. on_self: lets a rule fire for events caused by seaflow's own
 // writes (default false); max_depth: is a per-rule chain limit (0 = the
-// runner's).
+// runner's). budget_share: is the fraction 0 < x <= 1 of each base's
+// longest window the rule's calls may spend (default 0.5 for webhook
+// rules, 1 = no cap of its own for cron and NATS rules; see
+// Config.RuleLimits). A generic webhook may set rate_limit: {events: N,
+// per: DURATION}: past it the hook answers 429 with Retry-After and stores
+// nothing (SeaTable's own webhooks may not: SeaTable does not retry).
+//
+// Expressions are bounded at load (MaxNodes nodes, MaxNesting levels of
+// brackets) and at run time (MemoryBudget per evaluation: a blow-up fails
+// that event's rule only).
 //
 // # Expressions
 //

@@ -23,8 +23,15 @@ import (
 // may allocate in expr's VM (ranges, map/filter results), so that a
 // hostile or mistaken expression fails for its event instead of stalling
 // the daemon.
+//
+// MaxNesting bounds how deep brackets nest in one expression: parentheses,
+// calls, arrays, maps and closures. Brackets are not nodes, so MaxNodes
+// alone would let "((((…1…))))" of any depth reach the parser's recursion;
+// a rule that needs more than 100 levels is a program, not a rule.
+// Operator chains without brackets are bounded by MaxNodes.
 const (
 	MaxNodes     = 1000
+	MaxNesting   = 100
 	MemoryBudget = 100_000
 )
 
@@ -177,6 +184,9 @@ func toTime(v any) (time.Time, error) {
 // compileExpr compiles src once for environment k. asBool requires a bool
 // result (checked at load where the type is known, else at run time).
 func compileExpr(src string, k envKind, asBool bool) (*vm.Program, error) {
+	if err := checkNesting(src); err != nil {
+		return nil, err
+	}
 	opts := make([]expr.Option, 0, len(helperOptions)+3)
 	opts = append(opts, expr.Env(envPrototype(k)), expr.MaxNodes(MaxNodes))
 	opts = append(opts, helperOptions...)
@@ -184,6 +194,40 @@ func compileExpr(src string, k envKind, asBool bool) (*vm.Program, error) {
 		opts = append(opts, expr.AsBool())
 	}
 	return expr.Compile(src, opts...)
+}
+
+// checkNesting refuses src when its brackets nest deeper than MaxNesting,
+// before the parser recurses into them. Brackets inside string literals
+// ("…", '…', `…`) do not count. The error is a *file.Error at the first
+// bracket past the limit.
+func checkNesting(src string) error {
+	depth := 0
+	var quote rune
+	escaped := false
+	for i, r := range []rune(src) {
+		switch {
+		case quote != 0:
+			switch {
+			case escaped:
+				escaped = false
+			case r == '\\' && quote != '`':
+				escaped = true
+			case r == quote:
+				quote = 0
+			}
+		case r == '"' || r == '\'' || r == '`':
+			quote = r
+		case r == '(' || r == '[' || r == '{':
+			if depth++; depth > MaxNesting {
+				e := &file.Error{Location: file.Location{From: i, To: i + 1},
+					Message: fmt.Sprintf("expression nested deeper than %d levels", MaxNesting)}
+				return e.Bind(file.NewSource(src))
+			}
+		case r == ')' || r == ']' || r == '}':
+			depth = max(depth-1, 0)
+		}
+	}
+	return nil
 }
 
 // exprErrorAt splits a compile error into a message and the column offset

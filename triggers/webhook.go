@@ -45,6 +45,12 @@ type Hook struct {
 	HMACHeader, HMACSecret string
 	// NoAuth accepts requests without authentication (auth: none).
 	NoAuth bool
+	// RateLimit caps the authenticated requests a generic hook accepts;
+	// past it a request is answered 429 with Retry-After and a JSON
+	// reason, and nothing is stored. SeaTable hooks take none: SeaTable
+	// does not retry a refused webhook and disables it after 5 failures.
+	// The zero value means no limit.
+	RateLimit RateLimit
 }
 
 // seaTable reports whether the hook is a SeaTable webhook.
@@ -63,6 +69,12 @@ func (h Hook) validate() error {
 	}
 	if h.HMACHeader != "" && http.CanonicalHeaderKey(h.HMACHeader) == "Authorization" {
 		return fmt.Errorf("webhook %q: hmac header cannot be Authorization", h.Name)
+	}
+	if err := h.RateLimit.validate(h.Name); err != nil {
+		return err
+	}
+	if h.seaTable() && h.RateLimit.enabled() {
+		return fmt.Errorf("webhook %q: a SeaTable webhook takes no rate limit (SeaTable does not retry refused webhooks)", h.Name)
 	}
 	methods := 0
 	for _, set := range []bool{h.SeaTableSecret != "", h.BearerToken != "", h.HMACSecret != ""} {
@@ -102,6 +114,7 @@ type Webhooks struct {
 	clock  Clock
 	log    zerolog.Logger
 	hooks  atomic.Pointer[map[string]Hook] // by path
+	limits limiters
 }
 
 var _ http.Handler = (*Webhooks)(nil)
@@ -140,6 +153,7 @@ func (w *Webhooks) Update(hooks []Hook) error {
 	if len(errs) > 0 {
 		return fmt.Errorf("webhooks: %w", errors.Join(errs...))
 	}
+	w.limits.update(m)
 	w.hooks.Store(&m)
 	return nil
 }
@@ -147,7 +161,9 @@ func (w *Webhooks) Update(hooks []Hook) error {
 // ServeHTTP checks, decodes and stores one webhook request. The checks in
 // order: known path (404), POST (405 with Allow), Content-Type
 // application/json (415), credentials present (401), body at most
-// MaxWebhookBody bytes (413), signature (401), JSON (400), decoding (400).
+// MaxWebhookBody bytes (413), signature (401), the hook's rate limit (429
+// with Retry-After; only authenticated requests count, so a flood without
+// credentials cannot lock the real sender out), JSON (400), decoding (400).
 // Then the event is written (503 when that fails) and answered 202
 // {"id": "...", "status": "accepted"}.
 func (w *Webhooks) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
@@ -185,6 +201,13 @@ func (w *Webhooks) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	if !hook.verifyBody(r.Header, body) {
 		w.refuse(rw, r, hook.Name, http.StatusUnauthorized, "bad signature")
+		return
+	}
+	if ok, retry := w.limits.take(hook.Name, w.clock.Now()); !ok {
+		secs := retryAfterSeconds(retry)
+		rw.Header().Set("Retry-After", strconv.Itoa(secs))
+		w.refuse(rw, r, hook.Name, http.StatusTooManyRequests,
+			fmt.Sprintf("rate limit: at most %d requests per %s on this webhook; retry after %d s", hook.RateLimit.Events, hook.RateLimit.Per, secs))
 		return
 	}
 	if !json.Valid(body) {

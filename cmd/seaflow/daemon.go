@@ -130,6 +130,10 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 		Bases: rows, Source: q, Dead: countingDead{q, d.metrics, opts.onDeadLetter}, Budget: d.keeper, Clock: clock,
 		Logger: d.log.With().Str("component", "dispatcher").Logger(), DryRun: opts.DryRun,
 		OnWritten: self.Mark, OnSending: self.Mark,
+		// Per-rule budget shares, read from the config in force so a reload
+		// applies at once; replicas share them through the budget KV.
+		RuleShare: func(base, rule string) (budget.Limits, bool) { return d.config().RuleLimits(base, rule) },
+		RuleStore: q.BudgetStore(),
 	})
 	d.dispatch.Add(1)
 	go func() {

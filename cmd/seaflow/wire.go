@@ -31,6 +31,9 @@ func webhookHooks(cfg *rules.Config) []triggers.Hook {
 		if w.HMAC != nil {
 			h.HMACHeader, h.HMACSecret = w.HMAC.Header, w.HMAC.Secret
 		}
+		if w.RateLimit != nil {
+			h.RateLimit = triggers.RateLimit{Events: w.RateLimit.Events, Per: w.RateLimit.Per}
+		}
 		hooks = append(hooks, h)
 	}
 	return hooks

@@ -1,0 +1,98 @@
+package triggers
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"time"
+)
+
+// RateLimit caps the requests a generic webhook accepts: at most Events in
+// any rolling window of Per. The zero value means no limit.
+type RateLimit struct {
+	Events int
+	Per    time.Duration
+}
+
+func (r RateLimit) enabled() bool { return r.Events > 0 && r.Per > 0 }
+
+func (r RateLimit) validate(hook string) error {
+	switch {
+	case r == RateLimit{}:
+		return nil
+	case r.Events <= 0 || r.Per <= 0:
+		return fmt.Errorf("webhook %q: rate limit needs events > 0 and per > 0, got %d per %s", hook, r.Events, r.Per)
+	}
+	return nil
+}
+
+// hookLimiter is the exact rolling log of one hook's accepted requests (a
+// ring of the last Events times), so it never lets more than Events
+// through in any window of Per, and knows exactly when the next slot frees.
+type hookLimiter struct {
+	mu    sync.Mutex
+	limit RateLimit
+	times []time.Time // ring, oldest at head once full
+	head  int
+}
+
+// take records a request at now if the limit allows it; otherwise it
+// returns how long until it would.
+func (l *hookLimiter) take(now time.Time) (ok bool, retry time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.times) < l.limit.Events {
+		l.times = append(l.times, now)
+		return true, 0
+	}
+	oldest := l.times[l.head]
+	if free := oldest.Add(l.limit.Per); free.After(now) {
+		return false, free.Sub(now)
+	}
+	l.times[l.head] = now
+	l.head = (l.head + 1) % len(l.times)
+	return true, 0
+}
+
+// limiters holds one hookLimiter per hook name. A reload keeps a hook's log
+// when its limit is unchanged and starts a new one otherwise.
+type limiters struct {
+	mu sync.Mutex
+	m  map[string]*hookLimiter
+}
+
+// update makes the limiters match hooks.
+func (ls *limiters) update(hooks map[string]Hook) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	next := map[string]*hookLimiter{}
+	for _, h := range hooks {
+		if !h.RateLimit.enabled() {
+			continue
+		}
+		if old := ls.m[h.Name]; old != nil && old.limit == h.RateLimit {
+			next[h.Name] = old
+			continue
+		}
+		next[h.Name] = &hookLimiter{limit: h.RateLimit}
+	}
+	ls.m = next
+}
+
+// take asks hook's limiter for a request at now; hooks without a limit
+// always pass.
+func (ls *limiters) take(hook string, now time.Time) (ok bool, retry time.Duration) {
+	ls.mu.Lock()
+	l := ls.m[hook]
+	ls.mu.Unlock()
+	if l == nil {
+		return true, 0
+	}
+	return l.take(now)
+}
+
+// retryAfterSeconds is the Retry-After value for a wait of d: whole seconds,
+// rounded up, at least 1.
+func retryAfterSeconds(d time.Duration) int {
+	return max(int(math.Ceil(d.Seconds())), 1)
+}
