@@ -18,10 +18,12 @@ import (
 // base and lane.
 const (
 	// opsAckWait is how long a fetched op may stay unsettled before the
-	// server hands it to another fetch. The dispatcher holds a batch for one
-	// SeaTable call (seconds), and can Extend it; five minutes is far above
-	// that, and bounds how long a crashed replica's ops wait.
-	opsAckWait = 5 * time.Minute
+	// server hands it to another fetch. It bounds how long the ops a
+	// crashed replica had fetched wait before another process (or the
+	// restarted one) gets them. The dispatcher extends held ops every 10 s
+	// and a SeaTable call times out after 30 s, so a live holder never
+	// loses its ops to the timer: 45 s leaves room above 10 s + 30 s.
+	opsAckWait = 45 * time.Second
 	// opsMaxAckPending caps fetched-but-unsettled ops per base and lane:
 	// a full batch of 1,000 plus the next one lingering, with room to spare.
 	opsMaxAckPending = 4000
