@@ -413,7 +413,7 @@ func (l *laneLoop) dispatch(ctx context.Context, ready []int) {
 	// ops[i] is held[ready[i]]; Plan and Execute index ops.
 	ops := make([]Op, len(ready))
 	for i, h := range ready {
-		ops[i] = l.held[h].Op
+		ops[i] = replaySafe(l.held[h])
 	}
 	settled := make([]bool, len(l.held))
 	defer func() {
@@ -488,6 +488,19 @@ func (l *laneLoop) dispatch(ctx context.Context, ready []int) {
 		return
 	}
 	l.failures = 0
+}
+
+// replaySafe returns the op to send for a delivery. An append that was
+// delivered before, or produced again from a redelivered event, may have
+// landed already (the process died between SeaTable's answer and the ack): when it names a dedupe column holding its
+// id, it goes out as an upsert on that column, which finds the row instead
+// of adding it again. A first delivery stays a plain, cheaper append.
+func replaySafe(dl Delivery) Op {
+	op := dl.Op
+	if (dl.Redelivered || op.Replay) && op.Kind == Append && op.DedupeColumn != "" {
+		op.Kind, op.Key = Upsert, op.DedupeColumn
+	}
+	return op
 }
 
 // targetRows lists the existing rows a batch's ops name (appends and

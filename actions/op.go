@@ -48,6 +48,14 @@ type Op struct {
 	// Key is the key column of an upsert: a row whose Key cell equals
 	// Values[Key] is updated, otherwise a row is appended.
 	Key string `json:"key,omitempty"`
+	// DedupeColumn, on an append, is a text column that holds the op's ID
+	// (Values[DedupeColumn] == ID). An append delivered again after a crash
+	// is then sent as an upsert keyed on that column, so it cannot add the
+	// row twice.
+	DedupeColumn string `json:"dedupe_column,omitempty"`
+	// Replay marks an op produced again from a redelivered event: it may
+	// have been sent already, so it is handled like a redelivered op.
+	Replay bool `json:"replay,omitempty"`
 	// LinkColumn is the link column of a link op.
 	LinkColumn string `json:"link_column,omitempty"`
 	// OtherRowIDs are the rows of the linked table that RowID links to.

@@ -13,6 +13,9 @@ import (
 type Delivery struct {
 	// Op is the row action.
 	Op Op
+	// Redelivered is true when the queue handed this op out before (a
+	// crash, a release, an expired hold): its write may have landed already.
+	Redelivered bool
 	// Ack removes the op from the queue: it landed, or it went to the dead letters.
 	Ack func(ctx context.Context) error
 	// Release hands the op back to the queue for a later delivery.

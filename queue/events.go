@@ -161,6 +161,7 @@ func (q *Queue) handleEvent(ctx context.Context, msg jetstream.Msg, handle func(
 		_ = msg.Term()
 		return
 	}
+	ev.Redelivered = meta != nil && meta.NumDelivered > 1
 
 	keepAlive := make(chan struct{})
 	go func() {

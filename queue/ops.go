@@ -157,8 +157,13 @@ func (q *Queue) Fetch(ctx context.Context, base string, lane budget.Lane, max in
 
 // delivery wraps a fetched message in the handles the dispatcher settles.
 func delivery(op actions.Op, msg jetstream.Msg) actions.Delivery {
+	redelivered := false
+	if md, err := msg.Metadata(); err == nil {
+		redelivered = md.NumDelivered > 1
+	}
 	return actions.Delivery{
-		Op: op,
+		Op:          op,
+		Redelivered: redelivered,
 		Ack: func(ctx context.Context) error {
 			// A confirmed ack: once it returns, the op is gone from the queue.
 			if _, ok := ctx.Deadline(); !ok {

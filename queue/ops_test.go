@@ -106,6 +106,9 @@ func TestAckRemovesReleaseRedelivers(t *testing.T) {
 	if err != nil || len(again) != 1 || again[0].Op.ID != "o3" {
 		t.Fatalf("fetch after release = %+v, %v; want o3 only", again, err)
 	}
+	if ds[0].Redelivered || !again[0].Redelivered {
+		t.Errorf("Redelivered: first delivery %v, second %v; want false, true", ds[0].Redelivered, again[0].Redelivered)
+	}
 	for _, d := range []actions.Delivery{ds[2], again[0]} {
 		if err := d.Ack(ctx); err != nil {
 			t.Fatal(err)

@@ -20,7 +20,7 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 // actionFields lists each action kind's fields; required ones first,
 // up to the count in actionRequired.
 var actionFields = map[actions.Kind][]string{
-	actions.Append: {"base", "table", "values"},
+	actions.Append: {"base", "table", "values", "dedupe_column"},
 	actions.Update: {"base", "table", "row", "values"},
 	actions.Upsert: {"base", "table", "key", "values"},
 	actions.Delete: {"base", "table", "row"},
@@ -459,6 +459,17 @@ func (d *decoder) action(n *yaml.Node, cfg *Config, r *Rule, kind actions.Kind, 
 		return d.value(e.val, field+"."+name, r.kind)
 	}
 	a.table, a.row, a.key, a.column, a.others = val("table"), val("row"), val("key"), val("column"), val("other_rows")
+	if e, ok := f["dedupe_column"]; ok {
+		// A literal column name: the op's id is written there, so a
+		// redelivered append can find the row it already made.
+		if col, ok := d.str(e.val, field+".dedupe_column"); ok {
+			if col == "" || strings.HasPrefix(col, "=") {
+				d.errorf(e.val, field+".dedupe_column", "want a column name (a literal, not an expression)")
+			} else {
+				a.dedupe = col
+			}
+		}
+	}
 	if e, ok := f["values"]; ok && compile {
 		if e.val.Kind != yaml.MappingNode && !strings.HasPrefix(e.val.Value, "=") {
 			d.errorf(e.val, field+".values", "want a mapping of column name to value, or an =expression")

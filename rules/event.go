@@ -47,4 +47,8 @@ type Event struct {
 	Msg  any `json:"msg,omitempty"`
 	// Rule is set for cron events: the rule whose schedule fired.
 	Rule string `json:"rule,omitempty"`
+	// Redelivered is set by the queue when the event was handed out before
+	// (a crash before its ack): its ops may have been queued and sent
+	// already. Not stored.
+	Redelivered bool `json:"-"`
 }

@@ -131,6 +131,7 @@ type action struct {
 	column *value
 	values *value
 	others *value
+	dedupe string // append: the column that holds the op id
 	sql    string
 	params []*value
 }
@@ -254,6 +255,10 @@ func (a *action) fill(op *actions.Op, env any) error {
 			return fmt.Errorf("values: got %T, want a mapping of column to value", v)
 		}
 		op.Values = m
+		if a.dedupe != "" {
+			op.DedupeColumn = a.dedupe
+			op.Values[a.dedupe] = op.ID
+		}
 		if a.kind == actions.Upsert {
 			if _, ok := m[op.Key]; !ok {
 				return fmt.Errorf("values: has no value for the key column %q", op.Key)

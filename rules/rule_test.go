@@ -233,3 +233,44 @@ func TestParseErrorListIsComplete(t *testing.T) {
 		t.Error("empty ErrorList as error is not nil")
 	}
 }
+
+func TestAppendDedupeColumn(t *testing.T) {
+	t.Parallel()
+	env := func(string) (string, bool) { return "", false }
+	cfg, err := Parse("d.yaml", []byte(`
+bases: { crm: { url: "https://x.example", api_token: t } }
+webhooks: [ { name: form, path: /f, token: k } ]
+rules:
+  - name: lead
+    on: { webhook: form }
+    do:
+      - append: { base: crm, table: Leads, values: { Name: "=body.name" }, dedupe_column: Seaflow ID }
+`), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := cfg.WebhookEvent("form", "abc", []byte(`{"name":"Ada"}`), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cfg.RuleSet().Match(&ev)[0].Evaluate(&ev, nil, t0)
+	if err != nil || len(out.Ops) != 1 {
+		t.Fatalf("evaluate: %v %+v", err, out)
+	}
+	op := out.Ops[0]
+	if op.DedupeColumn != "Seaflow ID" || op.Values["Seaflow ID"] != op.ID || op.Values["Name"] != "Ada" {
+		t.Errorf("op = %+v, want the op id in the dedupe column", op)
+	}
+	_, err = Parse("d.yaml", []byte(`
+bases: { crm: { url: "https://x.example", api_token: t } }
+webhooks: [ { name: form, path: /f, token: k } ]
+rules:
+  - name: lead
+    on: { webhook: form }
+    do:
+      - append: { base: crm, table: Leads, values: { Name: x }, dedupe_column: "=body.col" }
+`), env)
+	if err == nil || !strings.Contains(err.Error(), "d.yaml:8:") || !strings.Contains(err.Error(), "dedupe_column") {
+		t.Errorf("an expression as dedupe_column: %v", err)
+	}
+}

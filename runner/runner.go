@@ -104,6 +104,13 @@ func (r *Runner) Handle(ctx context.Context, ev rules.Event) error {
 	}
 	tr := Trace{EventID: ev.ID, Source: string(ev.Source), Name: ev.Name, Time: start}
 	ops, err := r.evaluate(ctx, &ev, &tr)
+	if ev.Redelivered {
+		// Its ops may be queued or sent already, and the queue's duplicate
+		// window may have passed: let appends check before adding.
+		for i := range ops {
+			ops[i].Replay = true
+		}
+	}
 	if err == nil && len(ops) > 0 {
 		if err = r.pub.PublishOps(ctx, ops); err != nil {
 			err = fmt.Errorf("queue ops of event %s: %w", ev.ID, err)

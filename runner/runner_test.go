@@ -253,3 +253,19 @@ func TestTracesBounded(t *testing.T) {
 		t.Errorf("after aging Recent = %+v, want only e", got)
 	}
 }
+
+func TestRedeliveredEventMarksOpsAsReplay(t *testing.T) {
+	t.Parallel()
+	r, b := setup(t, nil)
+	ev := webhookEvent(map[string]any{"stage": "Won", "id": "row1", "note": "x"})
+	if err := r.Handle(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	ev.Redelivered = true
+	if err := r.Handle(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if b.pub.ops[0].Replay || !b.pub.ops[2].Replay {
+		t.Errorf("Replay: first delivery %v, redelivery %v; want false, true", b.pub.ops[0].Replay, b.pub.ops[2].Replay)
+	}
+}
