@@ -1,0 +1,492 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/seaflow/seaflow/seatable/emulator"
+)
+
+// seaflowBin is the seaflow binary TestMain builds; moduleRoot the
+// repository root it was built from.
+var (
+	seaflowBin string
+	moduleRoot string
+	binDir     string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: go env GOMOD: %v\n", err)
+		return 1
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		fmt.Fprintln(os.Stderr, "e2e: not inside the seaflow module")
+		return 1
+	}
+	moduleRoot = filepath.Dir(gomod)
+	binDir, err = os.MkdirTemp("", "seaflow-e2e-")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: temp dir: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(binDir)
+	seaflowBin = filepath.Join(binDir, "seaflow")
+	if err := goBuild(seaflowBin, "./cmd/seaflow"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// goBuild builds pkg (relative to the module root) into out.
+func goBuild(out, pkg string) error {
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = moduleRoot
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("e2e: go build %s: %w\n%s", pkg, err, b)
+	}
+	return nil
+}
+
+// webhookSecret is the secret of the SeaTable webhooks of every fixture.
+const webhookSecret = "e2e-webhook-secret"
+
+// hookToken is the bearer token of the generic webhooks of every config.
+const hookToken = "e2e-hook-token"
+
+// env is one scenario: an emulator served on loopback, a config file and
+// a data directory, and the seaflow daemon run on them.
+type env struct {
+	t       *testing.T
+	emu     *emulator.Emulator
+	emuURL  string
+	base    emulator.BaseInfo
+	addr    string // the daemon's listen address (host:port)
+	dir     string
+	cfgPath string
+	dataDir string
+	logPath string
+	vars    map[string]string // environment of the daemon, for ${VAR}
+	client  *http.Client
+	cur     *daemonProc
+}
+
+// setup starts an emulator with the fixture (where $LISTEN is replaced by
+// the daemon's address and $SECRET by webhookSecret) and writes config.
+// The config reads the emulator's URL, the base token, the listen address,
+// the webhook secret and token from ${E2E_EMU_URL}, ${E2E_TOKEN},
+// ${E2E_LISTEN}, ${E2E_SECRET} and ${E2E_HOOK_TOKEN}; extra adds variables.
+// The daemon is not started.
+func setup(t *testing.T, fixture, config string, extra map[string]string) *env {
+	t.Helper()
+	e := &env{t: t, dir: t.TempDir()}
+	e.addr = freeAddr(t)
+	e.emu = emulator.New(emulator.Options{Limits: emulator.DefaultLimits})
+	srv := httptest.NewServer(e.emu)
+	t.Cleanup(srv.Close)
+	e.emuURL = srv.URL
+	e.emu.SetServerURL(srv.URL)
+	fx, err := emulator.ParseFixture("fixture.yaml", []byte(strings.NewReplacer("$LISTEN", e.addr, "$SECRET", webhookSecret).Replace(fixture)))
+	if err != nil {
+		t.Fatalf("fixture: %v", err)
+	}
+	infos, err := e.emu.Load(fx)
+	if err != nil {
+		t.Fatalf("load fixture: %v", err)
+	}
+	e.base = infos[0]
+	e.cfgPath = filepath.Join(e.dir, "seaflow.yaml")
+	if err := os.WriteFile(e.cfgPath, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.dataDir = filepath.Join(e.dir, "data")
+	e.logPath = filepath.Join(e.dir, "seaflow.log")
+	e.vars = map[string]string{
+		"E2E_EMU_URL":    e.emuURL,
+		"E2E_TOKEN":      e.base.APIToken,
+		"E2E_LISTEN":     e.addr,
+		"E2E_SECRET":     webhookSecret,
+		"E2E_HOOK_TOKEN": hookToken,
+	}
+	for k, v := range extra {
+		e.vars[k] = v
+	}
+	e.client = &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute},
+	}
+	t.Cleanup(func() {
+		if e.cur != nil && e.cur.running() {
+			e.cur.kill()
+		}
+		if t.Failed() {
+			t.Logf("daemon log (tail):\n%s", e.logTail(80))
+			if keep := os.Getenv("SEAFLOW_E2E_KEEP"); keep != "" {
+				dst := filepath.Join(keep, t.Name())
+				if err := os.CopyFS(dst, os.DirFS(e.dir)); err != nil {
+					t.Logf("keep %s: %v", dst, err)
+				} else {
+					t.Logf("kept the config, data and log in %s", dst)
+				}
+			}
+		}
+	})
+	return e
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// daemonProc is one run of the seaflow binary.
+type daemonProc struct {
+	cmd  *exec.Cmd
+	log  *os.File
+	done chan struct{} // closed when the process has exited
+	err  error         // Wait's result, set before done is closed
+}
+
+func (d *daemonProc) running() bool {
+	select {
+	case <-d.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (d *daemonProc) kill() {
+	_ = d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.done
+}
+
+// start runs the daemon on the env's config and data directory (stdout and
+// stderr appended to the log file) and waits until GET /readyz answers 200.
+func (e *env) start() *daemonProc {
+	e.t.Helper()
+	if e.cur != nil && e.cur.running() {
+		e.t.Fatal("start: the daemon is already running")
+	}
+	logf, err := os.OpenFile(e.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	fmt.Fprintf(logf, "=== start %s\n", time.Now().UTC().Format(time.RFC3339Nano))
+	args := []string{"run", "--config", e.cfgPath, "--data-dir", e.dataDir}
+	if lvl := os.Getenv("SEAFLOW_E2E_LOG_LEVEL"); lvl != "" {
+		args = append(args, "--log-level", lvl)
+	}
+	cmd := exec.Command(seaflowBin, args...)
+	cmd.Dir = e.dir
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = os.Environ()
+	for k, v := range e.vars {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		e.t.Fatalf("start seaflow: %v", err)
+	}
+	d := &daemonProc{cmd: cmd, log: logf, done: make(chan struct{})}
+	go func() {
+		d.err = cmd.Wait()
+		logf.Close()
+		close(d.done)
+	}()
+	e.cur = d
+	e.waitReady(d, 60*time.Second)
+	return d
+}
+
+// waitReady polls GET /readyz until it answers 200, the process exits, or
+// the deadline passes.
+func (e *env) waitReady(d *daemonProc, within time.Duration) {
+	e.t.Helper()
+	deadline := time.Now().Add(within)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	probe := &http.Client{Timeout: time.Second}
+	for {
+		resp, err := probe.Get("http://" + e.addr + "/readyz")
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("seaflow not ready within %s (last error: %v)", within, err)
+		}
+		select {
+		case <-d.done:
+			e.t.Fatalf("seaflow exited before it was ready: %v", d.err)
+		case <-tick.C:
+		}
+	}
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (e *env) stop(d *daemonProc) {
+	e.t.Helper()
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(60 * time.Second):
+		d.kill()
+		e.t.Fatal("seaflow did not stop within 60s of SIGTERM")
+	}
+	if d.err != nil {
+		e.t.Errorf("seaflow exited with %v after SIGTERM", d.err)
+	}
+}
+
+// logTail returns the last n lines of the daemon's log.
+func (e *env) logTail(n int) string {
+	b, err := os.ReadFile(e.logPath)
+	if err != nil {
+		return fmt.Sprintf("(no log: %v)", err)
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// logCount counts the daemon log lines containing s.
+func (e *env) logCount(s string) int {
+	f, err := os.Open(e.logPath)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	n := 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), s) {
+			n++
+		}
+	}
+	return n
+}
+
+// waitFor waits, on the emulator's change signal, until cond holds.
+func (e *env) waitFor(within time.Duration, what string, cond func() bool) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	if err := e.emu.WaitFor(ctx, cond); err != nil {
+		e.t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
+
+// waitWebhooks waits until the emulator has delivered every webhook it queued.
+func (e *env) waitWebhooks() {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := e.emu.WaitWebhooks(ctx); err != nil {
+		e.t.Fatalf("waiting for webhook deliveries: %v", err)
+	}
+}
+
+// rows returns a table's rows.
+func (e *env) rows(table string) []map[string]any {
+	e.t.Helper()
+	rows, err := e.emu.Rows(e.base.UUID, table)
+	if err != nil {
+		e.t.Fatalf("rows of %s: %v", table, err)
+	}
+	return rows
+}
+
+// stats returns the call counters of the env's base.
+func (e *env) stats() emulator.BaseStats {
+	return e.emu.Stats().Bases[e.base.Name]
+}
+
+// calls returns the gateway calls of the call log to the env's base with
+// this method and endpoint (as in BaseStats.ByEndpoint; a trailing slash
+// is ignored, so "/sql" and "/sql/" are one endpoint).
+func (e *env) calls(method, endpoint string) []emulator.CallRecord {
+	var out []emulator.CallRecord
+	want := strings.TrimSuffix(endpoint, "/")
+	for _, c := range e.emu.Stats().CallLog {
+		if c.Gateway && c.Method == method && strings.TrimSuffix(c.Endpoint, "/") == want {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// rowsOf lists the rows of each call.
+func rowsOf(calls []emulator.CallRecord) []int {
+	out := make([]int, len(calls))
+	for i, c := range calls {
+		out[i] = c.Rows
+	}
+	return out
+}
+
+// postJSON posts body to the daemon with the bearer token (none when "")
+// and returns the status code.
+func (e *env) postJSON(path, token string, body []byte, header http.Header) (int, error) {
+	req, err := http.NewRequest(http.MethodPost, "http://"+e.addr+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// status reads the daemon's GET /api/status.
+func (e *env) status() (statusDoc, error) {
+	var st statusDoc
+	resp, err := e.client.Get("http://" + e.addr + "/api/status?traces=500")
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("GET /api/status: HTTP %d", resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return st, fmt.Errorf("decode status: %w", err)
+	}
+	return st, nil
+}
+
+// waitStatus polls GET /api/status until cond holds (the daemon is an
+// external process: its state has no signal the test can wait on).
+func (e *env) waitStatus(within time.Duration, what string, cond func(statusDoc) bool) statusDoc {
+	e.t.Helper()
+	deadline := time.Now().Add(within)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var last statusDoc
+	var err error
+	for {
+		last, err = e.status()
+		if err == nil && cond(last) {
+			return last
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("waiting for %s in the daemon's status: %v; last status: %+v", what, err, last)
+		}
+		<-tick.C
+	}
+}
+
+// healthy reports whether GET /healthz answers 200.
+func (e *env) healthy() error {
+	resp, err := e.client.Get("http://" + e.addr + "/healthz")
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET /healthz: HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// statusDoc is the part of GET /api/status the tests read.
+type statusDoc struct {
+	Bases []struct {
+		Name  string `json:"name"`
+		Lanes []struct {
+			Lane      string `json:"lane"`
+			Pending   int    `json:"pending"`
+			OldestAge string `json:"oldest_age"`
+		} `json:"lanes"`
+	} `json:"bases"`
+	Traces []struct {
+		EventID string `json:"event_id"`
+		Source  string `json:"source"`
+		Name    string `json:"name"`
+		Error   string `json:"error"`
+		Rules   []struct {
+			Rule    string `json:"rule"`
+			When    bool   `json:"when"`
+			Ops     int    `json:"ops"`
+			Error   string `json:"error"`
+			Stopped string `json:"stopped"`
+		} `json:"rules"`
+	} `json:"traces"`
+	Dead []struct {
+		Rule   string `json:"rule"`
+		Kind   string `json:"kind"`
+		Reason string `json:"reason"`
+	} `json:"dead"`
+}
+
+// pendingOps describes the ops still queued per base and lane, from the
+// daemon's status ("" when none is).
+func (e *env) pendingOps() string {
+	st, err := e.status()
+	if err != nil {
+		return fmt.Sprintf("(status: %v)", err)
+	}
+	var parts []string
+	for _, b := range st.Bases {
+		for _, l := range b.Lanes {
+			if l.Pending > 0 {
+				parts = append(parts, fmt.Sprintf("%s/%s: %d ops, oldest %s", b.Name, l.Lane, l.Pending, l.OldestAge))
+			}
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// recoveryWait is how long the tests give a restarted daemon to apply the
+// work a killed one left: SEAFLOW_RECOVERY_WAIT seconds, default 90.
+// (Ops a killed dispatcher had fetched come back only after the OPS
+// consumer's ack wait; set it above that to see them applied.)
+func recoveryWait(t *testing.T) time.Duration {
+	return time.Duration(envInt(t, "SEAFLOW_RECOVERY_WAIT", 90)) * time.Second
+}
