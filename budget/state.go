@@ -142,8 +142,8 @@ func (s *State) Usage(l Limits, now time.Time) []WindowUsage {
 			u.Used = s.monthUsed(monthStartOf(t))
 			next = s.monthNext(t, w.Calls)
 		} else {
-			u.Used = s.countAfter(t - int64(w.Span))
-			next = s.spanNext(t, int64(w.Span), w.Calls)
+			u.Used = s.countAfter(t - l.span(w))
+			next = s.spanNext(t, l.span(w), w.Calls)
 		}
 		u.Remaining = max(w.Calls-u.Used, 0)
 		if t < s.capUntil && i == shortest {
@@ -173,7 +173,7 @@ func (s *State) earliest(l Limits, lane Lane, t int64) int64 {
 		if w.Month {
 			next = max(next, s.monthNext(t, c))
 		} else {
-			next = max(next, s.spanNext(t, int64(w.Span), c))
+			next = max(next, s.spanNext(t, l.span(w), c))
 		}
 	}
 	if lane == Bulk && li >= 0 {
@@ -330,7 +330,7 @@ func (s *State) prune(l Limits, t int64) {
 	var keep int64
 	for _, w := range l.Windows {
 		if !w.Month {
-			keep = max(keep, int64(w.Span))
+			keep = max(keep, l.span(w))
 		}
 	}
 	i := s.firstAfter(t - keep - pruneSlack)

@@ -370,3 +370,20 @@ func TestCallsSince(t *testing.T) {
 		t.Errorf("CallsSince(after every call) = %v", got)
 	}
 }
+
+func TestSlackLengthensWindows(t *testing.T) {
+	t.Parallel()
+	l := Limits{Windows: []Window{{Span: time.Minute, Calls: 2}}, Slack: time.Second}
+	var s State
+	mustAdmit(t, &s, l, Urgent, t0, 2)
+	next := s.Next(l, Urgent, t0)
+	if want := t0.Add(time.Minute + time.Second); !next.Equal(want) {
+		t.Fatalf("next = %s, want the window plus its slack (%s)", next, want)
+	}
+	if ok, _ := s.Admit(l, Urgent, t0.Add(time.Minute)); ok {
+		t.Fatalf("admitted at exactly one window later, inside the slack")
+	}
+	if u := s.Usage(l, t0.Add(time.Minute)); u[0].Used != 2 || u[0].Span != time.Minute {
+		t.Errorf("usage inside the slack = %+v, want both calls counted and the window shown as configured", u[0])
+	}
+}

@@ -83,7 +83,20 @@ type Limits struct {
 	// DefaultBulkSegments (24); 1 means bulk is paced like Normal, that is
 	// not at all. At most 1000.
 	BulkSegments int
+	// Slack lengthens every rolling window when counting (not when showing
+	// it): a call is recorded just before it is sent, but SeaTable counts
+	// it when it arrives, so a slot seaflow sees free at exactly t+Span may
+	// still be taken on SeaTable's side for the call's transit time. 0 means
+	// none; the daemon uses DefaultSlack.
+	Slack time.Duration
 }
+
+// DefaultSlack is the Slack the daemon gives every base: above the time a
+// call takes to reach SeaTable, small against a minute.
+const DefaultSlack = time.Second
+
+// span is how long a rolling window counts a call, Slack included.
+func (l Limits) span(w Window) int64 { return int64(w.Span + l.Slack) }
 
 // DefaultLimits returns the limits of the seed documents: 300 calls per
 // rolling minute and 5,000 per rolling 24 hours, with 500 of the 24-hour

@@ -84,8 +84,9 @@ type Options struct {
 	// embedded server on Dir.
 	URL string
 	// Replicas is the replica count of every stream and KV bucket. Zero means
-	// 1 for the embedded server (which cannot hold more) and 3 on an external
-	// cluster; set 1 to use a single external node.
+	// 1 for the embedded server (which cannot hold more) and for a single
+	// external server (one without a cluster name), and 3 on an external
+	// cluster.
 	Replicas int
 	// Listen is an optional host:port on which the embedded server accepts
 	// NATS clients (for example to let `seaflow status` or other tools in).
@@ -171,8 +172,6 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 		if o.Replicas != 1 {
 			return nil, fmt.Errorf("open queue: the embedded server holds one replica, not %d (use an external cluster)", o.Replicas)
 		}
-	} else if o.Replicas == 0 {
-		o.Replicas = DefaultExternalReplicas
 	}
 	if o.Replicas < 0 || o.Replicas > 5 {
 		return nil, fmt.Errorf("open queue: replicas must be between 1 and 5, not %d", o.Replicas)
@@ -189,6 +188,14 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	if err := q.connect(); err != nil {
 		q.shutdown()
 		return nil, err
+	}
+	if q.o.Replicas == 0 {
+		// An external cluster gets R3; a single server (no cluster name)
+		// can only hold one replica.
+		q.o.Replicas = DefaultExternalReplicas
+		if q.nc.ConnectedClusterName() == "" {
+			q.o.Replicas = 1
+		}
 	}
 	if err := q.setup(ctx); err != nil {
 		q.shutdown()

@@ -199,8 +199,14 @@ func TestExternalServer(t *testing.T) {
 		t.Fatalf("pending after ack = %d, %v", n, err)
 	}
 
-	// The default of three replicas cannot be met by one node: a clear error.
-	if _, err := Open(ctx, Options{URL: url, Logger: testLogger(t)}); err == nil {
+	// By default a single server (no cluster) gets one replica.
+	c, err := Open(ctx, Options{URL: url, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatalf("open a single server with default replicas: %v", err)
+	}
+	c.Close()
+	// Three replicas cannot be met by one node: a clear error.
+	if _, err := Open(ctx, Options{URL: url, Replicas: 3, Logger: testLogger(t)}); err == nil {
 		t.Fatal("open with 3 replicas on a single node succeeded")
 	}
 }

@@ -23,6 +23,10 @@ import (
 	"github.com/seaflow/seaflow/triggers"
 )
 
+// intakeTimeout bounds how long a trigger waits for its events to be
+// stored before it gives up (webhooks answer 503).
+const intakeTimeout = 10 * time.Second
+
 // daemonOptions are the run flags that are not in the config file.
 type daemonOptions struct {
 	DryRun    bool
@@ -156,7 +160,14 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 	go func() { <-ctx.Done(); stopConsume() }()
 
 	// Triggers: webhooks, cron, NATS → EVENTS.
-	sink := countingSink(func(ctx context.Context, evs ...rules.Event) error { return q.PublishEvents(ctx, evs) }, d.metrics)
+	sink := countingSink(func(ctx context.Context, evs ...rules.Event) error {
+		// Bounded well below the HTTP write timeout, so a storage outage
+		// (a full disk, a lost cluster) answers 503 instead of a dropped
+		// connection.
+		ctx, cancel := context.WithTimeout(ctx, intakeTimeout)
+		defer cancel()
+		return q.PublishEvents(ctx, evs)
+	}, d.metrics)
 	if d.hooks, err = triggers.NewWebhooks(webhookHooks(cfg), cfg.WebhookEvent, sink, clock, d.log.With().Str("component", "webhooks").Logger()); err != nil {
 		return nil, fmt.Errorf("webhooks: %w", err)
 	}

@@ -188,7 +188,7 @@ func baseLimits(cfg *rules.Config, base string) budget.Limits {
 	if !ok {
 		return budget.DefaultLimits()
 	}
-	limits := budget.Limits{UrgentReserve: b.UrgentReserve}
+	limits := budget.Limits{UrgentReserve: b.UrgentReserve, Slack: budget.DefaultSlack}
 	for _, l := range b.Limits {
 		limits.Windows = append(limits.Windows, budget.Window{Span: l.Span, Month: l.Month, Calls: l.Calls})
 	}
