@@ -5,6 +5,7 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -16,7 +17,7 @@ const embeddedReadyTimeout = 30 * time.Second
 
 // startEmbedded starts an in-process nats-server with JetStream on o.Dir.
 // It opens no port unless o.Listen is set.
-func startEmbedded(o Options, log zerolog.Logger) (*server.Server, error) {
+func startEmbedded(o Options, log zerolog.Logger, writeFailed chan string) (*server.Server, error) {
 	dir, err := filepath.Abs(o.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("storage dir %s: %w", o.Dir, err)
@@ -49,7 +50,7 @@ func startEmbedded(o Options, log zerolog.Logger) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
-	sl := serverLogger{l: log.With().Str("component", "nats-server").Logger(), fatal: make(chan string, 1)}
+	sl := serverLogger{l: log.With().Str("component", "nats-server").Logger(), fatal: make(chan string, 1), writeFailed: writeFailed}
 	ns.SetLoggerV2(sl, false, false, false)
 	go ns.Start()
 	for deadline := time.Now().Add(embeddedReadyTimeout); !ns.ReadyForConnections(100 * time.Millisecond); {
@@ -93,6 +94,10 @@ func (q *Queue) ListenAddr() string {
 type serverLogger struct {
 	l     zerolog.Logger
 	fatal chan string
+	// writeFailed receives the first critical store write error (a full
+	// disk): the stream's store refuses writes from then on, until the
+	// server is restarted.
+	writeFailed chan string
 }
 
 func (s serverLogger) Noticef(format string, v ...any) { s.l.Debug().Msgf(format, v...) }
@@ -105,6 +110,15 @@ func (s serverLogger) Fatalf(format string, v ...any) {
 	default:
 	}
 }
-func (s serverLogger) Errorf(format string, v ...any) { s.l.Error().Msgf(format, v...) }
+func (s serverLogger) Errorf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	s.l.Error().Msg(msg)
+	if strings.Contains(strings.ToLower(msg), "critical write error") {
+		select {
+		case s.writeFailed <- msg:
+		default:
+		}
+	}
+}
 func (s serverLogger) Debugf(format string, v ...any) { s.l.Debug().Msgf(format, v...) }
 func (s serverLogger) Tracef(format string, v ...any) { s.l.Trace().Msgf(format, v...) }

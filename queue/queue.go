@@ -122,10 +122,16 @@ type Queue struct {
 	log zerolog.Logger
 	now func() time.Time
 
-	ns   *server.Server // nil with an external URL
-	lock *os.File       // the storage dir lock of the embedded server
-	nc   *nats.Conn
-	js   jetstream.JetStream
+	ns        *server.Server // nil with an external URL
+	stopWatch chan struct{}  // stops watchStore
+	// writeFailed gets the embedded server's first critical write error.
+	writeFailed chan string
+	// failed is closed, with failErr set, when the store cannot go on.
+	failed  chan struct{}
+	failErr error
+	lock    *os.File // the storage dir lock of the embedded server
+	nc      *nats.Conn
+	js      jetstream.JetStream
 
 	events, ops, dead jetstream.Stream
 	budgetKV, stateKV jetstream.KeyValue
@@ -184,6 +190,7 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 		retry:     backoff{min: time.Second, max: time.Minute},
 		consumers: make(map[string]jetstream.Consumer),
 		connDone:  make(chan struct{}),
+		failed:    make(chan struct{}),
 	}
 	if err := q.connect(); err != nil {
 		q.shutdown()
@@ -201,6 +208,10 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 		q.shutdown()
 		return nil, err
 	}
+	if q.ns != nil {
+		q.stopWatch = make(chan struct{})
+		go q.watchStore(q.stopWatch)
+	}
 	return q, nil
 }
 
@@ -216,7 +227,8 @@ func (q *Queue) connect() error {
 			return err
 		}
 		q.lock = lock
-		ns, err := startEmbedded(q.o, q.log)
+		q.writeFailed = make(chan string, 1)
+		ns, err := startEmbedded(q.o, q.log, q.writeFailed)
 		if err != nil {
 			return err
 		}
@@ -370,6 +382,10 @@ func (q *Queue) shutdown() {
 
 // stopServer shuts the embedded server down, then unlocks its directory.
 func (q *Queue) stopServer() {
+	if q.stopWatch != nil {
+		close(q.stopWatch)
+		q.stopWatch = nil
+	}
 	if q.ns != nil {
 		q.ns.Shutdown()
 		q.ns.WaitForShutdown()

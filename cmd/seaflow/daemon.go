@@ -126,6 +126,15 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
+	// A store that cannot go on (a disk that was full) stops the daemon
+	// cleanly, so its supervisor restarts it and the store reopens.
+	go func() {
+		select {
+		case <-q.Failed():
+			d.failed <- q.Err()
+		case <-ctx.Done():
+		}
+	}()
 	self := runner.NewSelfWrites(0, clock.Now)
 	d.traces = runner.NewTraces(2000, 24*time.Hour, clock.Now)
 
