@@ -161,7 +161,7 @@ func (q *Queue) handleEvent(ctx context.Context, msg jetstream.Msg, handle func(
 		_ = msg.Term()
 		return
 	}
-	ev.Redelivered = meta != nil && meta.NumDelivered > 1
+	ev.Redelivered = meta != nil && q.maybeSeen(meta)
 
 	keepAlive := make(chan struct{})
 	go func() {

@@ -137,7 +137,7 @@ func (q *Queue) Fetch(ctx context.Context, base string, lane budget.Lane, max in
 			_ = msg.Term()
 			continue
 		}
-		out = append(out, delivery(op, msg))
+		out = append(out, q.delivery(op, msg))
 	}
 	if err := ctx.Err(); err != nil {
 		for _, m := range msgs {
@@ -156,10 +156,10 @@ func (q *Queue) Fetch(ctx context.Context, base string, lane budget.Lane, max in
 }
 
 // delivery wraps a fetched message in the handles the dispatcher settles.
-func delivery(op actions.Op, msg jetstream.Msg) actions.Delivery {
+func (q *Queue) delivery(op actions.Op, msg jetstream.Msg) actions.Delivery {
 	redelivered := false
 	if md, err := msg.Metadata(); err == nil {
-		redelivered = md.NumDelivered > 1
+		redelivered = q.maybeSeen(md)
 	}
 	return actions.Delivery{
 		Op:          op,
@@ -226,4 +226,13 @@ func (q *Queue) OldestOp(ctx context.Context, base string, lane budget.Lane) (qu
 		return time.Time{}, false, fmt.Errorf("oldest op %s/%s: %w", base, lane, err)
 	}
 	return m.Time, true, nil
+}
+
+// maybeSeen reports whether a message may have been handed out before:
+// delivered more than once, or stored before this process opened the
+// queue. The second matters after a kill -9 of the embedded server, which
+// writes consumer state to disk asynchronously and can come back with a
+// delivery count of 1 for a message the dead process had already sent.
+func (q *Queue) maybeSeen(md *jetstream.MsgMetadata) bool {
+	return md.NumDelivered > 1 || md.Timestamp.Before(q.opened)
 }

@@ -254,3 +254,34 @@ func TestFetchDropsUndecodableOps(t *testing.T) {
 		t.Fatalf("pending = %d, want 0 (the broken op is removed)", got)
 	}
 }
+
+// An op stored before this process opened the queue may have been sent by
+// the process before it (a kill -9 can lose the delivery count): it is
+// handed out as possibly seen.
+func TestOpsFromAnEarlierProcessCountAsRedelivered(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	q, err := Open(t.Context(), Options{Dir: dir, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishOps(t, q, 1, "old", "crm", budget.Urgent)
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	q, err = Open(t.Context(), Options{Dir: dir, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	publishOps(t, q, 1, "new", "crm", budget.Urgent)
+	ds, err := q.Fetch(t.Context(), "crm", budget.Urgent, 10, 0)
+	if err != nil || len(ds) != 2 {
+		t.Fatalf("fetch = %d, %v", len(ds), err)
+	}
+	for _, d := range ds {
+		if want := d.Op.ID == "old0"; d.Redelivered != want {
+			t.Errorf("%s: Redelivered = %v, want %v", d.Op.ID, d.Redelivered, want)
+		}
+	}
+}

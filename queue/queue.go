@@ -126,6 +126,9 @@ type Queue struct {
 	stopWatch chan struct{}  // stops watchStore
 	// writeFailed gets the embedded server's first critical write error.
 	writeFailed chan string
+	// opened is when this process opened the queue: a message stored
+	// before it may have been handed to an earlier process.
+	opened time.Time
 	// failed is closed, with failErr set, when the store cannot go on.
 	failed  chan struct{}
 	failErr error
@@ -191,6 +194,7 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 		consumers: make(map[string]jetstream.Consumer),
 		connDone:  make(chan struct{}),
 		failed:    make(chan struct{}),
+		opened:    time.Now(),
 	}
 	if err := q.connect(); err != nil {
 		q.shutdown()
