@@ -77,7 +77,7 @@ func (f sinkFunc) Accept(ctx context.Context, evs ...rules.Event) error { return
 func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) (*daemon, error) {
 	clock := opts.Clock
 	if clock == nil {
-		clock = systemClock{}
+		clock = triggers.SystemClock{}
 	}
 	opts.Clock = clock
 	d := &daemon{log: opts.Logger, opts: opts, failed: make(chan error, 4), started: clock.Now(), ready: make(chan struct{})}
@@ -356,12 +356,6 @@ func (d *daemon) waitForCall(ctx context.Context, base string, lane budget.Lane)
 		}
 	}
 }
-
-// systemClock is the wall clock.
-type systemClock struct{}
-
-func (systemClock) Now() time.Time                         { return time.Now() }
-func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // config returns the config in force (the last one loaded successfully).
 func (d *daemon) config() *rules.Config { return d.cfg.Load() }
