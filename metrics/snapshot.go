@@ -20,6 +20,16 @@ type Snapshot struct {
 	Queues []QueueDepth
 	// DeadLetters is the number of ops on the dead-letter list now.
 	DeadLetters int
+	// RuleShares is the spend of every rule a budget_share caps, per base.
+	RuleShares []RuleShare
+}
+
+// RuleShare is how much of its budget_share one rule has spent on a base.
+type RuleShare struct {
+	// Base is the base name, Rule the rule name.
+	Base, Rule string
+	// Limit and Used are counts of API calls in the share's window.
+	Limit, Used int
 }
 
 // BudgetWindow is how much of one limit window of a base is spent.
@@ -71,6 +81,8 @@ type snapshotCollector struct {
 	queueDepth      *prometheus.Desc
 	queueOldest     *prometheus.Desc
 	deadLetters     *prometheus.Desc
+	ruleUsed        *prometheus.Desc
+	ruleLimit       *prometheus.Desc
 	timeoutsDesc    *prometheus.Desc
 
 	timeouts atomic.Uint64 // snapshot calls that outlived their context
@@ -89,6 +101,8 @@ func newSnapshotCollector() *snapshotCollector {
 		queueDepth:      prometheus.NewDesc("seaflow_queue_depth", "Ops waiting in the work queue.", bl, nil),
 		queueOldest:     prometheus.NewDesc("seaflow_queue_oldest_age_seconds", "Age of the oldest op waiting in the work queue.", bl, nil),
 		deadLetters:     prometheus.NewDesc("seaflow_dead_letters", "Ops on the dead-letter list now.", nil, nil),
+		ruleUsed:        prometheus.NewDesc("seaflow_rule_budget_used_calls", "API calls a rule's batches were charged in its budget_share window.", []string{"base", "rule"}, nil),
+		ruleLimit:       prometheus.NewDesc("seaflow_rule_budget_limit_calls", "API calls a rule's budget_share allows in its window.", []string{"base", "rule"}, nil),
 		timeoutsDesc:    prometheus.NewDesc("seaflow_snapshot_timeouts_total", "Scrapes whose status snapshot did not return in time.", nil, nil),
 	}
 }
@@ -107,6 +121,8 @@ func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.queueDepth
 	ch <- c.queueOldest
 	ch <- c.deadLetters
+	ch <- c.ruleUsed
+	ch <- c.ruleLimit
 	ch <- c.timeoutsDesc
 }
 
@@ -158,4 +174,14 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.queueOldest, q.OldestAge.Seconds(), q.Base, q.Lane)
 	}
 	gauge(c.deadLetters, float64(s.DeadLetters))
+	seenRule := make(map[[2]string]bool, len(s.RuleShares))
+	for _, r := range s.RuleShares {
+		k := [2]string{r.Base, r.Rule}
+		if seenRule[k] {
+			continue
+		}
+		seenRule[k] = true
+		gauge(c.ruleUsed, float64(r.Used), r.Base, r.Rule)
+		gauge(c.ruleLimit, float64(r.Limit), r.Base, r.Rule)
+	}
 }

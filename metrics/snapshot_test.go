@@ -33,6 +33,7 @@ func TestSnapshotGauges(t *testing.T) {
 				{Base: "crm", Lane: "bulk", Pending: 1200, OldestAge: 3*time.Minute + 20*time.Second},
 			},
 			DeadLetters: 4,
+			RuleShares:  []RuleShare{{Base: "crm", Rule: "web-lead", Limit: 2500, Used: 40}},
 		}
 	})
 	_, fams := scrape(t, m)
@@ -55,6 +56,8 @@ func TestSnapshotGauges(t *testing.T) {
 		{"seaflow_queue_oldest_age_seconds", map[string]string{"base": "crm", "lane": "urgent"}, 0},
 		{"seaflow_queue_oldest_age_seconds", map[string]string{"base": "crm", "lane": "bulk"}, 200},
 		{"seaflow_dead_letters", map[string]string{}, 4},
+		{"seaflow_rule_budget_used_calls", map[string]string{"base": "crm", "rule": "web-lead"}, 40},
+		{"seaflow_rule_budget_limit_calls", map[string]string{"base": "crm", "rule": "web-lead"}, 2500},
 		{"seaflow_snapshot_timeouts_total", map[string]string{}, 0},
 	} {
 		mt := find(t, fams, c.name, c.labels)

@@ -177,6 +177,7 @@ func TestBrowser(t *testing.T) {
 			st.Traces[0].Name, st.Traces[0].Rules[0].Rule, st.Traces[5].Error,
 			st.Traces[3].Rules[0].Rule + ": " + st.Traces[3].Rules[0].Error, // a rule's error shows too
 			"version " + st.Version, "updated ", "<rect",
+			"Rule budget shares", st.Bases[0].Rules[0].Rule, "2,500", // a rule's budget_share
 		} {
 			if !strings.Contains(text, want) {
 				t.Errorf("rendered page lacks %q", want)

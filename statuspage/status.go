@@ -32,6 +32,22 @@ type BaseStatus struct {
 	Forecast *ForecastStatus `json:"forecast,omitempty"`
 	// Lanes is the ops queue of each lane, most urgent first.
 	Lanes []LaneStatus `json:"lanes"`
+	// Rules is the spend of each rule whose budget_share caps it on this
+	// base, by rule name; omitted when no rule is capped.
+	Rules []RuleShareStatus `json:"rules,omitempty"`
+}
+
+// RuleShareStatus is how much of its budget_share one rule has spent.
+type RuleShareStatus struct {
+	// Rule is the rule name.
+	Rule string `json:"rule"`
+	// Window is the window of the share, as configured ("24h").
+	Window string `json:"window"`
+	// Limit is the calls the share allows in the window; Used the calls the
+	// rule's batches were charged in it; Remaining what is left.
+	Limit     int `json:"limit"`
+	Used      int `json:"used"`
+	Remaining int `json:"remaining"`
 }
 
 // WindowStatus is how much of one limit window is spent.

@@ -168,7 +168,7 @@ func (b *daemonBundle) firstRowID(t *testing.T) string {
 }
 
 func TestDaemonWebhookToRow(t *testing.T) {
-	_, b := startTestDaemon(t, daemonConfig)
+	d, b := startTestDaemon(t, daemonConfig)
 	id := b.firstRowID(t)
 	if code := b.post(t, "/hooks/form", "wrong", `{"row":"`+id+`","note":"x"}`); code != http.StatusUnauthorized {
 		t.Fatalf("bad token: HTTP %d, want 401", code)
@@ -177,6 +177,16 @@ func TestDaemonWebhookToRow(t *testing.T) {
 		t.Fatalf("HTTP %d, want 202", code)
 	}
 	b.waitForCell(t, "Deals", "Note", "hello")
+
+	// A webhook rule's default budget_share (half of 5,000) and its spend
+	// show in the status.
+	st := d.status(context.Background(), 10)
+	if len(st.Bases) != 1 || len(st.Bases[0].Rules) != 1 {
+		t.Fatalf("status rules = %+v, want the note rule's share", st.Bases)
+	}
+	if r := st.Bases[0].Rules[0]; r.Rule != "note" || r.Limit != 2500 || r.Used != 1 || r.Window != "24h" {
+		t.Errorf("rule share = %+v, want note: 1 of 2500 in 24h", r)
+	}
 }
 
 func TestDaemonReload(t *testing.T) {

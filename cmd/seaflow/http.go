@@ -8,7 +8,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/seaflow/seaflow/actions"
 	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow/rules"
 	"github.com/seaflow/seaflow/statuspage"
 )
 
@@ -116,6 +118,7 @@ func (d *daemon) status(ctx context.Context, traces int) Status {
 			}
 			bs.Lanes = append(bs.Lanes, ls)
 		}
+		bs.Rules = d.ruleShares(ctx, cfg, name)
 		st.Bases = append(st.Bases, bs)
 	}
 	for _, t := range d.traces.Recent(traces) {
@@ -147,4 +150,33 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
+}
+
+// ruleShares reads the spend of every rule whose budget_share caps it on
+// base, from the budget store the dispatcher charges.
+func (d *daemon) ruleShares(ctx context.Context, cfg *rules.Config, base string) []statuspage.RuleShareStatus {
+	limits := map[string]budget.Limits{}
+	for _, r := range cfg.Rules {
+		if l, ok := cfg.RuleLimits(base, r.Name); ok {
+			limits[actions.RuleBudgetKey(base, r.Name)] = l
+		}
+	}
+	if len(limits) == 0 {
+		return nil
+	}
+	keeper := budget.NewKeeper(d.q.BudgetStore(), func(key string) budget.Limits { return limits[key] }, d.opts.Clock.Now)
+	var out []statuspage.RuleShareStatus
+	for _, r := range cfg.Rules {
+		key := actions.RuleBudgetKey(base, r.Name)
+		if _, ok := limits[key]; !ok {
+			continue
+		}
+		usage, err := keeper.Usage(ctx, key)
+		if err != nil || len(usage) == 0 {
+			continue
+		}
+		u := usage[0]
+		out = append(out, statuspage.RuleShareStatus{Rule: r.Name, Window: windowLabel(u.Window), Limit: u.Calls, Used: u.Used, Remaining: u.Remaining})
+	}
+	return out
 }

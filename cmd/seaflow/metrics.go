@@ -127,5 +127,10 @@ func (d *daemon) snapshot(ctx context.Context) metrics.Snapshot {
 		}
 	}
 	snap.DeadLetters = len(st.Dead)
+	for _, b := range st.Bases {
+		for _, r := range b.Rules {
+			snap.RuleShares = append(snap.RuleShares, metrics.RuleShare{Base: b.Name, Rule: r.Rule, Limit: r.Limit, Used: r.Used})
+		}
+	}
 	return snap
 }

@@ -74,6 +74,11 @@ func printStatus(w io.Writer, st Status) {
 			fmt.Fprintf(tw, "%s\t%s forecast: %.0f calls/hour, %s\n", b.Name, f.Window, f.PacePerHour, when)
 		}
 	}
+	for _, b := range st.Bases {
+		for _, r := range b.Rules {
+			fmt.Fprintf(tw, "%s\trule %s (budget_share)\t%d\t%d\t%d\t%s\n", b.Name, r.Rule, r.Used, r.Limit, r.Remaining, r.Window)
+		}
+	}
 	fmt.Fprintln(tw, "\nBASE\tLANE\tQUEUED\tOLDEST")
 	for _, b := range st.Bases {
 		for _, l := range b.Lanes {
