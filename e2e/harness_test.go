@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -14,6 +13,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -90,6 +91,37 @@ type env struct {
 	vars    map[string]string // environment of the daemon, for ${VAR}
 	client  *http.Client
 	cur     *daemonProc
+	gate    atomic.Pointer[callGate]
+}
+
+// callGate holds the emulator's answers to calls that match it until it is
+// opened, so a test can let work pile up behind one call in flight and
+// check what the daemon does with the backlog, whatever the machine's speed.
+type callGate struct {
+	method, suffix string
+	held           chan struct{} // closed when the first matching call arrives
+	open           chan struct{} // closed by the test
+	once           sync.Once
+}
+
+func (g *callGate) wait(r *http.Request) {
+	if r.Method != g.method || !strings.HasSuffix(r.URL.Path, g.suffix) {
+		return
+	}
+	g.once.Do(func() { close(g.held) })
+	<-g.open
+}
+
+// holdCalls makes the emulator hold every call of method on a path ending
+// in suffix until the returned open func is called. held is closed when
+// the first such call arrives.
+func (e *env) holdCalls(method, suffix string) (held <-chan struct{}, open func()) {
+	g := &callGate{method: method, suffix: suffix, held: make(chan struct{}), open: make(chan struct{})}
+	e.gate.Store(g)
+	var once sync.Once
+	open = func() { once.Do(func() { close(g.open) }) }
+	e.t.Cleanup(open)
+	return g.held, open
 }
 
 // setup starts an emulator with the fixture (where $LISTEN is replaced by
@@ -103,7 +135,12 @@ func setup(t *testing.T, fixture, config string, extra map[string]string) *env {
 	e := &env{t: t, dir: t.TempDir()}
 	e.addr = freeAddr(t)
 	e.emu = emulator.New(emulator.Options{Limits: emulator.DefaultLimits})
-	srv := httptest.NewServer(e.emu)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g := e.gate.Load(); g != nil {
+			g.wait(r)
+		}
+		e.emu.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
 	e.emuURL = srv.URL
 	e.emu.SetServerURL(srv.URL)
@@ -282,24 +319,6 @@ func (e *env) logTail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// logCount counts the daemon log lines containing s.
-func (e *env) logCount(s string) int {
-	f, err := os.Open(e.logPath)
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	n := 0
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), s) {
-			n++
-		}
-	}
-	return n
 }
 
 // waitFor waits, on the emulator's change signal, until cond holds.

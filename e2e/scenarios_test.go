@@ -354,7 +354,11 @@ rules:
 }
 
 // TestThousandWebhooksFewAppends: 1,000 generic webhook events, each
-// appending a row, land as 1,000 rows in a handful of batch calls.
+// appending a row, land as 1,000 rows in two batch calls. The first append
+// is held by the emulator until every event is queued, so the test checks
+// what the design guarantees (ops queued while a call is in flight go out
+// together in the next call of up to 1,000 rows), not how fast this machine
+// runs the daemon.
 func TestThousandWebhooksFewAppends(t *testing.T) {
 	t.Parallel()
 	const events = 1000
@@ -375,6 +379,7 @@ rules:
     do:
       - append: { base: crm, table: Leads, values: { Name: "=body.name", Seq: "=body.seq" } }
 `, nil)
+	held, open := e.holdCalls(http.MethodPost, "/rows/")
 	e.start()
 	codes := postMany(t, e, events, 16, func(i int) (string, []byte) {
 		return "/hooks/leads", fmt.Appendf(nil, `{"name":"lead-%04d","seq":%d}`, i, i)
@@ -384,6 +389,17 @@ rules:
 			t.Fatalf("%d webhooks answered %d, want all 202: %v", n, code, codes)
 		}
 	}
+	<-held // the first append is in flight, with whatever was queued then
+	e.waitStatus(60*time.Second, "all 1,000 ops queued", func(st statusDoc) bool {
+		n := 0
+		for _, b := range st.Bases {
+			for _, l := range b.Lanes {
+				n += l.Pending
+			}
+		}
+		return n == events
+	})
+	open()
 	e.waitFor(60*time.Second, "1,000 leads", func() bool { return len(e.rows("Leads")) >= events })
 
 	seen := map[string]int{}
@@ -400,8 +416,8 @@ rules:
 	for _, c := range adds {
 		total += c.Rows
 	}
-	if len(adds) > 10 || total != events {
-		t.Errorf("%d append calls carrying %v rows (total %d); want at most 10 calls, %d rows", len(adds), rowsOf(adds), total, events)
+	if len(adds) > 2 || total != events {
+		t.Errorf("%d append calls carrying %v rows (total %d); want the held call and one for the backlog, %d rows", len(adds), rowsOf(adds), total, events)
 	}
 	t.Logf("1,000 appends in %d calls: %v", len(adds), rowsOf(adds))
 }

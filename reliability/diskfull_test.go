@@ -262,13 +262,6 @@ func (l *load) markAccepted(i int) {
 	l.changed = make(chan struct{})
 }
 
-// isAccepted reports whether event i was answered 202.
-func (l *load) isAccepted(i int) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.accepted[i]
-}
-
 // errorLines returns the daemon's log lines at level warn or error.
 func errorLines(logs string) string {
 	var out []string

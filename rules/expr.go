@@ -271,8 +271,6 @@ type value struct {
 	pos  Pos
 }
 
-func (v *value) isExpr() bool { return v.prog != nil }
-
 // literalString returns the value when it is a literal string.
 func (v *value) literalString() (string, bool) {
 	if v == nil || v.prog != nil || v.list != nil || v.m != nil {

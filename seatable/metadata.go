@@ -69,7 +69,7 @@ type columnJ struct {
 }
 
 func (c columnJ) column() Column {
-	return Column{Key: c.Key, Name: c.Name, Type: c.Type, Data: c.Data}
+	return Column(c)
 }
 
 type metadataResponse struct {

@@ -85,6 +85,27 @@ func newBrowserFixture(t *testing.T, token string, status int, body []byte) *bro
 		w.Header().Set("Content-Security-Policy", ContentSecurityPolicy)
 		_, _ = w.Write(clicker)
 	})
+	// The page with the viewer's clock set a year ahead, and one a year
+	// behind: what it shows must not change (it judges by the daemon's now).
+	for path, days := range map[string]int{"/ahead": 365, "/behind": -365} {
+		skewed := bytes.Replace(page, []byte("<head>"), []byte(fmt.Sprintf(`<head><script>
+(function () {
+  var Real = Date, skew = %d * 86400000;
+  function Skewed(a, b, c, d, e, f, g) {
+    if (arguments.length === 0) return new Real(Real.now() + skew);
+    return new (Function.prototype.bind.apply(Real, [null].concat(Array.prototype.slice.call(arguments))))();
+  }
+  Skewed.prototype = Real.prototype;
+  Skewed.now = function () { return Real.now() + skew; };
+  Skewed.parse = Real.parse; Skewed.UTC = Real.UTC;
+  window.Date = Skewed;
+})();
+</script>`, days)), 1)
+		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			_, _ = w.Write(skewed)
+		})
+	}
 	f.srv = httptest.NewServer(mux) // listens on 127.0.0.1
 	t.Cleanup(f.srv.Close)
 	return f
@@ -191,6 +212,22 @@ func TestBrowser(t *testing.T) {
 		}
 		if f.authorized.Load() == 0 || f.unauthorized.Load() != 0 {
 			t.Errorf("/api/status requests: %d with the bearer token, %d without", f.authorized.Load(), f.unauthorized.Load())
+		}
+	})
+
+	// The sample's times are relative to its own "now"; the page must judge
+	// them by it, whatever the viewer's clock says, so no date in the sample
+	// can expire as the calendar moves.
+	t.Run("ignores the viewer's clock", func(t *testing.T) {
+		f := newBrowserFixture(t, token, http.StatusOK, raw)
+		for _, path := range []string{"/ahead", "/behind"} {
+			text := html.UnescapeString(rendered(chromium(t, f.srv.URL+path+"?token="+token, "--dump-dom")))
+			if !strings.Contains(text, "runs out at") || strings.Contains(text, "is used up") {
+				t.Errorf("%s: the forecast is judged by the viewer's clock:\n%s", path, text)
+			}
+			if !strings.Contains(text, "up 3h 50m") {
+				t.Errorf("%s: uptime not judged by the daemon's now", path)
+			}
 		}
 	})
 

@@ -7,6 +7,10 @@ import "time"
 type Status struct {
 	// Version is the daemon's build version ("dev" for a local build).
 	Version string `json:"version"`
+	// Now is the daemon's clock when the status was taken. The page judges
+	// every other time of the document against it, never against the
+	// viewer's clock, so a skewed laptop shows the same forecast.
+	Now time.Time `json:"now"`
 	// Started is when the daemon started.
 	Started time.Time `json:"started"`
 	// DryRun is true when the daemon computes ops but does not send them.

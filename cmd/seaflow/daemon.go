@@ -326,9 +326,7 @@ func (d *daemon) query(ctx context.Context, base string, lane budget.Lane, sql s
 		return nil, err
 	}
 	out := make([]map[string]any, len(rows))
-	for i, r := range rows {
-		out[i] = r
-	}
+	copy(out, rows)
 	return out, nil
 }
 

@@ -73,13 +73,13 @@ const (
 
 func (d *daemon) status(ctx context.Context, traces int) Status {
 	cfg := d.config()
-	st := Status{Version: version, Started: d.started, DryRun: d.opts.DryRun}
+	now := d.opts.Clock.Now()
+	st := Status{Version: version, Now: now, Started: d.started, DryRun: d.opts.DryRun}
 	names := make([]string, 0, len(cfg.Bases))
 	for name := range cfg.Bases {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	now := d.opts.Clock.Now()
 	for _, name := range names {
 		bs := statuspage.BaseStatus{Name: name}
 		usage, err := d.keeper.Usage(ctx, name)

@@ -269,6 +269,7 @@ func (e *Emulator) buildBase(fb FixtureBase) (*base, error) {
 	for i, ft := range fb.Tables {
 		t := b.tables[i]
 		for _, cells := range ft.Rows {
+			cells = resolveDates(t, cells, now)
 			prep, err := t.prepareCells(cells, false)
 			if err != nil {
 				return nil, err
@@ -280,6 +281,19 @@ func (e *Emulator) buildBase(fb FixtureBase) (*base, error) {
 		}
 	}
 	return b, nil
+}
+
+// resolveDates returns cells with the relative dates of date columns
+// ("today-3d") resolved on now's day; cells itself is not modified.
+func resolveDates(t *table, cells map[string]any, now time.Time) map[string]any {
+	out := make(map[string]any, len(cells))
+	for k, v := range cells {
+		if c := t.column(k); c != nil && c.typ == "date" {
+			v = resolveRelativeDate(v, now)
+		}
+		out[k] = v
+	}
+	return out
 }
 
 func uniqueColumnName(t *table, name string) string {

@@ -448,6 +448,10 @@ func (p *fixtureParser) checkTable(b *FixtureBase, t *FixtureTable, tn tableNode
 				}
 			case "date":
 				if s, ok := val.(string); !ok || !validDate(s) {
+					if _, rel := relativeDays(s); ok && rel {
+						cells[k.Value] = val // resolved when the fixture is loaded
+						continue
+					}
 					if val != nil {
 						p.errf(v, "cell %q: bad date %s", k.Value, kindName(v))
 						continue

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseFixtureGood(t *testing.T) {
@@ -95,4 +96,104 @@ func FuzzParseFixture(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestFixtureRelativeDates: "today±Nd" date cells resolve on the
+// emulator's clock when the fixture is loaded, so a fixture means the same
+// whatever the calendar says; a malformed one is refused with its position.
+func TestFixtureRelativeDates(t *testing.T) {
+	f, err := ParseFixture("rel.yaml", []byte(`
+bases:
+  - name: crm
+    tables:
+      - name: Tasks
+        columns:
+          - { name: Title, type: text }
+          - { name: Due, type: date }
+        rows:
+          - { Title: past, Due: "today-11d" }
+          - { Title: soon, Due: "today+23d" }
+          - { Title: now, Due: today }
+          - { Title: fixed, Due: "2030-06-20" }
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, now := range []time.Time{
+		time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC),
+		time.Date(2031, 2, 27, 23, 59, 0, 0, time.UTC),
+	} {
+		e := New(Options{Now: func() time.Time { return now }})
+		if _, err := e.Load(f); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := e.Rows("crm", "Tasks")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]any{}
+		for _, r := range rows {
+			got[r["Title"].(string)] = r["Due"]
+		}
+		want := map[string]any{
+			"past":  now.AddDate(0, 0, -11).Format("2006-01-02") + "T00:00:00+00:00",
+			"soon":  now.AddDate(0, 0, 23).Format("2006-01-02") + "T00:00:00+00:00",
+			"now":   now.Format("2006-01-02") + "T00:00:00+00:00",
+			"fixed": "2030-06-20T00:00:00+00:00",
+		}
+		for k, w := range want {
+			if got[k] != w {
+				t.Errorf("now %s: %s Due = %v, want %v", now.Format(time.DateOnly), k, got[k], w)
+			}
+		}
+	}
+	for _, bad := range []string{"today+", "today+3", "today*3d", "tomorrow", "today+-3d"} {
+		_, err := ParseFixture("rel.yaml", []byte(`
+bases:
+  - name: crm
+    tables:
+      - name: Tasks
+        columns: [ { name: Due, type: date } ]
+        rows: [ { Due: "`+bad+`" } ]
+`))
+		if err == nil || !strings.Contains(err.Error(), "rel.yaml:7:") {
+			t.Errorf("%q: err = %v, want a bad date at rel.yaml:7", bad, err)
+		}
+	}
+}
+
+// TestExampleFixtureKeepsItsMeaning: the README's walk-through relies on
+// the example fixture having one open task past due and one not yet due,
+// on whatever day it is run. Loaded on two days a year apart, it has.
+func TestExampleFixtureKeepsItsMeaning(t *testing.T) {
+	f, err := LoadFixtureFile("../../rules.example.fixture.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, now := range []time.Time{time.Now(), time.Now().AddDate(1, 0, 0), time.Now().AddDate(5, 0, 0)} {
+		e := New(Options{Now: func() time.Time { return now }})
+		if _, err := e.Load(f); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := e.Rows("crm", "Tasks")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			due, err := time.Parse(time.RFC3339, r["Due"].(string))
+			if err != nil {
+				t.Fatalf("%s: Due %v: %v", r["Title"], r["Due"], err)
+			}
+			switch r["Title"] {
+			case "Send contract", "Old follow-up":
+				if !due.Before(now) {
+					t.Errorf("on %s %q is due %s, want past due", now.Format(time.DateOnly), r["Title"], due)
+				}
+			case "Call back":
+				if !due.After(now) {
+					t.Errorf("on %s %q is due %s, want not yet due", now.Format(time.DateOnly), r["Title"], due)
+				}
+			}
+		}
+	}
 }
