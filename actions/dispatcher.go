@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/budget"
 	"github.com/seaflow/seaflow/seatable"
 )
@@ -20,19 +21,11 @@ import (
 type Budget interface {
 	// Reserve records a call of lane on base now, if the budget admits it.
 	// When it does not, next is the earliest time it may.
-	Reserve(ctx context.Context, base string, lane budget.Lane) (ok bool, next time.Time, err error)
+	Reserve(ctx context.Context, base string, lane seaflow.Lane) (ok bool, next time.Time, err error)
 	// Next returns the earliest time a call of lane on base is admitted.
-	Next(ctx context.Context, base string, lane budget.Lane) (time.Time, error)
+	Next(ctx context.Context, base string, lane seaflow.Lane) (time.Time, error)
 	// Freeze admits no call on base, in any lane, before until.
 	Freeze(ctx context.Context, base string, until time.Time) error
-}
-
-// Clock is the dispatcher's time: the wall clock in production, a fake one
-// in tests.
-type Clock interface {
-	Now() time.Time
-	// After sends the time once d has passed.
-	After(d time.Duration) <-chan time.Time
 }
 
 // Default lingers: how long a lane waits for an empty batch to fill before
@@ -67,8 +60,8 @@ const (
 // run, planned), for metrics.
 type CallReport struct {
 	Base  string
-	Lane  budget.Lane
-	Kind  Kind
+	Lane  seaflow.Lane
+	Kind  seaflow.Kind
 	Table string
 	// Call is the client operation, e.g. "update rows", "upsert key lookup".
 	Call string
@@ -95,7 +88,7 @@ type DispatcherConfig struct {
 	// Budget admits every call. Required unless DryRun.
 	Budget Budget
 	// Clock tells the time and sleeps; nil means the wall clock.
-	Clock Clock
+	Clock seaflow.Clock
 	// Logger receives the dispatcher's logs; the zero value logs nothing.
 	Logger zerolog.Logger
 	// DryRun logs every planned call with its cost instead of sending it,
@@ -109,7 +102,7 @@ type DispatcherConfig struct {
 	// while a lane waits for its slot. A missing lane gets its default:
 	// urgent 200 ms, normal 1 s, bulk 5 s. Zero or negative means no
 	// linger (an empty queue is still polled every 50 ms at most).
-	Linger map[budget.Lane]time.Duration
+	Linger map[seaflow.Lane]time.Duration
 	// OnCall, when set, is called after every call (metrics hook). It must
 	// be safe for concurrent use.
 	OnCall func(CallReport)
@@ -156,22 +149,22 @@ const DefaultMaxHeld = 3 * MaxBatchRows
 type Dispatcher struct {
 	cfg    DispatcherConfig
 	execs  map[string]*Executor
-	linger map[budget.Lane]time.Duration
+	linger map[seaflow.Lane]time.Duration
 	rules  *ruleBudgets // nil without RuleShare (or in DryRun)
 }
 
 // NewDispatcher returns a Dispatcher; Run starts it.
 func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 	if cfg.Clock == nil {
-		cfg.Clock = wallClock{}
+		cfg.Clock = seaflow.SystemClock{}
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Float64
 	}
-	d := &Dispatcher{cfg: cfg, execs: map[string]*Executor{}, linger: map[budget.Lane]time.Duration{
-		budget.Urgent: DefaultUrgentLinger,
-		budget.Normal: DefaultNormalLinger,
-		budget.Bulk:   DefaultBulkLinger,
+	d := &Dispatcher{cfg: cfg, execs: map[string]*Executor{}, linger: map[seaflow.Lane]time.Duration{
+		seaflow.Urgent: DefaultUrgentLinger,
+		seaflow.Normal: DefaultNormalLinger,
+		seaflow.Bulk:   DefaultBulkLinger,
 	}}
 	for lane, l := range cfg.Linger {
 		d.linger[lane] = max(l, 0)
@@ -204,7 +197,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	for base, exec := range d.execs {
-		for _, lane := range budget.Lanes {
+		for _, lane := range seaflow.Lanes {
 			l := &laneLoop{d: d, base: base, lane: lane, exec: exec,
 				log: d.cfg.Logger.With().Str("base", base).Str("lane", string(lane)).Logger()}
 			wg.Go(func() { l.run(ctx) })
@@ -218,7 +211,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 type laneLoop struct {
 	d    *Dispatcher
 	base string
-	lane budget.Lane
+	lane seaflow.Lane
 	exec *Executor
 	log  zerolog.Logger
 
@@ -310,7 +303,7 @@ func (l *laneLoop) ready(ctx context.Context) (ready []int, wake time.Time, err 
 	var tokens []token
 	for i, dl := range l.held {
 		op := &dl.Op
-		tokens = op.rowTokens(tokens[:0])
+		tokens = rowTokens(op, tokens[:0])
 		if spent[op.Rule] || w.blocks(op, tokens) {
 			w.add(op, tokens)
 			continue
@@ -326,8 +319,8 @@ type waiting struct {
 	rows, upsertTables, tables map[token]bool
 }
 
-func (w *waiting) add(op *Op, rows []token) {
-	if op.Kind == SQL {
+func (w *waiting) add(op *seaflow.Op, rows []token) {
+	if op.Kind == seaflow.KindSQL {
 		return
 	}
 	if w.rows == nil {
@@ -338,18 +331,18 @@ func (w *waiting) add(op *Op, rows []token) {
 	}
 	table := token{op.Base, op.Table}
 	w.tables[table] = true
-	if op.Kind == Upsert {
+	if op.Kind == seaflow.KindUpsert {
 		w.upsertTables[table] = true
 	}
 }
 
 // blocks reports whether op must wait behind the waiting ops.
-func (w *waiting) blocks(op *Op, rows []token) bool {
-	if w.rows == nil || op.Kind == SQL {
+func (w *waiting) blocks(op *seaflow.Op, rows []token) bool {
+	if w.rows == nil || op.Kind == seaflow.KindSQL {
 		return false
 	}
 	table := token{op.Base, op.Table}
-	if w.upsertTables[table] || (op.Kind == Upsert && w.tables[table]) {
+	if w.upsertTables[table] || (op.Kind == seaflow.KindUpsert && w.tables[table]) {
 		return true
 	}
 	for _, r := range rows {
@@ -411,7 +404,7 @@ func (l *laneLoop) dispatch(ctx context.Context, ready []int) {
 	cfg := l.d.cfg
 	bg := context.WithoutCancel(ctx)
 	// ops[i] is held[ready[i]]; Plan and Execute index ops.
-	ops := make([]Op, len(ready))
+	ops := make([]seaflow.Op, len(ready))
 	for i, h := range ready {
 		ops[i] = replaySafe(l.held[h])
 	}
@@ -495,20 +488,20 @@ func (l *laneLoop) dispatch(ctx context.Context, ready []int) {
 // landed already (the process died between SeaTable's answer and the ack): when it names a dedupe column holding its
 // id, it goes out as an upsert on that column, which finds the row instead
 // of adding it again. A first delivery stays a plain, cheaper append.
-func replaySafe(dl Delivery) Op {
+func replaySafe(dl Delivery) seaflow.Op {
 	op := dl.Op
-	if (dl.Redelivered || op.Replay) && op.Kind == Append && op.DedupeColumn != "" {
-		op.Kind, op.Key = Upsert, op.DedupeColumn
+	if (dl.Redelivered || op.Replay) && op.Kind == seaflow.KindAppend && op.DedupeColumn != "" {
+		op.Kind, op.Key = seaflow.KindUpsert, op.DedupeColumn
 	}
 	return op
 }
 
 // targetRows lists the existing rows a batch's ops name (appends and
 // upserts learn their rows from the response; sql ops name none).
-func targetRows(ops []Op, b Batch) []WrittenRow {
+func targetRows(ops []seaflow.Op, b Batch) []WrittenRow {
 	var rows []WrittenRow
 	for _, i := range b.Ops() {
-		if op := ops[i]; op.RowID != "" && op.Kind != Append && op.Kind != SQL {
+		if op := ops[i]; op.RowID != "" && op.Kind != seaflow.KindAppend && op.Kind != seaflow.KindSQL {
 			rows = append(rows, WrittenRow{Table: b.Table, RowID: op.RowID, Depth: op.Depth})
 		}
 	}
@@ -665,7 +658,7 @@ func (l *laneLoop) callFunc(b Batch, rules []string) CallFunc {
 var errRuleSpent = errors.New("rule budget spent")
 
 // batchRules returns the distinct rules of the ops of b, in first-seen order.
-func batchRules(ops []Op, b Batch) []string {
+func batchRules(ops []seaflow.Op, b Batch) []string {
 	var rules []string
 	for _, i := range b.Ops() {
 		if r := ops[i].Rule; !slices.Contains(rules, r) {
@@ -777,12 +770,6 @@ func (l *laneLoop) releaseAll(ctx context.Context) {
 	l.held = nil
 }
 
-// wallClock is the real time.
-type wallClock struct{}
-
-func (wallClock) Now() time.Time                         { return time.Now() }
-func (wallClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
 // ruleBudgets keeps the per-rule budgets of DispatcherConfig.RuleShare in
 // a budget.Keeper of their own, keyed base+"/rule/"+rule.
 type ruleBudgets struct {
@@ -835,10 +822,10 @@ func (rb *ruleBudgets) capped(base, rule string) bool {
 	return ok
 }
 
-func (rb *ruleBudgets) next(ctx context.Context, base, rule string, lane budget.Lane) (time.Time, error) {
+func (rb *ruleBudgets) next(ctx context.Context, base, rule string, lane seaflow.Lane) (time.Time, error) {
 	return rb.keeper.Next(ctx, rb.key(base, rule), lane)
 }
 
-func (rb *ruleBudgets) reserve(ctx context.Context, base, rule string, lane budget.Lane) (bool, time.Time, error) {
+func (rb *ruleBudgets) reserve(ctx context.Context, base, rule string, lane seaflow.Lane) (bool, time.Time, error) {
 	return rb.keeper.Reserve(ctx, rb.key(base, rule), lane)
 }

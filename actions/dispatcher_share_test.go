@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/budget"
 	"github.com/seaflow/seaflow/seatable"
 )
@@ -25,7 +26,7 @@ type waitSource struct {
 	released *int
 }
 
-func (s waitSource) Fetch(ctx context.Context, base string, lane budget.Lane, max int, wait time.Duration) ([]Delivery, error) {
+func (s waitSource) Fetch(ctx context.Context, base string, lane seaflow.Lane, max int, wait time.Duration) ([]Delivery, error) {
 	var timer <-chan time.Time
 	for {
 		ch := s.n.wait()
@@ -103,8 +104,8 @@ func shareSetup(t *testing.T, share float64) (*bundle, waitSource, *sqlRows) {
 	b := setup(t)
 	src := waitSource{fakeSource: b.source, clock: b.clock, released: new(int)}
 	rows := &sqlRows{fakeRows: b.rows, clock: b.clock}
-	window := budget.Window{Span: 10 * time.Minute, Calls: 100}
-	baseLimits := budget.Limits{Windows: []budget.Window{window}, BulkSegments: 1}
+	window := seaflow.Window{Span: 10 * time.Minute, Calls: 100}
+	baseLimits := budget.Limits{Windows: []seaflow.Window{window}, BulkSegments: 1}
 	b.cfg.Source = src
 	b.cfg.Bases = map[string]Rows{"crm": rows}
 	b.cfg.Budget = budget.NewKeeper(nil, func(string) budget.Limits { return baseLimits }, b.clock.Now)
@@ -114,7 +115,7 @@ func shareSetup(t *testing.T, share float64) (*bundle, waitSource, *sqlRows) {
 		}
 		w := window
 		w.Calls = int(math.Ceil(share * float64(window.Calls)))
-		return budget.Limits{Windows: []budget.Window{w}, BulkSegments: 1}, true
+		return budget.Limits{Windows: []seaflow.Window{w}, BulkSegments: 1}, true
 	}
 	return b, src, rows
 }
@@ -125,7 +126,7 @@ func shareSetup(t *testing.T, share float64) (*bundle, waitSource, *sqlRows) {
 func allLanesWaiting(c *fakeClock) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.waiters) == len(budget.Lanes)
+	return len(c.waiters) == len(seaflow.Lanes)
 }
 
 // maxInWindow is the most times falling in any rolling window of span.
@@ -147,17 +148,17 @@ func TestDispatcherCapsFloodingRuleAtItsShare(t *testing.T) {
 	t.Parallel()
 	b, src, rows := shareSetup(t, 0.1)
 	const floodOps = 20000
-	flood := func(i int) Op {
-		return Op{ID: fmt.Sprintf("flood-%d", i), Kind: SQL, Base: "crm", Lane: budget.Urgent, Rule: "flood",
+	flood := func(i int) seaflow.Op {
+		return seaflow.Op{ID: fmt.Sprintf("flood-%d", i), Kind: seaflow.KindSQL, Base: "crm", Lane: seaflow.Urgent, Rule: "flood",
 			Statement: "UPDATE T1 SET K = ? WHERE _id = ?", Params: []any{i, "r0"}}
 	}
-	var ops []Op
+	var ops []seaflow.Op
 	for i := range 2000 {
 		ops = append(ops, flood(i))
 	}
 	// Another rule's ops in the same lane, behind the first 2,000 of the flood.
 	for i := range 5 {
-		op := u(fmt.Sprintf("calm-%d", i), budget.Urgent, fmt.Sprintf("s%d", i), map[string]any{"K": "calm"})
+		op := u(fmt.Sprintf("calm-%d", i), seaflow.Urgent, fmt.Sprintf("s%d", i), map[string]any{"K": "calm"})
 		op.Table, op.Rule = "T2", "calm"
 		ops = append(ops, op)
 	}
@@ -181,7 +182,7 @@ func TestDispatcherCapsFloodingRuleAtItsShare(t *testing.T) {
 	// 10 flood, 5 calm).
 	waitUntil(t, b.n, "the flood's share spent and the calm ops landed", func() bool {
 		return calmLanded() && len(rows.sqlCalls()) == 10 &&
-			src.queued("crm", budget.Urgent) == floodOps+5-DefaultMaxHeld-15 && allLanesWaiting(b.clock)
+			src.queued("crm", seaflow.Urgent) == floodOps+5-DefaultMaxHeld-15 && allLanesWaiting(b.clock)
 	})
 	if got := b.clock.Now(); !got.Equal(t0) {
 		t.Fatalf("clock moved to %v", got)
@@ -218,13 +219,13 @@ func TestDispatcherCapsFloodingRuleAtItsShare(t *testing.T) {
 func TestDispatcherHoldsOtherRulesOpsOnTheSameRow(t *testing.T) {
 	t.Parallel()
 	b, src, rows := shareSetup(t, 0.01) // one call per window
-	op := func(id, rule, row, v string) Op {
-		o := u(id, budget.Urgent, row, map[string]any{"K": v})
+	op := func(id, rule, row, v string) seaflow.Op {
+		o := u(id, seaflow.Urgent, row, map[string]any{"K": v})
 		o.Rule = rule
 		return o
 	}
 	src.push(
-		Op{ID: "flood-sql", Kind: SQL, Base: "crm", Lane: budget.Urgent, Rule: "flood", Statement: "UPDATE T1 SET K = 1"},
+		seaflow.Op{ID: "flood-sql", Kind: seaflow.KindSQL, Base: "crm", Lane: seaflow.Urgent, Rule: "flood", Statement: "UPDATE T1 SET K = 1"},
 		op("flood-r1", "flood", "r1", "flood"),
 		op("calm-r1", "calm", "r1", "calm"),
 		op("calm-r2", "calm", "r2", "calm"),
@@ -256,7 +257,7 @@ func TestDispatcherWithoutRuleShareIgnoresRules(t *testing.T) {
 	b, src, rows := shareSetup(t, 0.1)
 	b.cfg.RuleShare = nil
 	for i := range 30 {
-		src.push(Op{ID: fmt.Sprintf("flood-%d", i), Kind: SQL, Base: "crm", Lane: budget.Urgent, Rule: "flood",
+		src.push(seaflow.Op{ID: fmt.Sprintf("flood-%d", i), Kind: seaflow.KindSQL, Base: "crm", Lane: seaflow.Urgent, Rule: "flood",
 			Statement: "UPDATE T1 SET K = 1"})
 	}
 	b.start(t)

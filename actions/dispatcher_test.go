@@ -11,7 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/seatable"
 )
 
@@ -63,7 +63,7 @@ func setup(t *testing.T) *bundle {
 		clock:   clock,
 		source:  newFakeSource(n),
 		dead:    &fakeDead{n: n},
-		budget:  &fakeBudget{n: n, clock: clock, laneNext: map[budget.Lane]time.Time{}, events: events},
+		budget:  &fakeBudget{n: n, clock: clock, laneNext: map[seaflow.Lane]time.Time{}, events: events},
 		rows:    &fakeRows{n: n, m: m, events: events},
 		events:  events,
 		reports: &reportLog{},
@@ -124,19 +124,19 @@ func (b *bundle) cell(table, row, col string) any {
 	return r.cells[col]
 }
 
-func u(id string, lane budget.Lane, row string, values map[string]any) Op {
-	return Op{ID: id, Kind: Update, Base: "crm", Table: "T1", Lane: lane, RowID: row, Values: values}
+func u(id string, lane seaflow.Lane, row string, values map[string]any) seaflow.Op {
+	return seaflow.Op{ID: id, Kind: seaflow.KindUpdate, Base: "crm", Table: "T1", Lane: lane, RowID: row, Values: values}
 }
 
 func TestDispatcherIsolatesInvalidOps(t *testing.T) {
 	b := setup(t)
-	var ops []Op
+	var ops []seaflow.Op
 	for i := range 10 {
 		v := any(i)
 		if i == 3 || i == 8 {
 			v = "BAD"
 		}
-		ops = append(ops, u(fmt.Sprint("op", i), budget.Normal, fmt.Sprintf("r%d", i), map[string]any{"n": v}))
+		ops = append(ops, u(fmt.Sprint("op", i), seaflow.Normal, fmt.Sprintf("r%d", i), map[string]any{"n": v}))
 	}
 	var mu sync.Mutex
 	var written []string
@@ -190,9 +190,9 @@ func TestDispatcherIsolatesInvalidOps(t *testing.T) {
 
 func TestDispatcherDeadLettersWholeBatchOnMissingTable(t *testing.T) {
 	b := setup(t)
-	var ops []Op
+	var ops []seaflow.Op
 	for i := range 100 {
-		ops = append(ops, Op{ID: fmt.Sprint("op", i), Kind: Upsert, Base: "crm", Table: "Nope", Lane: budget.Normal,
+		ops = append(ops, seaflow.Op{ID: fmt.Sprint("op", i), Kind: seaflow.KindUpsert, Base: "crm", Table: "Nope", Lane: seaflow.Normal,
 			Key: "K", Values: map[string]any{"K": i}})
 	}
 	b.source.push(ops...)
@@ -217,7 +217,7 @@ func TestDispatcherFreezesBaseOn429(t *testing.T) {
 		}
 		return nil
 	}
-	b.source.push(u("op1", budget.Urgent, "r1", map[string]any{"n": 1}), u("op2", budget.Urgent, "r2", map[string]any{"n": 2}))
+	b.source.push(u("op1", seaflow.Urgent, "r1", map[string]any{"n": 1}), u("op2", seaflow.Urgent, "r2", map[string]any{"n": 2}))
 	b.start(t)
 
 	waitUntil(t, b.n, "the lane waits for the reset", func() bool {
@@ -230,8 +230,8 @@ func TestDispatcherFreezesBaseOn429(t *testing.T) {
 	if len(b.budget.freezes) != 1 || !b.budget.freezes[0].Equal(reset) {
 		t.Fatalf("freezes = %v, want one until %v", b.budget.freezes, reset)
 	}
-	if b.source.count(&b.source.released) != 2 || b.source.queued("crm", budget.Urgent) != 2 {
-		t.Fatalf("released %d, queued %d: the ops must go back to the queue", b.source.count(&b.source.released), b.source.queued("crm", budget.Urgent))
+	if b.source.count(&b.source.released) != 2 || b.source.queued("crm", seaflow.Urgent) != 2 {
+		t.Fatalf("released %d, queued %d: the ops must go back to the queue", b.source.count(&b.source.released), b.source.queued("crm", seaflow.Urgent))
 	}
 	b.clock.Advance(30 * time.Second)
 	waitUntil(t, b.n, "ops landed", func() bool { return b.source.ackedCount() == 2 })
@@ -248,7 +248,7 @@ func TestDispatcherFreezesForDefaultWhenResetUnknown(t *testing.T) {
 	b.rows.fault = func(string) error {
 		return &seatable.Error{Kind: seatable.KindRateLimited, Op: "update rows", Status: 429}
 	}
-	b.source.push(u("op1", budget.Bulk, "r1", map[string]any{"n": 1}))
+	b.source.push(u("op1", seaflow.Bulk, "r1", map[string]any{"n": 1}))
 	b.start(t)
 	want := b.clock.Now().Add(DefaultFreeze)
 	waitUntil(t, b.n, "the lane waits for the default freeze", func() bool {
@@ -273,7 +273,7 @@ func TestDispatcherRetriesTransientErrors(t *testing.T) {
 		}
 		return nil
 	}
-	b.source.push(u("op1", budget.Urgent, "r1", map[string]any{"n": 1}))
+	b.source.push(u("op1", seaflow.Urgent, "r1", map[string]any{"n": 1}))
 	b.start(t)
 	start := b.clock.Now()
 	for b.source.ackedCount() == 0 {
@@ -295,8 +295,8 @@ func TestDispatcherRetriesTransientErrors(t *testing.T) {
 	if b.source.count(&b.source.released) != 0 || b.source.count(&b.source.extended) < 2 {
 		t.Fatalf("released %d, extended %d: ops must stay fetched through a short backoff", b.source.count(&b.source.released), b.source.count(&b.source.extended))
 	}
-	if b.source.fetchCount(budget.Urgent) != 1 {
-		t.Fatalf("%d fetches, want 1", b.source.fetchCount(budget.Urgent))
+	if b.source.fetchCount(seaflow.Urgent) != 1 {
+		t.Fatalf("%d fetches, want 1", b.source.fetchCount(seaflow.Urgent))
 	}
 }
 
@@ -305,7 +305,7 @@ func TestDispatcherReleasesAfterRepeatedTransientErrors(t *testing.T) {
 	b.rows.fault = func(string) error {
 		return &seatable.Error{Kind: seatable.KindTransient, Op: "update rows", Status: 502}
 	}
-	b.source.push(u("op1", budget.Urgent, "r1", map[string]any{"n": 1}))
+	b.source.push(u("op1", seaflow.Urgent, "r1", map[string]any{"n": 1}))
 	b.start(t)
 	for b.source.count(&b.source.released) == 0 {
 		waitUntil(t, b.n, "a backoff", func() bool { _, ok := b.clock.nextWaiter(); return ok })
@@ -320,7 +320,7 @@ func TestDispatcherReleasesAfterRepeatedTransientErrors(t *testing.T) {
 func TestDispatcherWaitsForBudgetBeforeSending(t *testing.T) {
 	b := setup(t)
 	b.budget.denyNext, b.budget.denyFor = 1, 25*time.Second
-	b.source.push(u("op1", budget.Normal, "r1", map[string]any{"n": 1}))
+	b.source.push(u("op1", seaflow.Normal, "r1", map[string]any{"n": 1}))
 	b.start(t)
 	for b.source.ackedCount() == 0 {
 		waitUntil(t, b.n, "a wait or the ack", func() bool {
@@ -346,24 +346,24 @@ func TestDispatcherWaitsForBudgetBeforeSending(t *testing.T) {
 func TestDispatcherSendsUrgentWhileBulkWaits(t *testing.T) {
 	b := setup(t)
 	// Bulk is paced: its next slot is an hour away.
-	b.budget.laneNext[budget.Bulk] = b.clock.Now().Add(time.Hour)
-	var bulk []Op
+	b.budget.laneNext[seaflow.Bulk] = b.clock.Now().Add(time.Hour)
+	var bulk []seaflow.Op
 	for i := range 5000 {
-		bulk = append(bulk, Op{ID: fmt.Sprint("bulk", i), Kind: Append, Base: "crm", Table: "T2", Lane: budget.Bulk,
+		bulk = append(bulk, seaflow.Op{ID: fmt.Sprint("bulk", i), Kind: seaflow.KindAppend, Base: "crm", Table: "T2", Lane: seaflow.Bulk,
 			Values: map[string]any{"i": i}})
 	}
 	b.source.push(bulk...)
-	b.source.push(u("urgent", budget.Urgent, "r1", map[string]any{"won": true}))
+	b.source.push(u("urgent", seaflow.Urgent, "r1", map[string]any{"won": true}))
 	b.start(t)
 	waitUntil(t, b.n, "urgent op acked", func() bool { return b.source.ackedCount() == 1 })
 	if b.cell("T1", "r1", "won") != true {
 		t.Fatal("urgent op did not land")
 	}
-	if q := b.source.queued("crm", budget.Bulk); q != 5000 {
+	if q := b.source.queued("crm", seaflow.Bulk); q != 5000 {
 		t.Fatalf("bulk fetched %d ops before its slot", 5000-q)
 	}
 	for _, r := range b.reports.all() {
-		if r.Lane != budget.Urgent {
+		if r.Lane != seaflow.Urgent {
 			t.Fatalf("call of lane %s before the bulk slot", r.Lane)
 		}
 	}
@@ -371,7 +371,7 @@ func TestDispatcherSendsUrgentWhileBulkWaits(t *testing.T) {
 	waitUntil(t, b.n, "bulk drained", func() bool { return b.source.ackedCount() == 5001 })
 	var bulkCalls int
 	for _, r := range b.reports.all() {
-		if r.Lane == budget.Bulk {
+		if r.Lane == seaflow.Bulk {
 			bulkCalls++
 			if r.Rows != MaxBatchRows || r.Status != "ok" || r.Call != "append rows" {
 				t.Fatalf("bulk call %+v", r)
@@ -387,8 +387,8 @@ func TestDispatcherDryRunSendsNothing(t *testing.T) {
 	b := setup(t)
 	b.cfg.DryRun = true
 	b.cfg.Budget = nil
-	b.source.push(u("a", budget.Normal, "r1", map[string]any{"n": 1}), u("b", budget.Normal, "r1", map[string]any{"m": 1}),
-		Op{ID: "c", Kind: Upsert, Base: "crm", Table: "T1", Lane: budget.Normal, Key: "K", Values: map[string]any{"K": "x"}})
+	b.source.push(u("a", seaflow.Normal, "r1", map[string]any{"n": 1}), u("b", seaflow.Normal, "r1", map[string]any{"m": 1}),
+		seaflow.Op{ID: "c", Kind: seaflow.KindUpsert, Base: "crm", Table: "T1", Lane: seaflow.Normal, Key: "K", Values: map[string]any{"K": "x"}})
 	b.start(t)
 	waitUntil(t, b.n, "ops acked", func() bool { return b.source.ackedCount() == 3 })
 	if c := b.rows.callCount(); c != 0 {
@@ -405,8 +405,8 @@ func TestDispatcherDrainsOnStop(t *testing.T) {
 	b.rows.block = make(chan struct{})
 	// Two batches: the update is in flight when the dispatcher stops; the
 	// delete after it is not sent and goes back to the queue.
-	b.source.push(u("op1", budget.Normal, "r1", map[string]any{"n": 1}),
-		Op{ID: "op2", Kind: Delete, Base: "crm", Table: "T1", Lane: budget.Normal, RowID: "r2"})
+	b.source.push(u("op1", seaflow.Normal, "r1", map[string]any{"n": 1}),
+		seaflow.Op{ID: "op2", Kind: seaflow.KindDelete, Base: "crm", Table: "T1", Lane: seaflow.Normal, RowID: "r2"})
 	stop := b.start(t)
 	waitUntil(t, b.n, "the call in flight", func() bool {
 		return slices.Contains(b.events.all(), "reserve normal")
@@ -417,7 +417,7 @@ func TestDispatcherDrainsOnStop(t *testing.T) {
 	if b.source.ackedCount() != 1 || b.source.acked[0].ID != "op1" {
 		t.Fatalf("acked %v, want op1 (in flight at stop)", b.source.acked)
 	}
-	if b.source.count(&b.source.released) != 1 || b.source.queued("crm", budget.Normal) != 1 {
+	if b.source.count(&b.source.released) != 1 || b.source.queued("crm", seaflow.Normal) != 1 {
 		t.Fatalf("released %d: the unsent op must go back", b.source.count(&b.source.released))
 	}
 }
@@ -454,9 +454,9 @@ func TestDispatcherMarksTargetRowsBeforeSending(t *testing.T) {
 			sentBefore[id] = b.cell("T1", id, "n") != nil
 		}
 	}
-	op1 := u("op1", budget.Urgent, "r1", map[string]any{"n": 1})
+	op1 := u("op1", seaflow.Urgent, "r1", map[string]any{"n": 1})
 	op1.Depth = 2
-	b.source.push(op1, Op{ID: "op2", Kind: Append, Base: "crm", Table: "T1", Lane: budget.Urgent, Values: map[string]any{"n": 2}})
+	b.source.push(op1, seaflow.Op{ID: "op2", Kind: seaflow.KindAppend, Base: "crm", Table: "T1", Lane: seaflow.Urgent, Values: map[string]any{"n": 2}})
 	b.start(t)
 	waitUntil(t, b.n, "both ops settled", func() bool { return b.source.ackedCount() == 2 })
 	mu.Lock()

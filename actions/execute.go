@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/seatable"
 )
 
@@ -82,7 +83,7 @@ func NewExecutor(rows Rows) *Executor {
 // halves, each a new call, until the refused ops are isolated; they are
 // returned in Outcome.Dead and the rest lands. Any other error stops the
 // batch: the ops not yet done are returned in Outcome.Pending.
-func (e *Executor) Execute(ctx context.Context, ops []Op, b Batch, call CallFunc) Outcome {
+func (e *Executor) Execute(ctx context.Context, ops []seaflow.Op, b Batch, call CallFunc) Outcome {
 	var out Outcome
 	r := run{e: e, ops: ops, b: b, call: call, out: &out}
 	if err := r.items(ctx, b.Items); err != nil {
@@ -106,7 +107,7 @@ func (e *Executor) Execute(ctx context.Context, ops []Op, b Batch, call CallFunc
 // run is the state of one Execute.
 type run struct {
 	e    *Executor
-	ops  []Op
+	ops  []seaflow.Op
 	b    Batch
 	call CallFunc
 	out  *Outcome
@@ -162,7 +163,7 @@ func (r *run) items(ctx context.Context, items []Item) error {
 	if seatable.KindOf(err) != seatable.KindInvalid {
 		return err
 	}
-	if len(ok) > 1 && r.b.Kind != SQL && !r.tableChecked {
+	if len(ok) > 1 && r.b.Kind != seaflow.KindSQL && !r.tableChecked {
 		// A missing table refuses every op: find out with one metadata
 		// call instead of splitting down to single ops.
 		r.tableChecked = true
@@ -192,7 +193,7 @@ func (r *run) items(ctx context.Context, items []Item) error {
 	// A merged item was refused: undo the merge and send its ops one by
 	// one, in queue order, so only the bad ones are refused.
 	for _, i := range it.Ops {
-		single := Plan([]Op{r.ops[i]})[0].Items[0]
+		single := Plan([]seaflow.Op{r.ops[i]})[0].Items[0]
 		single.Ops = []int{i}
 		if err := r.items(ctx, []Item{single}); err != nil {
 			return err
@@ -213,26 +214,26 @@ func reason(err error) string {
 // check returns why an item can never be sent, or "".
 func (r *run) check(it Item) string {
 	k := r.b.Kind
-	if k != SQL && r.b.Table == "" {
+	if k != seaflow.KindSQL && r.b.Table == "" {
 		return "no table"
 	}
 	switch k {
-	case Update, Delete, Lock, Unlock, Link:
+	case seaflow.KindUpdate, seaflow.KindDelete, seaflow.KindLock, seaflow.KindUnlock, seaflow.KindLink:
 		if it.RowID == "" {
 			return "no row id"
 		}
-	case Upsert:
+	case seaflow.KindUpsert:
 		if r.b.Key == "" {
 			return "upsert without a key column"
 		}
 		if it.KeyValue == nil {
 			return fmt.Sprintf("upsert without a value for key column %q", r.b.Key)
 		}
-	case SQL:
+	case seaflow.KindSQL:
 		if strings.TrimSpace(it.Statement) == "" {
 			return "no sql statement"
 		}
-	case Append:
+	case seaflow.KindAppend:
 	default:
 		return fmt.Sprintf("unknown op kind %q", k)
 	}
@@ -243,7 +244,7 @@ func (r *run) check(it Item) string {
 func (r *run) send(ctx context.Context, items []Item) error {
 	b, rows := r.b, r.e.rows
 	switch b.Kind {
-	case Append:
+	case seaflow.KindAppend:
 		batch := make([]seatable.Row, len(items))
 		for i, it := range items {
 			batch[i] = seatable.Row(it.Values)
@@ -257,7 +258,7 @@ func (r *run) send(ctx context.Context, items []Item) error {
 			}
 			return err
 		})
-	case Update:
+	case seaflow.KindUpdate:
 		ups := make([]seatable.RowUpdate, len(items))
 		for i, it := range items {
 			ups[i] = seatable.RowUpdate{RowID: it.RowID, Row: seatable.Row(it.Values)}
@@ -269,16 +270,16 @@ func (r *run) send(ctx context.Context, items []Item) error {
 			r.wrote(b.Table, it, it.RowID)
 		}
 		return nil
-	case Delete, Lock, Unlock:
+	case seaflow.KindDelete, seaflow.KindLock, seaflow.KindUnlock:
 		ids := make([]string, len(items))
 		for i, it := range items {
 			ids[i] = it.RowID
 		}
 		name, fn := "delete rows", rows.DeleteRows
 		switch b.Kind {
-		case Lock:
+		case seaflow.KindLock:
 			name, fn = "lock rows", rows.LockRows
-		case Unlock:
+		case seaflow.KindUnlock:
 			name, fn = "unlock rows", rows.UnlockRows
 		}
 		err := r.call(ctx, name, len(ids), func(ctx context.Context) error {
@@ -290,11 +291,11 @@ func (r *run) send(ctx context.Context, items []Item) error {
 			}
 		}
 		return err
-	case Upsert:
+	case seaflow.KindUpsert:
 		return r.upsert(ctx, items)
-	case Link:
+	case seaflow.KindLink:
 		return r.link(ctx, items)
-	case SQL:
+	case seaflow.KindSQL:
 		it := items[0]
 		return r.call(ctx, "sql", 0, func(ctx context.Context) error {
 			_, err := rows.SQL(ctx, it.Statement, it.Params)

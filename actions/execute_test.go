@@ -7,12 +7,13 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/seatable"
 )
 
 // execAll plans ops and executes every batch in order with a CallFunc
 // that only counts calls, returning the merged outcome.
-func execAll(t *testing.T, e *Executor, ops []Op) (Outcome, []string) {
+func execAll(t *testing.T, e *Executor, ops []seaflow.Op) (Outcome, []string) {
 	t.Helper()
 	var calls []string
 	call := func(ctx context.Context, name string, rows int, send func(context.Context) error) error {
@@ -38,11 +39,11 @@ func execAll(t *testing.T, e *Executor, ops []Op) (Outcome, []string) {
 func TestExecuteUpsert(t *testing.T) {
 	b := setup(t)
 	e := NewExecutor(b.rows)
-	ups := func(key string, values map[string]any) Op {
+	ups := func(key string, values map[string]any) seaflow.Op {
 		values["K"] = key
-		return Op{Kind: Upsert, Base: "crm", Table: "T1", Key: "K", Values: values}
+		return seaflow.Op{Kind: seaflow.KindUpsert, Base: "crm", Table: "T1", Key: "K", Values: values}
 	}
-	ops := []Op{
+	ops := []seaflow.Op{
 		ups("k1", map[string]any{"n": 1}),
 		ups("new1", map[string]any{"n": 2}),
 		ups("k2", map[string]any{"n": 3}),
@@ -77,10 +78,10 @@ func TestExecuteUpsert(t *testing.T) {
 func TestExecuteLinksResolvesColumnOnce(t *testing.T) {
 	b := setup(t)
 	e := NewExecutor(b.rows)
-	link := func(row string, others ...string) Op {
-		return Op{Kind: Link, Base: "crm", Table: "T1", RowID: row, LinkColumn: "L", OtherRowIDs: others}
+	link := func(row string, others ...string) seaflow.Op {
+		return seaflow.Op{Kind: seaflow.KindLink, Base: "crm", Table: "T1", RowID: row, LinkColumn: "L", OtherRowIDs: others}
 	}
-	out, calls := execAll(t, e, []Op{link("r1", "s1"), link("r2", "s2", "s3"), link("r1", "s4")})
+	out, calls := execAll(t, e, []seaflow.Op{link("r1", "s1"), link("r2", "s2", "s3"), link("r1", "s4")})
 	if out.Err != nil || len(out.Dead) != 0 {
 		t.Fatalf("outcome %+v", out)
 	}
@@ -88,7 +89,7 @@ func TestExecuteLinksResolvesColumnOnce(t *testing.T) {
 		t.Fatalf("calls = %v, want %v", calls, want)
 	}
 	// The metadata is cached for the next batch.
-	_, calls = execAll(t, e, []Op{link("r3", "s1")})
+	_, calls = execAll(t, e, []seaflow.Op{link("r3", "s1")})
 	if want := []string{"create links:1"}; !slices.Equal(calls, want) {
 		t.Fatalf("calls = %v, want %v", calls, want)
 	}
@@ -100,7 +101,7 @@ func TestExecuteLinksResolvesColumnOnce(t *testing.T) {
 func TestExecuteUnknownLinkColumnIsDead(t *testing.T) {
 	b := setup(t)
 	e := NewExecutor(b.rows)
-	ops := []Op{{Kind: Link, Base: "crm", Table: "T1", RowID: "r1", LinkColumn: "Nope", OtherRowIDs: []string{"s1"}}}
+	ops := []seaflow.Op{{Kind: seaflow.KindLink, Base: "crm", Table: "T1", RowID: "r1", LinkColumn: "Nope", OtherRowIDs: []string{"s1"}}}
 	for run := range 2 {
 		out, calls := execAll(t, e, ops)
 		if len(out.Dead) != 1 || out.Dead[0].Reason != `table "T1" has no link column "Nope"` {
@@ -117,7 +118,7 @@ func TestExecuteUnknownLinkColumnIsDead(t *testing.T) {
 func TestExecuteUnmergesARefusedMergedUpdate(t *testing.T) {
 	b := setup(t)
 	e := NewExecutor(b.rows)
-	ops := []Op{
+	ops := []seaflow.Op{
 		u("a", "", "r1", map[string]any{"n": 1}),
 		u("b", "", "r1", map[string]any{"m": "BAD"}),
 		u("c", "", "r1", map[string]any{"o": 3}),
@@ -146,7 +147,7 @@ func TestExecuteStopsAtTransientError(t *testing.T) {
 		return nil
 	}
 	// One bad op forces a split; the transient error hits the second call.
-	ops := []Op{
+	ops := []seaflow.Op{
 		u("a", "", "r1", map[string]any{"n": "BAD"}),
 		u("b", "", "r2", map[string]any{"n": 2}),
 		u("c", "", "r3", map[string]any{"n": 3}),
@@ -163,10 +164,10 @@ func TestExecuteStopsAtTransientError(t *testing.T) {
 func TestExecuteRefusesUnsendableOpsWithoutACall(t *testing.T) {
 	b := setup(t)
 	e := NewExecutor(b.rows)
-	ops := []Op{
-		{Kind: Upsert, Base: "crm", Table: "T1", Key: "K", Values: map[string]any{"n": 1}},
-		{Kind: Update, Base: "crm", Table: "T1", Values: map[string]any{"n": 1}},
-		{Kind: SQL, Base: "crm"},
+	ops := []seaflow.Op{
+		{Kind: seaflow.KindUpsert, Base: "crm", Table: "T1", Key: "K", Values: map[string]any{"n": 1}},
+		{Kind: seaflow.KindUpdate, Base: "crm", Table: "T1", Values: map[string]any{"n": 1}},
+		{Kind: seaflow.KindSQL, Base: "crm"},
 	}
 	out, calls := execAll(t, e, ops)
 	if len(out.Dead) != 3 || len(calls) != 0 {

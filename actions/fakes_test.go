@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/seatable"
 )
 
@@ -127,21 +127,21 @@ func (c *fakeClock) nextWaiter() (time.Time, bool) {
 type fakeSource struct {
 	n        *notifier
 	mu       sync.Mutex
-	queues   map[string][]Op
-	acked    []Op
+	queues   map[string][]seaflow.Op
+	acked    []seaflow.Op
 	released int
 	extended int
-	fetches  map[budget.Lane]int
+	fetches  map[seaflow.Lane]int
 	problems []string
 }
 
 func newFakeSource(n *notifier) *fakeSource {
-	return &fakeSource{n: n, queues: map[string][]Op{}, fetches: map[budget.Lane]int{}}
+	return &fakeSource{n: n, queues: map[string][]seaflow.Op{}, fetches: map[seaflow.Lane]int{}}
 }
 
-func qkey(base string, lane budget.Lane) string { return base + "/" + string(lane) }
+func qkey(base string, lane seaflow.Lane) string { return base + "/" + string(lane) }
 
-func (s *fakeSource) push(ops ...Op) {
+func (s *fakeSource) push(ops ...seaflow.Op) {
 	s.mu.Lock()
 	for _, o := range ops {
 		k := qkey(o.Base, o.Lane)
@@ -151,7 +151,7 @@ func (s *fakeSource) push(ops ...Op) {
 	s.n.bump()
 }
 
-func (s *fakeSource) Fetch(ctx context.Context, base string, lane budget.Lane, max int, _ time.Duration) ([]Delivery, error) {
+func (s *fakeSource) Fetch(ctx context.Context, base string, lane seaflow.Lane, max int, _ time.Duration) ([]Delivery, error) {
 	k := qkey(base, lane)
 	for {
 		ch := s.n.wait()
@@ -178,7 +178,7 @@ func (s *fakeSource) Fetch(ctx context.Context, base string, lane budget.Lane, m
 	}
 }
 
-func (s *fakeSource) delivery(o Op) Delivery {
+func (s *fakeSource) delivery(o seaflow.Op) Delivery {
 	var settled bool
 	settle := func(what string) bool {
 		if settled {
@@ -204,7 +204,7 @@ func (s *fakeSource) delivery(o Op) Delivery {
 			if settle("released") {
 				s.released++
 				k := qkey(o.Base, o.Lane)
-				s.queues[k] = append([]Op{o}, s.queues[k]...)
+				s.queues[k] = append([]seaflow.Op{o}, s.queues[k]...)
 			}
 			s.mu.Unlock()
 			s.n.bump()
@@ -222,7 +222,7 @@ func (s *fakeSource) delivery(o Op) Delivery {
 	}
 }
 
-func (s *fakeSource) Pending(_ context.Context, base string, lane budget.Lane) (int, error) {
+func (s *fakeSource) Pending(_ context.Context, base string, lane seaflow.Lane) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.queues[qkey(base, lane)]), nil
@@ -234,7 +234,7 @@ func (s *fakeSource) count(n *int) int {
 	return *n
 }
 
-func (s *fakeSource) fetchCount(lane budget.Lane) int {
+func (s *fakeSource) fetchCount(lane seaflow.Lane) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.fetches[lane]
@@ -246,7 +246,7 @@ func (s *fakeSource) ackedCount() int {
 	return len(s.acked)
 }
 
-func (s *fakeSource) queued(base string, lane budget.Lane) int {
+func (s *fakeSource) queued(base string, lane seaflow.Lane) int {
 	n, _ := s.Pending(context.Background(), base, lane)
 	return n
 }
@@ -259,7 +259,7 @@ type fakeDead struct {
 	reasons map[string]string
 }
 
-func (d *fakeDead) DeadLetter(_ context.Context, op Op, reason string) error {
+func (d *fakeDead) DeadLetter(_ context.Context, op seaflow.Op, reason string) error {
 	d.mu.Lock()
 	if d.reasons == nil {
 		d.reasons = map[string]string{}
@@ -283,14 +283,14 @@ type fakeBudget struct {
 	clock    *fakeClock
 	mu       sync.Mutex
 	frozen   time.Time
-	laneNext map[budget.Lane]time.Time
+	laneNext map[seaflow.Lane]time.Time
 	denyNext int // refuse this many Reserve calls, with next = now + denyFor
 	denyFor  time.Duration
 	freezes  []time.Time
 	events   *eventLog
 }
 
-func (b *fakeBudget) next(lane budget.Lane) time.Time {
+func (b *fakeBudget) next(lane seaflow.Lane) time.Time {
 	t := b.frozen
 	if ln := b.laneNext[lane]; ln.After(t) {
 		t = ln
@@ -298,7 +298,7 @@ func (b *fakeBudget) next(lane budget.Lane) time.Time {
 	return t
 }
 
-func (b *fakeBudget) Reserve(_ context.Context, base string, lane budget.Lane) (bool, time.Time, error) {
+func (b *fakeBudget) Reserve(_ context.Context, base string, lane seaflow.Lane) (bool, time.Time, error) {
 	now := b.clock.Now()
 	defer b.n.bump()
 	b.mu.Lock()
@@ -316,7 +316,7 @@ func (b *fakeBudget) Reserve(_ context.Context, base string, lane budget.Lane) (
 	return true, time.Time{}, nil
 }
 
-func (b *fakeBudget) Next(_ context.Context, base string, lane budget.Lane) (time.Time, error) {
+func (b *fakeBudget) Next(_ context.Context, base string, lane seaflow.Lane) (time.Time, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.next(lane), nil

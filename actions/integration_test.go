@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/actions"
 	"github.com/seaflow/seaflow/budget"
 	"github.com/seaflow/seaflow/queue"
@@ -121,7 +122,7 @@ type gatedBudget struct {
 	st *stack
 }
 
-func (g gatedBudget) Reserve(ctx context.Context, base string, lane budget.Lane) (bool, time.Time, error) {
+func (g gatedBudget) Reserve(ctx context.Context, base string, lane seaflow.Lane) (bool, time.Time, error) {
 	g.st.mu.Lock()
 	defer g.st.mu.Unlock()
 	ok, next, err := g.Budget.Reserve(ctx, base, lane)
@@ -137,7 +138,7 @@ type ackingSource struct {
 	st *stack
 }
 
-func (a ackingSource) Fetch(ctx context.Context, base string, lane budget.Lane, max int, wait time.Duration) ([]actions.Delivery, error) {
+func (a ackingSource) Fetch(ctx context.Context, base string, lane seaflow.Lane, max int, wait time.Duration) ([]actions.Delivery, error) {
 	ds, err := a.Queue.Fetch(ctx, base, lane, max, wait)
 	for i := range ds {
 		ack := ds[i].Ack
@@ -220,7 +221,7 @@ func (st *stack) rowIDs(t *testing.T) []string {
 	return ids
 }
 
-func (st *stack) publish(t *testing.T, ops []actions.Op) {
+func (st *stack) publish(t *testing.T, ops []seaflow.Op) {
 	t.Helper()
 	for start := 0; start < len(ops); start += 10_000 {
 		if err := st.q.PublishOps(context.Background(), ops[start:min(start+10_000, len(ops))]); err != nil {
@@ -246,7 +247,7 @@ func (st *stack) startDispatcher(t *testing.T) {
 		Budget: gatedBudget{Budget: keeper, st: st},
 		Clock:  st.clock,
 		Logger: zerolog.Nop(),
-		Linger: map[budget.Lane]time.Duration{budget.Urgent: 5 * time.Millisecond, budget.Normal: 10 * time.Millisecond, budget.Bulk: 10 * time.Millisecond},
+		Linger: map[seaflow.Lane]time.Duration{seaflow.Urgent: 5 * time.Millisecond, seaflow.Normal: 10 * time.Millisecond, seaflow.Bulk: 10 * time.Millisecond},
 		OnCall: func(r actions.CallReport) {
 			st.mu.Lock()
 			st.inFlight--
@@ -316,7 +317,7 @@ func (st *stack) waitFor(t *testing.T, what string, cond func(reports []actions.
 }
 
 // landed counts the rows carried by successful calls of lane ("" = any).
-func landed(reports []actions.CallReport, lane budget.Lane) int {
+func landed(reports []actions.CallReport, lane seaflow.Lane) int {
 	n := 0
 	for _, r := range reports {
 		if r.Status == "ok" && (lane == "" || r.Lane == lane) {
@@ -330,7 +331,7 @@ func TestIntegrationMergesUpdatesIntoFewCalls(t *testing.T) {
 	st := newStack(t, budget.DefaultLimits())
 	ids := st.rowIDs(t)
 	want := map[string]map[string]any{}
-	ops := make([]actions.Op, 100_000)
+	ops := make([]seaflow.Op, 100_000)
 	x := uint32(12345)
 	for i := range ops {
 		x = x*1664525 + 1013904223 // a fixed pseudo-random walk over the rows
@@ -339,7 +340,7 @@ func TestIntegrationMergesUpdatesIntoFewCalls(t *testing.T) {
 		if i%3 == 0 {
 			values = map[string]any{"Name": fmt.Sprint("v", i)}
 		}
-		ops[i] = actions.Op{ID: fmt.Sprint("u", i), Kind: actions.Update, Base: "crm", Table: "Items", Lane: budget.Normal, RowID: id, Values: values}
+		ops[i] = seaflow.Op{ID: fmt.Sprint("u", i), Kind: seaflow.KindUpdate, Base: "crm", Table: "Items", Lane: seaflow.Normal, RowID: id, Values: values}
 		if want[id] == nil {
 			want[id] = map[string]any{}
 		}
@@ -369,17 +370,17 @@ func TestIntegrationMergesUpdatesIntoFewCalls(t *testing.T) {
 
 // alternating returns n ops on one row that can share no call: update,
 // lock, update, unlock, ... The last update sets N to its index.
-func alternating(prefix, row string, lane budget.Lane, n int) []actions.Op {
-	ops := make([]actions.Op, n)
+func alternating(prefix, row string, lane seaflow.Lane, n int) []seaflow.Op {
+	ops := make([]seaflow.Op, n)
 	for i := range ops {
-		o := actions.Op{ID: fmt.Sprint(prefix, i), Base: "crm", Table: "Items", Lane: lane, RowID: row}
+		o := seaflow.Op{ID: fmt.Sprint(prefix, i), Base: "crm", Table: "Items", Lane: lane, RowID: row}
 		switch i % 4 {
 		case 0, 2:
-			o.Kind, o.Values = actions.Update, map[string]any{"N": float64(i)}
+			o.Kind, o.Values = seaflow.KindUpdate, map[string]any{"N": float64(i)}
 		case 1:
-			o.Kind = actions.Lock
+			o.Kind = seaflow.KindLock
 		case 3:
-			o.Kind = actions.Unlock
+			o.Kind = seaflow.KindUnlock
 		}
 		ops[i] = o
 	}
@@ -387,13 +388,13 @@ func alternating(prefix, row string, lane budget.Lane, n int) []actions.Op {
 }
 
 func smallLimits() budget.Limits {
-	return budget.Limits{Windows: []budget.Window{{Span: time.Minute, Calls: 20}, {Span: 24 * time.Hour, Calls: 5000}}}
+	return budget.Limits{Windows: []seaflow.Window{{Span: time.Minute, Calls: 20}, {Span: 24 * time.Hour, Calls: 5000}}}
 }
 
 func TestIntegrationStaysWithinLimits(t *testing.T) {
 	st := newStack(t, smallLimits())
 	row := st.rowIDs(t)[7]
-	st.publish(t, alternating("a", row, budget.Normal, 100))
+	st.publish(t, alternating("a", row, seaflow.Normal, 100))
 	st.drive(t)
 	st.startDispatcher(t)
 	st.waitFor(t, "all ops acked", func(_ []actions.CallReport, acked int) bool { return acked == 100 })
@@ -416,23 +417,23 @@ func TestIntegrationStaysWithinLimits(t *testing.T) {
 
 func TestIntegrationUrgentOvertakesBulkBacklog(t *testing.T) {
 	// 240 calls a day, 40 kept for urgent: bulk may spend 9 in the first hour.
-	limits := budget.Limits{Windows: []budget.Window{{Span: time.Minute, Calls: 300}, {Span: 24 * time.Hour, Calls: 240}}, UrgentReserve: 40}
+	limits := budget.Limits{Windows: []seaflow.Window{{Span: time.Minute, Calls: 300}, {Span: 24 * time.Hour, Calls: 240}}, UrgentReserve: 40}
 	st := newStack(t, limits)
 	ids := st.rowIDs(t)
-	bulk := make([]actions.Op, 50_000)
+	bulk := make([]seaflow.Op, 50_000)
 	for i := range bulk {
-		bulk[i] = actions.Op{ID: fmt.Sprint("b", i), Kind: actions.Append, Base: "crm", Table: "Items", Lane: budget.Bulk,
+		bulk[i] = seaflow.Op{ID: fmt.Sprint("b", i), Kind: seaflow.KindAppend, Base: "crm", Table: "Items", Lane: seaflow.Bulk,
 			Values: map[string]any{"Name": fmt.Sprint("bulk-", i)}}
 	}
 	st.publish(t, bulk)
 	st.startDispatcher(t)
-	st.waitFor(t, "bulk under way", func(rs []actions.CallReport, _ int) bool { return landed(rs, budget.Bulk) > 0 })
-	st.publish(t, []actions.Op{{ID: "urgent", Kind: actions.Update, Base: "crm", Table: "Items", Lane: budget.Urgent,
+	st.waitFor(t, "bulk under way", func(rs []actions.CallReport, _ int) bool { return landed(rs, seaflow.Bulk) > 0 })
+	st.publish(t, []seaflow.Op{{ID: "urgent", Kind: seaflow.KindUpdate, Base: "crm", Table: "Items", Lane: seaflow.Urgent,
 		RowID: ids[0], Values: map[string]any{"Name": "won"}}})
-	st.waitFor(t, "urgent op sent", func(rs []actions.CallReport, _ int) bool { return landed(rs, budget.Urgent) == 1 })
+	st.waitFor(t, "urgent op sent", func(rs []actions.CallReport, _ int) bool { return landed(rs, seaflow.Urgent) == 1 })
 
 	st.mu.Lock()
-	bulkBefore := landed(st.reports, budget.Bulk)
+	bulkBefore := landed(st.reports, seaflow.Bulk)
 	st.mu.Unlock()
 	if bulkBefore >= len(bulk) || bulkBefore > 9*actions.MaxBatchRows {
 		t.Fatalf("%d bulk rows sent before the urgent op", bulkBefore)
@@ -458,13 +459,13 @@ func TestIntegration429StormLosesNothing(t *testing.T) {
 	st := newStack(t, budget.DefaultLimits())
 	st.emu.SetFaults(emulator.Faults{Rate429: 0.3, Seed: 1})
 	ids := st.rowIDs(t)
-	var ops []actions.Op
+	var ops []seaflow.Op
 	for i := range 10_000 {
-		ops = append(ops, actions.Op{ID: fmt.Sprint("a", i), Kind: actions.Append, Base: "crm", Table: "Items", Lane: budget.Normal,
+		ops = append(ops, seaflow.Op{ID: fmt.Sprint("a", i), Kind: seaflow.KindAppend, Base: "crm", Table: "Items", Lane: seaflow.Normal,
 			Values: map[string]any{"Name": fmt.Sprint("new-", i)}})
 	}
 	for i, id := range ids {
-		ops = append(ops, actions.Op{ID: fmt.Sprint("u", i), Kind: actions.Update, Base: "crm", Table: "Items", Lane: budget.Normal,
+		ops = append(ops, seaflow.Op{ID: fmt.Sprint("u", i), Kind: seaflow.KindUpdate, Base: "crm", Table: "Items", Lane: seaflow.Normal,
 			RowID: id, Values: map[string]any{"N": float64(i + 1)}})
 	}
 	st.publish(t, ops)
@@ -514,8 +515,8 @@ func TestIntegrationTwoDispatchersShareTheBudget(t *testing.T) {
 	total := 0
 	for round := range 6 {
 		// Each round: 20 calls' worth of ops on two rows, in two lanes.
-		ops := alternating(fmt.Sprint("n", round, "-"), ids[round], budget.Normal, 10)
-		ops = append(ops, alternating(fmt.Sprint("u", round, "-"), ids[100+round], budget.Urgent, 10)...)
+		ops := alternating(fmt.Sprint("n", round, "-"), ids[round], seaflow.Normal, 10)
+		ops = append(ops, alternating(fmt.Sprint("u", round, "-"), ids[100+round], seaflow.Urgent, 10)...)
 		st.publish(t, ops)
 		total += len(ops)
 		st.waitFor(t, "round acked", func(_ []actions.CallReport, acked int) bool { return acked == total })
@@ -545,18 +546,18 @@ func TestIntegrationUpsertsAndLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	red, blue := tags[0]["_id"].(string), tags[1]["_id"].(string)
-	ups := func(id, name string, n float64) actions.Op {
-		return actions.Op{ID: id, Kind: actions.Upsert, Base: "crm", Table: "Items", Lane: budget.Normal, Key: "Name",
+	ups := func(id, name string, n float64) seaflow.Op {
+		return seaflow.Op{ID: id, Kind: seaflow.KindUpsert, Base: "crm", Table: "Items", Lane: seaflow.Normal, Key: "Name",
 			Values: map[string]any{"Name": name, "N": n}}
 	}
-	link := func(id, row string, others ...string) actions.Op {
-		return actions.Op{ID: id, Kind: actions.Link, Base: "crm", Table: "Items", Lane: budget.Normal, RowID: row,
+	link := func(id, row string, others ...string) seaflow.Op {
+		return seaflow.Op{ID: id, Kind: seaflow.KindLink, Base: "crm", Table: "Items", Lane: seaflow.Normal, RowID: row,
 			LinkColumn: "Tag", OtherRowIDs: others}
 	}
-	ops := []actions.Op{
+	ops := []seaflow.Op{
 		ups("u1", "row-5", 50), ups("u2", "brand-new", 1), ups("u3", "row-6", 60), ups("u4", "brand-new", 2),
 		link("l1", ids[1], red), link("l2", ids[2], red, blue),
-		{ID: "bad", Kind: actions.Link, Base: "crm", Table: "Items", Lane: budget.Normal, RowID: ids[3], LinkColumn: "Nope", OtherRowIDs: []string{red}},
+		{ID: "bad", Kind: seaflow.KindLink, Base: "crm", Table: "Items", Lane: seaflow.Normal, RowID: ids[3], LinkColumn: "Nope", OtherRowIDs: []string{red}},
 	}
 	st.publish(t, ops)
 	st.startDispatcher(t)

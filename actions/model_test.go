@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/seaflow/seaflow"
 )
 
 // model is an in-memory base with the semantics seaflow assumes of
@@ -75,7 +77,7 @@ func (m *model) lookup(table, key string, v any) []string {
 
 // sql runs the model's stand-in for an sql op: Params are
 // [where column, where value, set column, set value] on op.Table.
-func (m *model) sql(op Op) {
+func (m *model) sql(op seaflow.Op) {
 	if len(op.Params) != 4 {
 		return
 	}
@@ -87,19 +89,19 @@ func (m *model) sql(op Op) {
 }
 
 // apply runs one op.
-func (m *model) apply(op Op) {
+func (m *model) apply(op seaflow.Op) {
 	switch op.Kind {
-	case Append:
+	case seaflow.KindAppend:
 		m.appendRow(op.Table, op.Values)
-	case Update:
+	case seaflow.KindUpdate:
 		m.update(op.Table, op.RowID, op.Values)
-	case Delete:
+	case seaflow.KindDelete:
 		delete(m.table(op.Table), op.RowID)
-	case Lock, Unlock:
+	case seaflow.KindLock, seaflow.KindUnlock:
 		if r := m.table(op.Table)[op.RowID]; r != nil {
-			r.locked = op.Kind == Lock
+			r.locked = op.Kind == seaflow.KindLock
 		}
-	case Upsert:
+	case seaflow.KindUpsert:
 		ids := m.lookup(op.Table, op.Key, op.Values[op.Key])
 		for _, id := range ids {
 			m.update(op.Table, id, op.Values)
@@ -107,35 +109,35 @@ func (m *model) apply(op Op) {
 		if len(ids) == 0 {
 			m.appendRow(op.Table, op.Values)
 		}
-	case Link:
+	case seaflow.KindLink:
 		m.link(op.Table, op.RowID, op.LinkColumn, op.OtherRowIDs)
-	case SQL:
+	case seaflow.KindSQL:
 		m.sql(op)
 	}
 }
 
 // applyBatch runs one planned batch the way the executor sends it.
-func (m *model) applyBatch(ops []Op, b Batch) {
+func (m *model) applyBatch(ops []seaflow.Op, b Batch) {
 	switch b.Kind {
-	case Append:
+	case seaflow.KindAppend:
 		for _, it := range b.Items {
 			m.appendRow(b.Table, it.Values)
 		}
-	case Update:
+	case seaflow.KindUpdate:
 		for _, it := range b.Items {
 			m.update(b.Table, it.RowID, it.Values)
 		}
-	case Delete:
+	case seaflow.KindDelete:
 		for _, it := range b.Items {
 			delete(m.table(b.Table), it.RowID)
 		}
-	case Lock, Unlock:
+	case seaflow.KindLock, seaflow.KindUnlock:
 		for _, it := range b.Items {
 			if r := m.table(b.Table)[it.RowID]; r != nil {
-				r.locked = b.Kind == Lock
+				r.locked = b.Kind == seaflow.KindLock
 			}
 		}
-	case Upsert:
+	case seaflow.KindUpsert:
 		found := make([][]string, len(b.Items))
 		for i, it := range b.Items {
 			found[i] = m.lookup(b.Table, b.Key, it.KeyValue)
@@ -150,11 +152,11 @@ func (m *model) applyBatch(ops []Op, b Batch) {
 				m.appendRow(b.Table, it.Values)
 			}
 		}
-	case Link:
+	case seaflow.KindLink:
 		for _, it := range b.Items {
 			m.link(b.Table, it.RowID, b.LinkColumn, it.OtherRowIDs)
 		}
-	case SQL:
+	case seaflow.KindSQL:
 		m.sql(ops[b.Items[0].Ops[0]])
 	}
 }

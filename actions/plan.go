@@ -5,7 +5,7 @@ import (
 	"maps"
 	"slices"
 
-	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow"
 )
 
 // MaxBatchRows is the most rows one batch call carries (SeaTable's cap for
@@ -22,9 +22,9 @@ type Batch struct {
 	// Table is the table of every op in the batch (empty for sql).
 	Table string
 	// Kind is the kind of every op in the batch.
-	Kind Kind
+	Kind seaflow.Kind
 	// Lane is the lane of the first op of the batch.
-	Lane budget.Lane
+	Lane seaflow.Lane
 	// Key is the key column of an upsert batch.
 	Key string
 	// LinkColumn is the link column of a link batch.
@@ -69,7 +69,7 @@ func (b Batch) Ops() []int {
 // Calls returns the most SeaTable calls the batch costs: three for an upsert
 // batch (key lookup, update, append), one otherwise.
 func (b Batch) Calls() int {
-	if b.Kind == Upsert {
+	if b.Kind == seaflow.KindUpsert {
 		return 3
 	}
 	return 1
@@ -93,7 +93,7 @@ func (b Batch) Calls() int {
 //   - sql: every row of the base (a barrier).
 //
 // Plan is pure: it does not modify ops.
-func Plan(ops []Op) []Batch {
+func Plan(ops []seaflow.Op) []Batch {
 	p := planner{
 		rowLast:    map[token]int{},
 		tableLast:  map[token]int{},
@@ -115,7 +115,7 @@ func Plan(ops []Op) []Batch {
 // groupKey says which ops may share a batch.
 type groupKey struct {
 	base, table string
-	kind        Kind
+	kind        seaflow.Kind
 	column      string // upsert key column, link column
 }
 
@@ -153,11 +153,11 @@ func setMax(m map[token]int, k token, v int) {
 }
 
 // rowTokens appends the rows op touches by id to t.
-func (op *Op) rowTokens(t []token) []token {
+func rowTokens(op *seaflow.Op, t []token) []token {
 	switch op.Kind {
-	case Update, Delete, Lock, Unlock:
+	case seaflow.KindUpdate, seaflow.KindDelete, seaflow.KindLock, seaflow.KindUnlock:
 		t = append(t, token{op.Base, op.RowID})
-	case Link:
+	case seaflow.KindLink:
 		t = append(t, token{op.Base, op.RowID})
 		for _, o := range op.OtherRowIDs {
 			t = append(t, token{op.Base, o})
@@ -166,17 +166,17 @@ func (op *Op) rowTokens(t []token) []token {
 	return t
 }
 
-func (p *planner) add(i int, op *Op) {
+func (p *planner) add(i int, op *seaflow.Op) {
 	base, table := token{op.Base, ""}, token{op.Base, op.Table}
-	p.rows = op.rowTokens(p.rows[:0])
+	p.rows = rowTokens(op, p.rows[:0])
 	rows := p.rows
 
 	// after is the last batch this op may depend on.
 	after := last(p.barrier, base)
 	switch op.Kind {
-	case SQL:
+	case seaflow.KindSQL:
 		after = max(after, last(p.baseLast, base))
-	case Upsert:
+	case seaflow.KindUpsert:
 		after = max(after, last(p.tableLast, table))
 	default:
 		after = max(after, last(p.upsertLast, table))
@@ -187,23 +187,23 @@ func (p *planner) add(i int, op *Op) {
 
 	g := groupKey{base: op.Base, table: op.Table, kind: op.Kind}
 	switch op.Kind {
-	case Upsert:
+	case seaflow.KindUpsert:
 		g.column = op.Key
-	case Link:
+	case seaflow.KindLink:
 		g.column = op.LinkColumn
 	}
 	itemKey := op.RowID
-	if op.Kind == Upsert {
+	if op.Kind == seaflow.KindUpsert {
 		itemKey = fmt.Sprint(op.Values[op.Key])
 	}
 
 	var b *plannedBatch
 	at := -1
-	if op.Kind != SQL {
+	if op.Kind != seaflow.KindSQL {
 		if gi, ok := p.groupLast[g]; ok && gi >= after {
 			cand := p.batches[gi]
 			_, merges := cand.index[itemKey]
-			if (merges && op.Kind != Append) || len(cand.Items) < MaxBatchRows {
+			if (merges && op.Kind != seaflow.KindAppend) || len(cand.Items) < MaxBatchRows {
 				b, at = cand, gi
 			}
 		}
@@ -216,9 +216,9 @@ func (p *planner) add(i int, op *Op) {
 			index: map[string]int{},
 		}
 		switch op.Kind {
-		case Upsert:
+		case seaflow.KindUpsert:
 			b.Key = op.Key
-		case Link:
+		case seaflow.KindLink:
 			b.LinkColumn = op.LinkColumn
 		}
 		p.batches = append(p.batches, b)
@@ -232,22 +232,22 @@ func (p *planner) add(i int, op *Op) {
 	setMax(p.tableLast, table, at)
 	setMax(p.baseLast, base, at)
 	switch op.Kind {
-	case Upsert:
+	case seaflow.KindUpsert:
 		setMax(p.upsertLast, table, at)
-	case SQL:
+	case seaflow.KindSQL:
 		setMax(p.barrier, base, at)
 	}
 }
 
-func (b *plannedBatch) addOp(i int, op *Op, itemKey string) {
-	if op.Kind != Append && op.Kind != SQL {
+func (b *plannedBatch) addOp(i int, op *seaflow.Op, itemKey string) {
+	if op.Kind != seaflow.KindAppend && op.Kind != seaflow.KindSQL {
 		if j, ok := b.index[itemKey]; ok {
 			it := &b.Items[j]
 			it.Ops = append(it.Ops, i)
 			switch op.Kind {
-			case Update, Upsert:
+			case seaflow.KindUpdate, seaflow.KindUpsert:
 				maps.Copy(it.Values, op.Values)
-			case Link:
+			case seaflow.KindLink:
 				it.OtherRowIDs = appendNew(it.OtherRowIDs, op.OtherRowIDs)
 			}
 			return
@@ -256,17 +256,17 @@ func (b *plannedBatch) addOp(i int, op *Op, itemKey string) {
 	}
 	it := Item{RowID: op.RowID, Ops: []int{i}}
 	switch op.Kind {
-	case Append, Update, Upsert:
+	case seaflow.KindAppend, seaflow.KindUpdate, seaflow.KindUpsert:
 		it.Values = maps.Clone(op.Values)
 		if it.Values == nil {
 			it.Values = map[string]any{}
 		}
-		if op.Kind == Upsert {
+		if op.Kind == seaflow.KindUpsert {
 			it.KeyValue = op.Values[op.Key]
 		}
-	case Link:
+	case seaflow.KindLink:
 		it.OtherRowIDs = appendNew(nil, op.OtherRowIDs)
-	case SQL:
+	case seaflow.KindSQL:
 		it.Statement = op.Statement
 		it.Params = op.Params
 	}

@@ -6,15 +6,15 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow"
 )
 
-func upd(row string, values map[string]any) Op {
-	return Op{Kind: Update, Base: "crm", Table: "Deals", Lane: budget.Normal, RowID: row, Values: values}
+func upd(row string, values map[string]any) seaflow.Op {
+	return seaflow.Op{Kind: seaflow.KindUpdate, Base: "crm", Table: "Deals", Lane: seaflow.Normal, RowID: row, Values: values}
 }
 
-func op(kind Kind, table, row string) Op {
-	return Op{Kind: kind, Base: "crm", Table: table, Lane: budget.Normal, RowID: row}
+func op(kind seaflow.Kind, table, row string) seaflow.Op {
+	return seaflow.Op{Kind: kind, Base: "crm", Table: table, Lane: seaflow.Normal, RowID: row}
 }
 
 // shape renders a plan as kind:rows per batch.
@@ -27,7 +27,7 @@ func shape(bs []Batch) []string {
 }
 
 func TestPlanMergesUpdatesOfOneRow(t *testing.T) {
-	ops := []Op{
+	ops := []seaflow.Op{
 		upd("A", map[string]any{"Stage": "Open", "Owner": "ann"}),
 		upd("B", map[string]any{"Stage": "Lost"}),
 		upd("A", map[string]any{"Stage": "Won"}),
@@ -56,57 +56,57 @@ func TestPlanMergesUpdatesOfOneRow(t *testing.T) {
 func TestPlanKeepsOrderOnOneRow(t *testing.T) {
 	tests := []struct {
 		name string
-		ops  []Op
+		ops  []seaflow.Op
 		want []string
 	}{
 		{
 			name: "update after delete of the row",
-			ops:  []Op{upd("A", nil), op(Delete, "Deals", "A"), upd("A", nil), upd("B", nil)},
+			ops:  []seaflow.Op{upd("A", nil), op(seaflow.KindDelete, "Deals", "A"), upd("A", nil), upd("B", nil)},
 			// B is on another row: it joins the last update batch.
 			want: []string{"update/Deals:1", "delete/Deals:1", "update/Deals:2"},
 		},
 		{
 			name: "lock, update, unlock",
-			ops:  []Op{op(Lock, "Deals", "A"), upd("A", nil), op(Unlock, "Deals", "A"), op(Lock, "Deals", "B")},
+			ops:  []seaflow.Op{op(seaflow.KindLock, "Deals", "A"), upd("A", nil), op(seaflow.KindUnlock, "Deals", "A"), op(seaflow.KindLock, "Deals", "B")},
 			want: []string{"lock/Deals:2", "update/Deals:1", "unlock/Deals:1"},
 		},
 		{
 			name: "row ids are unique across tables",
-			ops:  []Op{op(Delete, "Deals", "A"), op(Update, "Other", "A")},
+			ops:  []seaflow.Op{op(seaflow.KindDelete, "Deals", "A"), op(seaflow.KindUpdate, "Other", "A")},
 			want: []string{"delete/Deals:1", "update/Other:1"},
 		},
 		{
 			name: "link waits for the delete of a linked row",
-			ops: []Op{op(Delete, "Contacts", "C"),
-				{Kind: Link, Base: "crm", Table: "Deals", RowID: "A", LinkColumn: "Contact", OtherRowIDs: []string{"C"}}},
+			ops: []seaflow.Op{op(seaflow.KindDelete, "Contacts", "C"),
+				{Kind: seaflow.KindLink, Base: "crm", Table: "Deals", RowID: "A", LinkColumn: "Contact", OtherRowIDs: []string{"C"}}},
 			want: []string{"delete/Contacts:1", "link/Deals:1"},
 		},
 		{
 			name: "upsert after append on the same table",
-			ops: []Op{{Kind: Append, Base: "crm", Table: "Orders", Values: map[string]any{"ID": "o1"}},
-				{Kind: Upsert, Base: "crm", Table: "Orders", Key: "ID", Values: map[string]any{"ID": "o1", "N": 2}},
-				{Kind: Append, Base: "crm", Table: "Orders", Values: map[string]any{"ID": "o2"}}},
+			ops: []seaflow.Op{{Kind: seaflow.KindAppend, Base: "crm", Table: "Orders", Values: map[string]any{"ID": "o1"}},
+				{Kind: seaflow.KindUpsert, Base: "crm", Table: "Orders", Key: "ID", Values: map[string]any{"ID": "o1", "N": 2}},
+				{Kind: seaflow.KindAppend, Base: "crm", Table: "Orders", Values: map[string]any{"ID": "o2"}}},
 			want: []string{"append/Orders:1", "upsert/Orders:1", "append/Orders:1"},
 		},
 		{
 			name: "appends on other tables do not wait for an upsert",
-			ops: []Op{{Kind: Append, Base: "crm", Table: "Log"},
-				{Kind: Upsert, Base: "crm", Table: "Orders", Key: "ID", Values: map[string]any{"ID": "o1"}},
-				{Kind: Append, Base: "crm", Table: "Log"}},
+			ops: []seaflow.Op{{Kind: seaflow.KindAppend, Base: "crm", Table: "Log"},
+				{Kind: seaflow.KindUpsert, Base: "crm", Table: "Orders", Key: "ID", Values: map[string]any{"ID": "o1"}},
+				{Kind: seaflow.KindAppend, Base: "crm", Table: "Log"}},
 			want: []string{"append/Log:2", "upsert/Orders:1"},
 		},
 		{
 			name: "update after upsert on the same table",
-			ops: []Op{upd("A", nil),
-				{Kind: Upsert, Base: "crm", Table: "Deals", Key: "ID", Values: map[string]any{"ID": 1}},
+			ops: []seaflow.Op{upd("A", nil),
+				{Kind: seaflow.KindUpsert, Base: "crm", Table: "Deals", Key: "ID", Values: map[string]any{"ID": 1}},
 				upd("B", nil)},
 			want: []string{"update/Deals:1", "upsert/Deals:1", "update/Deals:1"},
 		},
 		{
 			name: "sql is a barrier for the base",
-			ops: []Op{upd("A", nil), {Kind: SQL, Base: "crm", Statement: "UPDATE Deals SET x=1"},
-				upd("B", nil), {Kind: SQL, Base: "crm", Statement: "DELETE FROM Deals"},
-				{Kind: Update, Base: "other", Table: "Deals", RowID: "A"}},
+			ops: []seaflow.Op{upd("A", nil), {Kind: seaflow.KindSQL, Base: "crm", Statement: "UPDATE Deals SET x=1"},
+				upd("B", nil), {Kind: seaflow.KindSQL, Base: "crm", Statement: "DELETE FROM Deals"},
+				{Kind: seaflow.KindUpdate, Base: "other", Table: "Deals", RowID: "A"}},
 			want: []string{"update/Deals:1", "sql/:1", "update/Deals:1", "sql/:1", "update/Deals:1"},
 		},
 	}
@@ -120,7 +120,7 @@ func TestPlanKeepsOrderOnOneRow(t *testing.T) {
 }
 
 func TestPlanCapsBatchesAtMaxBatchRows(t *testing.T) {
-	var ops []Op
+	var ops []seaflow.Op
 	for i := range 2500 {
 		ops = append(ops, upd(fmt.Sprintf("r%d", i), map[string]any{"n": i}))
 	}
@@ -135,9 +135,9 @@ func TestPlanCapsBatchesAtMaxBatchRows(t *testing.T) {
 		t.Fatalf("last update not merged: n = %v", v)
 	}
 
-	var appends []Op
+	var appends []seaflow.Op
 	for range 1001 {
-		appends = append(appends, Op{Kind: Append, Base: "crm", Table: "Log", Values: map[string]any{"x": 1}})
+		appends = append(appends, seaflow.Op{Kind: seaflow.KindAppend, Base: "crm", Table: "Log", Values: map[string]any{"x": 1}})
 	}
 	if got := shape(Plan(appends)); !reflect.DeepEqual(got, []string{"append/Log:1000", "append/Log:1"}) {
 		t.Fatalf("appends = %v", got)
@@ -145,14 +145,14 @@ func TestPlanCapsBatchesAtMaxBatchRows(t *testing.T) {
 }
 
 func TestPlanGroupsUpsertsByKeyColumn(t *testing.T) {
-	ups := func(table, key string, v any, extra map[string]any) Op {
+	ups := func(table, key string, v any, extra map[string]any) seaflow.Op {
 		values := map[string]any{key: v}
 		for k, x := range extra {
 			values[k] = x
 		}
-		return Op{Kind: Upsert, Base: "crm", Table: table, Key: key, Values: values}
+		return seaflow.Op{Kind: seaflow.KindUpsert, Base: "crm", Table: table, Key: key, Values: values}
 	}
-	ops := []Op{
+	ops := []seaflow.Op{
 		ups("Orders", "Order ID", "o1", map[string]any{"Amount": 1, "Note": "a"}),
 		ups("Orders", "Order ID", "o2", nil),
 		ups("Orders", "Order ID", "o1", map[string]any{"Amount": 2}),
@@ -177,10 +177,10 @@ func TestPlanGroupsUpsertsByKeyColumn(t *testing.T) {
 }
 
 func TestPlanGroupsLinksByColumn(t *testing.T) {
-	link := func(row, col string, others ...string) Op {
-		return Op{Kind: Link, Base: "crm", Table: "Deals", RowID: row, LinkColumn: col, OtherRowIDs: others}
+	link := func(row, col string, others ...string) seaflow.Op {
+		return seaflow.Op{Kind: seaflow.KindLink, Base: "crm", Table: "Deals", RowID: row, LinkColumn: col, OtherRowIDs: others}
 	}
-	bs := Plan([]Op{link("A", "Contact", "c1", "c2"), link("B", "Contact", "c1"), link("A", "Contact", "c2", "c3"), link("A", "Company", "x")})
+	bs := Plan([]seaflow.Op{link("A", "Contact", "c1", "c2"), link("B", "Contact", "c1"), link("A", "Contact", "c2", "c3"), link("A", "Company", "x")})
 	if got := shape(bs); !reflect.DeepEqual(got, []string{"link/Deals:2", "link/Deals:1"}) {
 		t.Fatalf("plan = %v", got)
 	}
@@ -193,7 +193,7 @@ func TestPlanGroupsLinksByColumn(t *testing.T) {
 }
 
 func TestPlanDedupesDeletesAndLocks(t *testing.T) {
-	bs := Plan([]Op{op(Delete, "T", "A"), op(Delete, "T", "A"), op(Delete, "T", "B")})
+	bs := Plan([]seaflow.Op{op(seaflow.KindDelete, "T", "A"), op(seaflow.KindDelete, "T", "A"), op(seaflow.KindDelete, "T", "B")})
 	if len(bs) != 1 || bs[0].Rows() != 2 || !reflect.DeepEqual(bs[0].Items[0].Ops, []int{0, 1}) {
 		t.Fatalf("plan = %+v", bs)
 	}
@@ -201,8 +201,8 @@ func TestPlanDedupesDeletesAndLocks(t *testing.T) {
 
 // genOps decodes bytes into ops on a small base: two tables with rows
 // r1..r4 and s1..s4, so that ops collide often. Four bytes make one op.
-func genOps(data []byte) []Op {
-	var ops []Op
+func genOps(data []byte) []seaflow.Op {
+	var ops []seaflow.Op
 	for ; len(data) >= 4; data = data[4:] {
 		k, a, b, c := data[0], data[1], data[2], data[3]
 		table, prefix, oprefix := "T1", "r", "s"
@@ -212,23 +212,23 @@ func genOps(data []byte) []Op {
 		row := fmt.Sprintf("%s%d", prefix, 1+(a>>1)%4)
 		col := []string{"a", "b", "K"}[b%3]
 		val := int(c % 3)
-		o := Op{Base: "crm", Table: table, Lane: budget.Normal, ID: fmt.Sprint(len(ops))}
+		o := seaflow.Op{Base: "crm", Table: table, Lane: seaflow.Normal, ID: fmt.Sprint(len(ops))}
 		switch k % 11 {
 		case 0, 1, 2:
-			o.Kind, o.RowID, o.Values = Update, row, map[string]any{col: val}
+			o.Kind, o.RowID, o.Values = seaflow.KindUpdate, row, map[string]any{col: val}
 			if b&16 != 0 {
 				o.Values["b"] = int(b % 5)
 			}
 		case 3:
-			o.Kind, o.Values = Append, map[string]any{"K": fmt.Sprintf("k%d", c%6), "a": val}
+			o.Kind, o.Values = seaflow.KindAppend, map[string]any{"K": fmt.Sprintf("k%d", c%6), "a": val}
 		case 4:
-			o.Kind, o.RowID = Delete, row
+			o.Kind, o.RowID = seaflow.KindDelete, row
 		case 5:
-			o.Kind, o.RowID = Lock, row
+			o.Kind, o.RowID = seaflow.KindLock, row
 		case 6:
-			o.Kind, o.RowID = Unlock, row
+			o.Kind, o.RowID = seaflow.KindUnlock, row
 		case 7, 8:
-			o.Kind, o.Key = Upsert, "K"
+			o.Kind, o.Key = seaflow.KindUpsert, "K"
 			if b&8 != 0 {
 				o.Key = "a"
 			}
@@ -237,14 +237,14 @@ func genOps(data []byte) []Op {
 				o.Values["a"] = val
 			}
 		case 9:
-			o.Kind, o.RowID, o.LinkColumn = Link, row, []string{"L", "M"}[b%2]
+			o.Kind, o.RowID, o.LinkColumn = seaflow.KindLink, row, []string{"L", "M"}[b%2]
 			o.OtherRowIDs = []string{fmt.Sprintf("%s%d", oprefix, 1+c%4), fmt.Sprintf("%s%d", oprefix, 1+(c>>2)%4)}
 		case 10:
 			if c%3 != 0 {
-				o.Kind, o.RowID, o.Values = Update, row, map[string]any{col: val}
+				o.Kind, o.RowID, o.Values = seaflow.KindUpdate, row, map[string]any{col: val}
 				break
 			}
-			o.Kind, o.Statement = SQL, "UPDATE t SET x=? WHERE y=?"
+			o.Kind, o.Statement = seaflow.KindSQL, "UPDATE t SET x=? WHERE y=?"
 			o.Params = []any{"K", fmt.Sprintf("k%d", b%6), "a", int(c)}
 		}
 		ops = append(ops, o)
@@ -264,7 +264,7 @@ func seedModel() *model {
 // checkPlan checks that running the plan of ops batch by batch ends in the
 // same base as running ops one by one, that every op is covered exactly
 // once, and that batches are homogeneous and within the cap.
-func checkPlan(t *testing.T, ops []Op) {
+func checkPlan(t *testing.T, ops []seaflow.Op) {
 	t.Helper()
 	seq := seedModel()
 	for _, o := range ops {
@@ -319,7 +319,7 @@ func BenchmarkPlan(b *testing.B) {
 	// 100,000 updates over 2,000 rows, a few columns each: one fetch's
 	// worth is 1,000 ops, but Plan also takes a whole backlog at once.
 	r := rand.New(rand.NewPCG(1, 2))
-	ops := make([]Op, 100_000)
+	ops := make([]seaflow.Op, 100_000)
 	for i := range ops {
 		ops[i] = upd(fmt.Sprintf("row%04d", r.IntN(2000)), map[string]any{fmt.Sprintf("c%d", r.IntN(4)): i})
 	}
@@ -339,19 +339,19 @@ func BenchmarkPlan(b *testing.B) {
 
 func TestReplaySafeTurnsRedeliveredAppendsIntoUpserts(t *testing.T) {
 	t.Parallel()
-	app := Op{ID: "ev/r/0", Kind: Append, Table: "T", Values: map[string]any{"Name": "x", "Seaflow ID": "ev/r/0"}, DedupeColumn: "Seaflow ID"}
-	if op := replaySafe(Delivery{Op: app}); op.Kind != Append {
+	app := seaflow.Op{ID: "ev/r/0", Kind: seaflow.KindAppend, Table: "T", Values: map[string]any{"Name": "x", "Seaflow ID": "ev/r/0"}, DedupeColumn: "Seaflow ID"}
+	if op := replaySafe(Delivery{Op: app}); op.Kind != seaflow.KindAppend {
 		t.Errorf("first delivery sent as %s, want a plain append", op.Kind)
 	}
 	op := replaySafe(Delivery{Op: app, Redelivered: true})
-	if op.Kind != Upsert || op.Key != "Seaflow ID" || op.Values["Seaflow ID"] != "ev/r/0" {
+	if op.Kind != seaflow.KindUpsert || op.Key != "Seaflow ID" || op.Values["Seaflow ID"] != "ev/r/0" {
 		t.Errorf("redelivered append = %+v, want an upsert keyed on its dedupe column", op)
 	}
-	if app.Kind != Append {
+	if app.Kind != seaflow.KindAppend {
 		t.Errorf("replaySafe changed the delivery's op")
 	}
-	plain := Op{ID: "ev/r/1", Kind: Append, Table: "T", Values: map[string]any{"Name": "y"}}
-	if op := replaySafe(Delivery{Op: plain, Redelivered: true}); op.Kind != Append {
+	plain := seaflow.Op{ID: "ev/r/1", Kind: seaflow.KindAppend, Table: "T", Values: map[string]any{"Name": "y"}}
+	if op := replaySafe(Delivery{Op: plain, Redelivered: true}); op.Kind != seaflow.KindAppend {
 		t.Errorf("an append without a dedupe column became %s", op.Kind)
 	}
 
@@ -366,8 +366,8 @@ func TestReplaySafeTurnsRedeliveredAppendsIntoUpserts(t *testing.T) {
 
 func TestReplaySafeReplayedOp(t *testing.T) {
 	t.Parallel()
-	op := Op{ID: "e/r/0", Kind: Append, Table: "T", Values: map[string]any{"ID": "e/r/0"}, DedupeColumn: "ID", Replay: true}
-	if got := replaySafe(Delivery{Op: op}); got.Kind != Upsert || got.Key != "ID" {
+	op := seaflow.Op{ID: "e/r/0", Kind: seaflow.KindAppend, Table: "T", Values: map[string]any{"ID": "e/r/0"}, DedupeColumn: "ID", Replay: true}
+	if got := replaySafe(Delivery{Op: op}); got.Kind != seaflow.KindUpsert || got.Key != "ID" {
 		t.Errorf("an append from a redelivered event = %+v, want an upsert on its dedupe column", got)
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow"
 )
 
 // Delivery is one op fetched from the queue, with the handles that settle it.
@@ -12,7 +12,7 @@ import (
 // fetched, and Extend any number of times before that.
 type Delivery struct {
 	// Op is the row action.
-	Op Op
+	Op seaflow.Op
 	// Redelivered is true when the queue handed this op out before (a
 	// crash, a release, an expired hold): its write may have landed already.
 	Redelivered bool
@@ -31,14 +31,14 @@ type Source interface {
 	// Fetch returns up to max ops of base and lane, waiting at most wait for
 	// the batch to fill. It returns what it has (possibly nothing) when wait
 	// has passed, and ctx.Err() when ctx ends first.
-	Fetch(ctx context.Context, base string, lane budget.Lane, max int, wait time.Duration) ([]Delivery, error)
+	Fetch(ctx context.Context, base string, lane seaflow.Lane, max int, wait time.Duration) ([]Delivery, error)
 	// Pending returns how many ops of base and lane wait in the queue.
-	Pending(ctx context.Context, base string, lane budget.Lane) (int, error)
+	Pending(ctx context.Context, base string, lane seaflow.Lane) (int, error)
 }
 
 // DeadLetters keeps the ops SeaTable refused as invalid, with its reason,
 // so nothing is lost and an operator can look at them.
 type DeadLetters interface {
 	// DeadLetter stores op with the reason it was refused.
-	DeadLetter(ctx context.Context, op Op, reason string) error
+	DeadLetter(ctx context.Context, op seaflow.Op, reason string) error
 }

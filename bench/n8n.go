@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/seaflow/seaflow/actions"
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/seatable/emulator"
 )
 
@@ -37,7 +37,7 @@ func RunOneCallPerOp(w Workload, maxTries int) (Result, error) {
 		mu     sync.Mutex
 		gaveUp int
 	)
-	execute := func(ops []actions.Op) {
+	execute := func(ops []seaflow.Op) {
 		defer wg.Done()
 		for _, op := range ops {
 			backoff := MinRetryBackoff
@@ -65,7 +65,7 @@ func RunOneCallPerOp(w Workload, maxTries int) (Result, error) {
 			}
 		}
 	}
-	s.run(func(ops []actions.Op) {
+	s.run(func(ops []seaflow.Op) {
 		wg.Add(1)
 		s.clock.Go(func() { execute(ops) })
 	})

@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/actions"
-	"github.com/seaflow/seaflow/budget"
 )
 
 // minFetchWait mirrors the queue package: a shorter fetch wait does not
@@ -23,11 +23,11 @@ const minFetchWait = 10 * time.Millisecond
 type simQueue struct {
 	clock *Clock
 	// acked is called with every op acked, on the acking goroutine.
-	acked func(op actions.Op)
+	acked func(op seaflow.Op)
 
 	mu    sync.Mutex
 	seq   uint64
-	lanes map[budget.Lane]*laneQueue
+	lanes map[seaflow.Lane]*laneQueue
 	dead  []deadOp
 }
 
@@ -48,19 +48,19 @@ type laneQueue struct {
 // queued is an op with its position in the queue.
 type queued struct {
 	seq uint64
-	op  actions.Op
+	op  seaflow.Op
 }
 
 type deadOp struct {
-	op     actions.Op
+	op     seaflow.Op
 	reason string
 }
 
-func newSimQueue(clock *Clock, acked func(actions.Op)) *simQueue {
-	return &simQueue{clock: clock, acked: acked, lanes: map[budget.Lane]*laneQueue{}}
+func newSimQueue(clock *Clock, acked func(seaflow.Op)) *simQueue {
+	return &simQueue{clock: clock, acked: acked, lanes: map[seaflow.Lane]*laneQueue{}}
 }
 
-func (q *simQueue) lane(l budget.Lane) *laneQueue {
+func (q *simQueue) lane(l seaflow.Lane) *laneQueue {
 	lq, ok := q.lanes[l]
 	if !ok {
 		lq = &laneQueue{}
@@ -70,7 +70,7 @@ func (q *simQueue) lane(l budget.Lane) *laneQueue {
 }
 
 // push queues ops in order, each in its lane.
-func (q *simQueue) push(ops []actions.Op) {
+func (q *simQueue) push(ops []seaflow.Op) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, op := range ops {
@@ -87,7 +87,7 @@ func (q *simQueue) push(ops []actions.Op) {
 
 // Fetch returns up to max ops of lane, waiting on the virtual clock at most
 // wait for max of them to be queued.
-func (q *simQueue) Fetch(ctx context.Context, base string, lane budget.Lane, max int, wait time.Duration) ([]actions.Delivery, error) {
+func (q *simQueue) Fetch(ctx context.Context, base string, lane seaflow.Lane, max int, wait time.Duration) ([]actions.Delivery, error) {
 	if max <= 0 {
 		return nil, nil
 	}
@@ -124,7 +124,7 @@ func (q *simQueue) Fetch(ctx context.Context, base string, lane budget.Lane, max
 
 // delivery returns the handles of a fetched op; Release puts it back in
 // its place in queue order.
-func (q *simQueue) delivery(lane budget.Lane, it queued) actions.Delivery {
+func (q *simQueue) delivery(lane seaflow.Lane, it queued) actions.Delivery {
 	op := it.op
 	return actions.Delivery{
 		Op: op,
@@ -149,7 +149,7 @@ func (q *simQueue) delivery(lane budget.Lane, it queued) actions.Delivery {
 }
 
 // Pending returns the ops of lane queued or fetched and not yet settled.
-func (q *simQueue) Pending(ctx context.Context, base string, lane budget.Lane) (int, error) {
+func (q *simQueue) Pending(ctx context.Context, base string, lane seaflow.Lane) (int, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	lq := q.lane(lane)
@@ -157,7 +157,7 @@ func (q *simQueue) Pending(ctx context.Context, base string, lane budget.Lane) (
 }
 
 // DeadLetter keeps an op SeaTable refused.
-func (q *simQueue) DeadLetter(ctx context.Context, op actions.Op, reason string) error {
+func (q *simQueue) DeadLetter(ctx context.Context, op seaflow.Op, reason string) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.dead = append(q.dead, deadOp{op: op, reason: reason})

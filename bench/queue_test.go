@@ -6,14 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/actions"
-	"github.com/seaflow/seaflow/budget"
 )
 
-func bulkOps(from, n int) []actions.Op {
-	ops := make([]actions.Op, n)
+func bulkOps(from, n int) []seaflow.Op {
+	ops := make([]seaflow.Op, n)
 	for i := range ops {
-		ops[i] = actions.Op{ID: fmt.Sprintf("op-%d", from+i), Lane: budget.Bulk}
+		ops[i] = seaflow.Op{ID: fmt.Sprintf("op-%d", from+i), Lane: seaflow.Bulk}
 	}
 	return ops
 }
@@ -30,7 +30,7 @@ func TestSimQueue(t *testing.T) {
 	ctx := context.Background()
 	t.Run("fetch waits for a full batch or the wait", func(t *testing.T) {
 		c := NewClock(t0)
-		q := newSimQueue(c, func(actions.Op) {})
+		q := newSimQueue(c, func(seaflow.Op) {})
 		type fetched struct {
 			at  time.Duration
 			ids []string
@@ -38,7 +38,7 @@ func TestSimQueue(t *testing.T) {
 		got := make(chan fetched, 2)
 		c.Go(func() {
 			for range 2 {
-				ds, err := q.Fetch(ctx, BaseName, budget.Bulk, 3, 10*time.Second)
+				ds, err := q.Fetch(ctx, BaseName, seaflow.Bulk, 3, 10*time.Second)
 				if err != nil {
 					t.Error(err)
 					return
@@ -60,13 +60,13 @@ func TestSimQueue(t *testing.T) {
 	t.Run("pending counts unsettled ops and release keeps queue order", func(t *testing.T) {
 		c := NewClock(t0)
 		var acked []string
-		q := newSimQueue(c, func(op actions.Op) { acked = append(acked, op.ID) })
+		q := newSimQueue(c, func(op seaflow.Op) { acked = append(acked, op.ID) })
 		q.push(bulkOps(1, 5))
-		ds, err := q.Fetch(ctx, BaseName, budget.Bulk, 3, 0)
+		ds, err := q.Fetch(ctx, BaseName, seaflow.Bulk, 3, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n, _ := q.Pending(ctx, BaseName, budget.Bulk); n != 5 {
+		if n, _ := q.Pending(ctx, BaseName, seaflow.Bulk); n != 5 {
 			t.Errorf("pending %d with 3 fetched of 5, want 5", n)
 		}
 		if err := ds[0].Ack(ctx); err != nil {
@@ -77,17 +77,17 @@ func TestSimQueue(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if n, _ := q.Pending(ctx, BaseName, budget.Bulk); n != 4 {
+		if n, _ := q.Pending(ctx, BaseName, seaflow.Bulk); n != 4 {
 			t.Errorf("pending %d after one ack, want 4", n)
 		}
-		rest, err := q.Fetch(ctx, BaseName, budget.Bulk, 10, 0)
+		rest, err := q.Fetch(ctx, BaseName, seaflow.Bulk, 10, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if fmt.Sprint(ids(rest)) != "[op-2 op-3 op-4 op-5]" || fmt.Sprint(acked) != "[op-1]" {
 			t.Errorf("after release fetched %v, acked %v", ids(rest), acked)
 		}
-		if n, _ := q.Pending(ctx, BaseName, budget.Urgent); n != 0 {
+		if n, _ := q.Pending(ctx, BaseName, seaflow.Urgent); n != 0 {
 			t.Errorf("urgent pending %d, want 0", n)
 		}
 	})

@@ -7,7 +7,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow"
 )
 
 // Result is what one strategy achieved on a workload, at the end of the day.
@@ -94,17 +94,17 @@ func (s *sim) result(name string) (Result, error) {
 		at := s.appliedAt[i]
 		if at.IsZero() {
 			r.Undone++
-			if op.Lane == budget.Bulk {
+			if op.Lane == seaflow.Bulk {
 				r.OldestBulk = max(r.OldestBulk, end.Sub(op.CreatedAt))
 				r.BulkDone = false
 			}
 		} else {
 			r.Applied++
-			if op.Lane == budget.Bulk {
+			if op.Lane == seaflow.Bulk {
 				r.LastBulk = max(r.LastBulk, at.Sub(s.w.Start))
 			}
 		}
-		if op.Lane == budget.Urgent {
+		if op.Lane == seaflow.Urgent {
 			r.UrgentOps++
 			d := time.Duration(math.MaxInt64)
 			if !at.IsZero() {

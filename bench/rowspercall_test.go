@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/actions"
-	"github.com/seaflow/seaflow/budget"
 	"github.com/seaflow/seaflow/seatable/emulator"
 )
 
@@ -44,14 +44,14 @@ func BenchmarkRowsPerCall(b *testing.B) {
 			}
 			client := s.client(nil)
 			exec := actions.NewExecutor(client)
-			job := make([]actions.Op, ops)
+			job := make([]seaflow.Op, ops)
 			for i := range job {
 				row := i % rows
 				if bc.rowMajor {
 					row = i / (ops / rows)
 				}
-				job[i] = actions.Op{ID: fmt.Sprintf("op-%d", i+1), Kind: actions.Update, Base: BaseName, Table: TableName,
-					Lane: budget.Bulk, RowID: s.rowIDs[row], Values: map[string]any{NightlyColumn: i + 1}}
+				job[i] = seaflow.Op{ID: fmt.Sprintf("op-%d", i+1), Kind: seaflow.KindUpdate, Base: BaseName, Table: TableName,
+					Lane: seaflow.Bulk, RowID: s.rowIDs[row], Values: map[string]any{NightlyColumn: i + 1}}
 			}
 			send := func(ctx context.Context, name string, rows int, send func(context.Context) error) error {
 				return send(ctx)

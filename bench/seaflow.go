@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/actions"
 	"github.com/seaflow/seaflow/budget"
 	"github.com/seaflow/seaflow/seatable"
@@ -32,13 +33,13 @@ func RunSeaflow(w Workload) (Result, error) {
 	client := s.client(func(c seatable.Call) {
 		if c.Limit != nil {
 			// The in-memory keeper cannot fail.
-			_ = keeper.Observe(ctx, BaseName, *c.Limit)
+			_ = keeper.Observe(ctx, BaseName, c.Limit.Limit, c.Limit.Remaining, c.Limit.Reset)
 		}
 	})
 	q := newSimQueue(s.clock, s.applied)
 	var (
 		mu        sync.Mutex
-		laneCalls = map[budget.Lane]int{}
+		laneCalls = map[seaflow.Lane]int{}
 	)
 	disp := actions.NewDispatcher(actions.DispatcherConfig{
 		Bases:  map[string]actions.Rows{BaseName: client},
@@ -55,7 +56,7 @@ func RunSeaflow(w Workload) (Result, error) {
 		},
 	})
 	// One lane loop per lane of the one base: the clock's actors.
-	s.clock.AddActors(len(budget.Lanes))
+	s.clock.AddActors(len(seaflow.Lanes))
 	done := make(chan error, 1)
 	go func() { done <- disp.Run(ctx) }()
 
@@ -63,7 +64,7 @@ func RunSeaflow(w Workload) (Result, error) {
 	r, err := s.result("seaflow")
 	r.Dead = q.deadCount()
 	mu.Lock()
-	r.UrgentCalls, r.BulkCalls = laneCalls[budget.Urgent], laneCalls[budget.Bulk]
+	r.UrgentCalls, r.BulkCalls = laneCalls[seaflow.Urgent], laneCalls[seaflow.Bulk]
 	mu.Unlock()
 	s.clock.Stop()
 	cancel()

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/seaflow/seaflow/actions"
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/seatable"
 	"github.com/seaflow/seaflow/seatable/emulator"
 )
@@ -36,7 +36,7 @@ type sim struct {
 	base  emulator.BaseInfo
 	// rowIDs are the table's rows in insertion order.
 	rowIDs []string
-	ops    []actions.Op
+	ops    []seaflow.Op
 	index  map[string]int
 	// appliedAt is when each op (by index in ops) was applied; zero when not.
 	appliedAt []time.Time
@@ -98,7 +98,7 @@ func (s *sim) client(observe func(seatable.Call)) *seatable.Client {
 }
 
 // applied records that op landed now. It is called by actors.
-func (s *sim) applied(op actions.Op) {
+func (s *sim) applied(op seaflow.Op) {
 	i, ok := s.index[op.ID]
 	if ok && s.appliedAt[i].IsZero() {
 		s.appliedAt[i] = s.clock.Now()
@@ -107,7 +107,7 @@ func (s *sim) applied(op actions.Op) {
 
 // run queues every arrival at its time through enqueue and runs the clock
 // to the end of the day. It returns with every actor waiting.
-func (s *sim) run(enqueue func(ops []actions.Op)) {
+func (s *sim) run(enqueue func(ops []seaflow.Op)) {
 	for _, a := range s.arrivals {
 		s.clock.At(a.At, func() { enqueue(a.Ops) })
 	}
@@ -115,7 +115,7 @@ func (s *sim) run(enqueue func(ops []actions.Op)) {
 }
 
 // updateOne updates one op's row with a one-row batch through the client.
-func updateOne(ctx context.Context, c *seatable.Client, op actions.Op) error {
+func updateOne(ctx context.Context, c *seatable.Client, op seaflow.Op) error {
 	err := c.UpdateRows(ctx, op.Table, []seatable.RowUpdate{{RowID: op.RowID, Row: seatable.Row(op.Values)}})
 	if err != nil {
 		return fmt.Errorf("update row: %w", err)

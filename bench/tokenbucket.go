@@ -6,8 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/seaflow/seaflow/actions"
-	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/seatable"
 	"github.com/seaflow/seaflow/seatable/emulator"
 )
@@ -45,20 +44,20 @@ func RunTokenBucket(w Workload, tb TokenBucket) (Result, error) {
 
 	var (
 		mu      sync.Mutex
-		lanes   = map[budget.Lane][]actions.Op{}
+		lanes   = map[seaflow.Lane][]seaflow.Op{}
 		arrival *Waiter
 	)
-	next := func() (actions.Op, bool) {
+	next := func() (seaflow.Op, bool) {
 		mu.Lock()
 		defer mu.Unlock()
-		for _, l := range budget.Lanes {
+		for _, l := range seaflow.Lanes {
 			if len(lanes[l]) > 0 {
 				return lanes[l][0], true
 			}
 		}
-		return actions.Op{}, false
+		return seaflow.Op{}, false
 	}
-	pop := func(l budget.Lane) {
+	pop := func(l seaflow.Lane) {
 		mu.Lock()
 		defer mu.Unlock()
 		lanes[l] = lanes[l][1:]
@@ -115,7 +114,7 @@ func RunTokenBucket(w Workload, tb TokenBucket) (Result, error) {
 		defer close(stopped)
 		worker()
 	})
-	s.run(func(ops []actions.Op) {
+	s.run(func(ops []seaflow.Op) {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, op := range ops {

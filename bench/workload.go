@@ -7,8 +7,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/seaflow/seaflow/actions"
-	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow"
 )
 
 // The base and table every workload writes to, and the column each source
@@ -95,7 +94,7 @@ func (w Workload) Validate() error {
 // Arrival is a group of ops queued at one time, by one source.
 type Arrival struct {
 	At  time.Time
-	Ops []actions.Op
+	Ops []seaflow.Op
 }
 
 // Arrivals returns the workload's ops, grouped as they are queued, in time
@@ -108,12 +107,12 @@ func (w Workload) Arrivals(rowIDs []string) []Arrival {
 	type pending struct {
 		at    time.Time
 		order int
-		make  func(first int) []actions.Op
+		make  func(first int) []seaflow.Op
 	}
 	var groups []pending
-	op := func(seq int, at time.Time, lane budget.Lane, row int, col string) actions.Op {
-		return actions.Op{
-			ID: fmt.Sprintf("op-%d", seq), Kind: actions.Update, Base: BaseName, Table: TableName,
+	op := func(seq int, at time.Time, lane seaflow.Lane, row int, col string) seaflow.Op {
+		return seaflow.Op{
+			ID: fmt.Sprintf("op-%d", seq), Kind: seaflow.KindUpdate, Base: BaseName, Table: TableName,
 			Lane: lane, RowID: rowIDs[row], Values: map[string]any{col: seq}, CreatedAt: at,
 		}
 	}
@@ -125,18 +124,18 @@ func (w Workload) Arrivals(rowIDs []string) []Arrival {
 				break
 			}
 			at, row := t, rng.IntN(w.Rows)
-			groups = append(groups, pending{at: at, order: 0, make: func(first int) []actions.Op {
-				return []actions.Op{op(first, at, budget.Urgent, row, HookColumn)}
+			groups = append(groups, pending{at: at, order: 0, make: func(first int) []seaflow.Op {
+				return []seaflow.Op{op(first, at, seaflow.Urgent, row, HookColumn)}
 			}})
 		}
 	}
 	if w.HourlyOps > 0 {
 		for h := 0; w.Start.Add(time.Duration(h) * time.Hour).Before(end); h++ {
 			at, base := w.Start.Add(time.Duration(h)*time.Hour), h*w.HourlyOps
-			groups = append(groups, pending{at: at, order: 1, make: func(first int) []actions.Op {
-				ops := make([]actions.Op, w.HourlyOps)
+			groups = append(groups, pending{at: at, order: 1, make: func(first int) []seaflow.Op {
+				ops := make([]seaflow.Op, w.HourlyOps)
 				for i := range ops {
-					ops[i] = op(first+i, at, budget.Bulk, (base+i)%w.Rows, HourlyColumn)
+					ops[i] = op(first+i, at, seaflow.Bulk, (base+i)%w.Rows, HourlyColumn)
 				}
 				return ops
 			}})
@@ -144,10 +143,10 @@ func (w Workload) Arrivals(rowIDs []string) []Arrival {
 	}
 	if w.NightlyOps > 0 && w.NightlyAt < w.Length {
 		at := w.Start.Add(w.NightlyAt)
-		groups = append(groups, pending{at: at, order: 2, make: func(first int) []actions.Op {
-			ops := make([]actions.Op, w.NightlyOps)
+		groups = append(groups, pending{at: at, order: 2, make: func(first int) []seaflow.Op {
+			ops := make([]seaflow.Op, w.NightlyOps)
 			for i := range ops {
-				ops[i] = op(first+i, at, budget.Bulk, i%w.NightlyRows, NightlyColumn)
+				ops[i] = op(first+i, at, seaflow.Bulk, i%w.NightlyRows, NightlyColumn)
 			}
 			return ops
 		}})

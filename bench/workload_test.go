@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow"
 )
 
 func TestWorkloadArrivals(t *testing.T) {
@@ -16,7 +16,7 @@ func TestWorkloadArrivals(t *testing.T) {
 		rowIDs[i] = fmt.Sprintf("r%d", i)
 	}
 	arr := w.Arrivals(rowIDs)
-	count := map[budget.Lane]int{}
+	count := map[seaflow.Lane]int{}
 	nightly := 0
 	seq := 0
 	var last time.Time
@@ -47,11 +47,11 @@ func TestWorkloadArrivals(t *testing.T) {
 			count[op.Lane]++
 		}
 	}
-	if want := 2*w.HourlyOps + w.NightlyOps; count[budget.Bulk] != want || nightly != w.NightlyOps {
-		t.Errorf("%d bulk ops (%d nightly), want %d (%d)", count[budget.Bulk], nightly, want, w.NightlyOps)
+	if want := 2*w.HourlyOps + w.NightlyOps; count[seaflow.Bulk] != want || nightly != w.NightlyOps {
+		t.Errorf("%d bulk ops (%d nightly), want %d (%d)", count[seaflow.Bulk], nightly, want, w.NightlyOps)
 	}
 	// Poisson arrivals every 20 s on average over 2 hours: 360 expected.
-	if n := count[budget.Urgent]; n < 300 || n > 420 {
+	if n := count[seaflow.Urgent]; n < 300 || n > 420 {
 		t.Errorf("%d urgent ops in 2 hours at one per 20 s", n)
 	}
 	if again := w.Arrivals(rowIDs); !reflect.DeepEqual(again, arr) {

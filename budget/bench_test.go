@@ -3,6 +3,8 @@ package budget
 import (
 	"testing"
 	"time"
+
+	"github.com/seaflow/seaflow"
 )
 
 // fullDay returns a State holding 5,000 calls of the last 24 hours, evenly
@@ -13,7 +15,7 @@ func fullDay(b *testing.B) (*State, time.Time) {
 	l := DefaultLimits()
 	const gap = 17280 * time.Millisecond
 	for i := range 5000 {
-		if ok, _ := s.Admit(l, Urgent, t0.Add(time.Duration(i)*gap)); !ok {
+		if ok, _ := s.Admit(l, seaflow.Urgent, t0.Add(time.Duration(i)*gap)); !ok {
 			b.Fatalf("call %d refused", i)
 		}
 	}
@@ -30,7 +32,7 @@ func BenchmarkAdmit(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		if ok, _ := s.Admit(l, Urgent, now.Add(time.Duration(i)*gap)); !ok {
+		if ok, _ := s.Admit(l, seaflow.Urgent, now.Add(time.Duration(i)*gap)); !ok {
 			b.Fatal("refused")
 		}
 	}
@@ -44,7 +46,7 @@ func BenchmarkAdmitBulkRefused(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if ok, _ := s.Admit(l, Bulk, now); ok {
+		if ok, _ := s.Admit(l, seaflow.Bulk, now); ok {
 			b.Fatal("admitted")
 		}
 	}

@@ -3,6 +3,8 @@ package budget
 import (
 	"testing"
 	"time"
+
+	"github.com/seaflow/seaflow"
 )
 
 func TestEncodingRoundTripAndSize(t *testing.T) {
@@ -13,7 +15,7 @@ func TestEncodingRoundTripAndSize(t *testing.T) {
 	// in bursts spread over the day.
 	now := t0
 	for i := 0; i < 5000; i += 250 {
-		mustAdmit(t, s, l, Urgent, now, 250)
+		mustAdmit(t, s, l, seaflow.Urgent, now, 250)
 		now = now.Add(70 * time.Minute).Add(123456789)
 	}
 	s.Freeze(now.Add(time.Minute))
@@ -30,7 +32,7 @@ func TestEncodingRoundTripAndSize(t *testing.T) {
 	if err := back.UnmarshalBinary(data); err != nil {
 		t.Fatal(err)
 	}
-	for _, lane := range Lanes {
+	for _, lane := range seaflow.Lanes {
 		if a, b := s.Next(l, lane, now), back.Next(l, lane, now); !a.Equal(b) {
 			t.Fatalf("%s: next %s before encoding, %s after", lane, a, b)
 		}
@@ -41,7 +43,7 @@ func TestEncodingRoundTripAndSize(t *testing.T) {
 	// Evenly paced (one call every 17.28 s) is the widest case.
 	paced := &State{}
 	for i := range 5000 {
-		mustAdmit(t, paced, l, Urgent, t0.Add(time.Duration(i)*17280*time.Millisecond+time.Duration(i%997)), 1)
+		mustAdmit(t, paced, l, seaflow.Urgent, t0.Add(time.Duration(i)*17280*time.Millisecond+time.Duration(i%997)), 1)
 	}
 	data, _ = paced.MarshalBinary()
 	if paced.Len() != 5000 || len(data) > 5000*5+64 {
@@ -58,7 +60,7 @@ func TestEncodingRoundTripAndSize(t *testing.T) {
 func TestUnmarshalRejectsCorruptData(t *testing.T) {
 	t.Parallel()
 	s := &State{}
-	mustAdmit(t, s, DefaultLimits(), Urgent, t0, 3)
+	mustAdmit(t, s, DefaultLimits(), seaflow.Urgent, t0, 3)
 	good, _ := s.MarshalBinary()
 	for name, data := range map[string][]byte{
 		"empty":     nil,
@@ -78,7 +80,7 @@ func FuzzUnmarshal(f *testing.F) {
 	s := &State{}
 	mustAdmitF := func(at time.Time, n int) {
 		for range n {
-			s.Admit(DefaultLimits(), Urgent, at)
+			s.Admit(DefaultLimits(), seaflow.Urgent, at)
 		}
 	}
 	mustAdmitF(t0, 3)
@@ -104,6 +106,6 @@ func FuzzUnmarshal(f *testing.F) {
 		if err := st2.UnmarshalBinary(again); err != nil {
 			t.Fatalf("re-encoded state does not decode: %v", err)
 		}
-		st.Admit(DefaultLimits(), Bulk, t0)
+		st.Admit(DefaultLimits(), seaflow.Bulk, t0)
 	})
 }

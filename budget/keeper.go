@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/seaflow/seaflow/seatable"
+	"github.com/seaflow/seaflow"
 )
 
 // ErrConflict is wrapped by Store.Save when the stored revision is not the
@@ -65,7 +65,7 @@ func NewKeeper(store Store, limits func(base string) Limits, now func() time.Tim
 // State.Admit). ok means the call is recorded, everywhere the Store
 // reaches, and may be sent; next is then when the lane's following call
 // could be admitted. !ok means the call must wait until next.
-func (k *Keeper) Reserve(ctx context.Context, base string, lane Lane) (ok bool, next time.Time, err error) {
+func (k *Keeper) Reserve(ctx context.Context, base string, lane seaflow.Lane) (ok bool, next time.Time, err error) {
 	err = k.update(ctx, "reserve call", base, func(s *State) bool {
 		ok, next = s.Admit(k.limits(base), lane, k.now())
 		return ok
@@ -78,7 +78,7 @@ func (k *Keeper) Reserve(ctx context.Context, base string, lane Lane) (ok bool, 
 
 // Next returns the earliest time a call of lane for base could be
 // admitted; at or before now means now.
-func (k *Keeper) Next(ctx context.Context, base string, lane Lane) (time.Time, error) {
+func (k *Keeper) Next(ctx context.Context, base string, lane seaflow.Lane) (time.Time, error) {
 	var next time.Time
 	err := k.view(ctx, "next call", base, func(s *State) {
 		next = s.Next(k.limits(base), lane, k.now())
@@ -86,11 +86,11 @@ func (k *Keeper) Next(ctx context.Context, base string, lane Lane) (time.Time, e
 	return next, err
 }
 
-// Observe corrects base's budget from the x-ratelimit headers of a
-// response (seatable.Call.Limit); see State.ObserveHeaders.
-func (k *Keeper) Observe(ctx context.Context, base string, rl seatable.RateLimit) error {
+// Observe corrects base's budget from the x-ratelimit-limit, -remaining
+// and -reset headers of a response; see State.ObserveHeaders.
+func (k *Keeper) Observe(ctx context.Context, base string, limit, remaining int, reset time.Time) error {
 	return k.update(ctx, "observe rate limit", base, func(s *State) bool {
-		return changes(s, func(s *State) { s.ObserveHeaders(rl.Limit, rl.Remaining, rl.Reset, k.now()) })
+		return changes(s, func(s *State) { s.ObserveHeaders(limit, remaining, reset, k.now()) })
 	})
 }
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seaflow/seaflow/seatable"
+	"github.com/seaflow/seaflow"
 )
 
 // memStore is an in-memory Store with real compare-and-set semantics, as a
@@ -73,7 +73,7 @@ func (c *clock) Set(t time.Time) {
 }
 
 func minuteLimits(calls int) func(string) Limits {
-	return func(string) Limits { return Limits{Windows: []Window{{Span: time.Minute, Calls: calls}}} }
+	return func(string) Limits { return Limits{Windows: []seaflow.Window{{Span: time.Minute, Calls: calls}}} }
 }
 
 func TestKeeper(t *testing.T) {
@@ -88,23 +88,23 @@ func TestKeeper(t *testing.T) {
 			clk := &clock{now: t0}
 			k := NewKeeper(store(), nil, clk.Now)
 			for i := range 300 {
-				if ok, _, err := k.Reserve(ctx, "crm", Urgent); !ok || err != nil {
+				if ok, _, err := k.Reserve(ctx, "crm", seaflow.Urgent); !ok || err != nil {
 					t.Fatalf("call %d: ok %v err %v", i, ok, err)
 				}
 			}
-			ok, next, err := k.Reserve(ctx, "crm", Normal)
+			ok, next, err := k.Reserve(ctx, "crm", seaflow.Normal)
 			if ok || err != nil || !next.Equal(t0.Add(time.Minute)) {
 				t.Fatalf("call 301: ok %v next %s err %v", ok, next, err)
 			}
-			if n, err := k.Next(ctx, "crm", Normal); err != nil || !n.Equal(next) {
+			if n, err := k.Next(ctx, "crm", seaflow.Normal); err != nil || !n.Equal(next) {
 				t.Fatalf("Next %s %v, want %s", n, err, next)
 			}
 			// Bulk is paced: 300 calls in the first hour is past its 188.
-			if n, err := k.Next(ctx, "crm", Bulk); err != nil || !n.Equal(t0.Add(time.Hour)) {
+			if n, err := k.Next(ctx, "crm", seaflow.Bulk); err != nil || !n.Equal(t0.Add(time.Hour)) {
 				t.Fatalf("bulk Next %s %v, want %s", n, err, t0.Add(time.Hour))
 			}
 			// Bases are independent.
-			if ok, _, err := k.Reserve(ctx, "shop", Normal); !ok || err != nil {
+			if ok, _, err := k.Reserve(ctx, "shop", seaflow.Normal); !ok || err != nil {
 				t.Fatalf("other base: ok %v err %v", ok, err)
 			}
 			u, err := k.Usage(ctx, "crm")
@@ -116,18 +116,18 @@ func TestKeeper(t *testing.T) {
 			if err := k.Freeze(ctx, "crm", until); err != nil {
 				t.Fatal(err)
 			}
-			if ok, next, err := k.Reserve(ctx, "crm", Urgent); ok || err != nil || !next.Equal(until) {
+			if ok, next, err := k.Reserve(ctx, "crm", seaflow.Urgent); ok || err != nil || !next.Equal(until) {
 				t.Fatalf("frozen: ok %v next %s err %v", ok, next, err)
 			}
 			clk.Set(until)
-			err = k.Observe(ctx, "crm", seatable.RateLimit{Limit: 300, Remaining: 1, Reset: until.Add(10 * time.Second)})
+			err = k.Observe(ctx, "crm", 300, 1, until.Add(10*time.Second))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ok, _, err := k.Reserve(ctx, "crm", Urgent); !ok || err != nil {
+			if ok, _, err := k.Reserve(ctx, "crm", seaflow.Urgent); !ok || err != nil {
 				t.Fatalf("after the freeze: ok %v err %v", ok, err)
 			}
-			if ok, next, err := k.Reserve(ctx, "crm", Urgent); ok || err != nil || !next.Equal(until.Add(10*time.Second)) {
+			if ok, next, err := k.Reserve(ctx, "crm", seaflow.Urgent); ok || err != nil || !next.Equal(until.Add(10*time.Second)) {
 				t.Fatalf("headers cap: ok %v next %s err %v", ok, next, err)
 			}
 		})
@@ -149,11 +149,11 @@ func TestKeeperRetriesOnConflict(t *testing.T) {
 		if slipped.Swap(true) {
 			return // b's own Save, and everything after
 		}
-		if ok, _, err := b.Reserve(ctx, "crm", Urgent); !ok || err != nil {
+		if ok, _, err := b.Reserve(ctx, "crm", seaflow.Urgent); !ok || err != nil {
 			t.Errorf("replica b: ok %v err %v", ok, err)
 		}
 	}
-	ok, next, err := a.Reserve(ctx, "crm", Urgent)
+	ok, next, err := a.Reserve(ctx, "crm", seaflow.Urgent)
 	if ok || err != nil || !next.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("replica a: ok %v next %s err %v; want refused after the conflict", ok, next, err)
 	}
@@ -165,7 +165,7 @@ func TestKeeperRetriesOnConflict(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.Set(t0.Add(2 * time.Minute))
-	if ok, next, err := a.Reserve(ctx, "crm", Urgent); ok || err != nil || !next.Equal(t0.Add(5*time.Minute)) {
+	if ok, next, err := a.Reserve(ctx, "crm", seaflow.Urgent); ok || err != nil || !next.Equal(t0.Add(5*time.Minute)) {
 		t.Fatalf("after b's freeze: ok %v next %s err %v", ok, next, err)
 	}
 }
@@ -188,7 +188,7 @@ func TestKeepersTogetherNeverExceed(t *testing.T) {
 			k := keepers[g%2]
 			wg.Go(func() {
 				for range 20 {
-					ok, _, err := k.Reserve(ctx, "crm", Lanes[g%3])
+					ok, _, err := k.Reserve(ctx, "crm", seaflow.Lanes[g%3])
 					if err != nil {
 						t.Error(err)
 						return
@@ -234,7 +234,7 @@ func TestKeeperStoreErrors(t *testing.T) {
 	clk := &clock{now: t0}
 
 	k := NewKeeper(failingStore{loadErr: boom}, nil, clk.Now)
-	if _, _, err := k.Reserve(ctx, "crm", Urgent); !errors.Is(err, boom) || !strings.Contains(err.Error(), "reserve call for crm: load: boom") {
+	if _, _, err := k.Reserve(ctx, "crm", seaflow.Urgent); !errors.Is(err, boom) || !strings.Contains(err.Error(), "reserve call for crm: load: boom") {
 		t.Fatalf("load error: %v", err)
 	}
 	if _, err := k.Usage(ctx, "crm"); !errors.Is(err, boom) {
@@ -242,12 +242,12 @@ func TestKeeperStoreErrors(t *testing.T) {
 	}
 
 	k = NewKeeper(failingStore{saveErr: boom}, nil, clk.Now)
-	if ok, _, err := k.Reserve(ctx, "crm", Urgent); ok || !errors.Is(err, boom) {
+	if ok, _, err := k.Reserve(ctx, "crm", seaflow.Urgent); ok || !errors.Is(err, boom) {
 		t.Fatalf("save error: ok %v err %v", ok, err)
 	}
 
 	k = NewKeeper(failingStore{saveErr: fmt.Errorf("kv: %w", ErrConflict)}, nil, clk.Now)
-	if ok, _, err := k.Reserve(ctx, "crm", Urgent); ok || !errors.Is(err, ErrConflict) {
+	if ok, _, err := k.Reserve(ctx, "crm", seaflow.Urgent); ok || !errors.Is(err, ErrConflict) {
 		t.Fatalf("endless conflicts: ok %v err %v", ok, err)
 	}
 	cctx, cancel := context.WithCancel(ctx)
@@ -259,7 +259,7 @@ func TestKeeperStoreErrors(t *testing.T) {
 	bad := newMemStore()
 	bad.vals["crm"], bad.revs["crm"] = []byte{42}, 7
 	k = NewKeeper(bad, nil, clk.Now)
-	if _, err := k.Next(ctx, "crm", Urgent); err == nil || !strings.Contains(err.Error(), "decode budget state") {
+	if _, err := k.Next(ctx, "crm", seaflow.Urgent); err == nil || !strings.Contains(err.Error(), "decode budget state") {
 		t.Fatalf("corrupt state: %v", err)
 	}
 }
@@ -279,7 +279,7 @@ func TestKeeperSkipsUselessSaves(t *testing.T) {
 	if err := k.Freeze(ctx, "crm", t0.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _, err := k.Reserve(ctx, "crm", Urgent); ok || err != nil {
+	if ok, _, err := k.Reserve(ctx, "crm", seaflow.Urgent); ok || err != nil {
 		t.Fatalf("ok %v err %v", ok, err)
 	}
 	if store.revs["crm"] != rev {

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/seaflow/seaflow"
 )
 
 // oracle is a naive model of the budget rules, written from the package
@@ -13,7 +15,7 @@ import (
 type oracle struct {
 	l        Limits
 	calls    []int64 // every admitted call, in order (time never goes back)
-	lanes    []Lane
+	lanes    []seaflow.Lane
 	frozen   int64
 	capUntil int64
 	capLeft  int
@@ -49,7 +51,7 @@ func allowance(a, k, n int) int {
 	return int(x.Div(x, big.NewInt(int64(n))).Int64())
 }
 
-func (o *oracle) admits(lane Lane, t int64) bool {
+func (o *oracle) admits(lane seaflow.Lane, t int64) bool {
 	if t < o.frozen {
 		return false
 	}
@@ -59,7 +61,7 @@ func (o *oracle) admits(lane Lane, t int64) bool {
 	li := o.l.Longest()
 	for i, w := range o.l.Windows {
 		c := w.Calls
-		if i == li && lane != Urgent {
+		if i == li && lane != seaflow.Urgent {
 			c -= o.l.UrgentReserve
 		}
 		var used int
@@ -73,7 +75,7 @@ func (o *oracle) admits(lane Lane, t int64) bool {
 			return false
 		}
 	}
-	if lane != Bulk || li < 0 {
+	if lane != seaflow.Bulk || li < 0 {
 		return true
 	}
 	w := o.l.Windows[li]
@@ -125,10 +127,10 @@ func randomLimits(rng *rand.Rand, month bool) Limits {
 		} else {
 			span = time.Duration(1+rng.Int64N(int64(2*time.Hour/time.Millisecond))) * time.Millisecond
 		}
-		l.Windows = append(l.Windows, Window{Span: span, Calls: 1 + rng.IntN(60)})
+		l.Windows = append(l.Windows, seaflow.Window{Span: span, Calls: 1 + rng.IntN(60)})
 	}
 	if month {
-		l.Windows = append(l.Windows, Window{Month: true, Calls: 5 + rng.IntN(300)})
+		l.Windows = append(l.Windows, seaflow.Window{Month: true, Calls: 5 + rng.IntN(300)})
 	}
 	lw := l.Windows[l.Longest()]
 	if rng.IntN(3) > 0 {
@@ -241,7 +243,7 @@ func runScenario(t *testing.T, rng *rand.Rand, l Limits, month bool, n int, calm
 			o.observe(limit, rem, reset, now)
 			continue
 		}
-		lane := Lanes[rng.IntN(len(Lanes))]
+		lane := seaflow.Lanes[rng.IntN(len(seaflow.Lanes))]
 		want := o.admits(lane, now)
 		peek := s.Next(l, lane, time.Unix(0, now))
 		ok, next := s.Admit(l, lane, time.Unix(0, now))
@@ -356,7 +358,7 @@ func checkNeverExceeded(t *testing.T, o *oracle) {
 		// Normal and bulk never made the longest window count more than
 		// Calls-UrgentReserve.
 		for i := range c {
-			if o.lanes[i] == Urgent {
+			if o.lanes[i] == seaflow.Urgent {
 				continue
 			}
 			j := sort.Search(i+1, func(j int) bool { return c[j] > c[i]-int64(w.Span) })
@@ -375,7 +377,7 @@ func checkNeverExceeded(t *testing.T, o *oracle) {
 	}
 	a := lw.Calls - o.l.UrgentReserve
 	for i := range c {
-		if o.lanes[i] != Bulk {
+		if o.lanes[i] != seaflow.Bulk {
 			continue
 		}
 		for k := 1; k <= n; k++ {

@@ -4,6 +4,8 @@ import (
 	"math"
 	"sort"
 	"time"
+
+	"github.com/seaflow/seaflow"
 )
 
 // Never is what Next answers when the limits leave a lane no call at all
@@ -47,7 +49,7 @@ type State struct {
 
 // WindowUsage is how much of one window is spent, for status and metrics.
 type WindowUsage struct {
-	Window // Span, Month and the Calls limit of the window
+	seaflow.Window // Span, Month and the Calls limit of the window
 	// Used is the number of calls that count in the window now.
 	Used int
 	// Remaining is Calls-Used; for the shortest window it is lowered to
@@ -65,7 +67,7 @@ type WindowUsage struct {
 // recorded in every window at once, and next is then when the lane's
 // following call could be admitted. !ok records nothing, and next is the
 // exact earliest time the lane could be admitted if no other call is made.
-func (s *State) Admit(l Limits, lane Lane, now time.Time) (ok bool, next time.Time) {
+func (s *State) Admit(l Limits, lane seaflow.Lane, now time.Time) (ok bool, next time.Time) {
 	t := now.UnixNano()
 	s.prune(l, t)
 	if e := s.earliest(l, lane, t); e > t {
@@ -78,7 +80,7 @@ func (s *State) Admit(l Limits, lane Lane, now time.Time) (ok bool, next time.Ti
 // Next returns what Admit would answer for next without recording
 // anything: the earliest time the lane could be admitted, at or before now
 // meaning now.
-func (s *State) Next(l Limits, lane Lane, now time.Time) time.Time {
+func (s *State) Next(l Limits, lane seaflow.Lane, now time.Time) time.Time {
 	return toTime(s.earliest(l, lane, now.UnixNano()))
 }
 
@@ -162,12 +164,12 @@ func (s *State) Len() int { return len(s.log) }
 // lane is admitted given no further calls. Every constraint below is
 // monotone (once satisfied it stays satisfied while no call is added), so
 // the answer is the largest of their individual earliest times.
-func (s *State) earliest(l Limits, lane Lane, t int64) int64 {
+func (s *State) earliest(l Limits, lane seaflow.Lane, t int64) int64 {
 	next := s.blockedUntil(t)
 	li := l.Longest()
 	for i, w := range l.Windows {
 		c := w.Calls
-		if i == li && lane != Urgent {
+		if i == li && lane != seaflow.Urgent {
 			c -= l.UrgentReserve
 		}
 		if w.Month {
@@ -176,7 +178,7 @@ func (s *State) earliest(l Limits, lane Lane, t int64) int64 {
 			next = max(next, s.spanNext(t, l.span(w), c))
 		}
 	}
-	if lane == Bulk && li >= 0 {
+	if lane == seaflow.Bulk && li >= 0 {
 		next = max(next, s.bulkNext(l, li, t))
 	}
 	return next

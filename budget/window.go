@@ -3,8 +3,9 @@ package budget
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/seaflow/seaflow"
 )
 
 // DefaultBulkSegments is the number of steps of the bulk spend curve when
@@ -15,64 +16,12 @@ const DefaultBulkSegments = 24
 // overflow and a bulk admission stays cheap.
 const maxBulkSegments = 1000
 
-// Window is one limit SeaTable enforces on a base: at most Calls calls in
-// any rolling Span, or, when Month is set, at most Calls calls per calendar
-// month in UTC (Span is then ignored).
-type Window struct {
-	// Span is the length of the rolling window. A call made at t counts
-	// until t+Span and frees its slot exactly then. Ignored when Month is set.
-	Span time.Duration
-	// Month makes the window the calendar month in UTC: every call made in
-	// the month counts until the first instant of the next month.
-	Month bool
-	// Calls is the number of calls the window allows; it must be positive.
-	Calls int
-}
-
-// ParseWindow builds a Window from a config value: a Go duration such as
-// "1m", "24h" or "90s" for a rolling window, or "month" for the calendar
-// month (UTC).
-func ParseWindow(s string, calls int) (Window, error) {
-	var w Window
-	if strings.EqualFold(strings.TrimSpace(s), "month") {
-		w = Window{Month: true, Calls: calls}
-	} else {
-		d, err := time.ParseDuration(strings.TrimSpace(s))
-		if err != nil {
-			return Window{}, fmt.Errorf("parse window %q: want a duration like 1m or 24h, or month", s)
-		}
-		w = Window{Span: d, Calls: calls}
-	}
-	if err := w.validate(); err != nil {
-		return Window{}, err
-	}
-	return w, nil
-}
-
-// String renders the window as it is written in a config file.
-func (w Window) String() string {
-	if w.Month {
-		return fmt.Sprintf("%d/month", w.Calls)
-	}
-	return fmt.Sprintf("%d/%s", w.Calls, w.Span)
-}
-
-func (w Window) validate() error {
-	if !w.Month && w.Span <= 0 {
-		return fmt.Errorf("window %s: span must be positive", w)
-	}
-	if w.Calls <= 0 {
-		return fmt.Errorf("window %s: calls must be positive", w)
-	}
-	return nil
-}
-
 // Limits is the budget of one base.
 type Limits struct {
 	// Windows are checked together: a call is admitted only if every window
 	// allows it, and then it counts in every window at once. No windows
 	// means no limit.
-	Windows []Window
+	Windows []seaflow.Window
 	// UrgentReserve is the number of calls of the longest window (see
 	// Longest) that only the Urgent lane may spend: Normal and Bulk see that
 	// window's Calls minus UrgentReserve. 0 means no reserve. It must be
@@ -96,37 +45,19 @@ type Limits struct {
 const DefaultSlack = time.Second
 
 // span is how long a rolling window counts a call, Slack included.
-func (l Limits) span(w Window) int64 { return int64(w.Span + l.Slack) }
+func (l Limits) span(w seaflow.Window) int64 { return int64(w.Span + l.Slack) }
 
 // DefaultLimits returns the limits of the seed documents: 300 calls per
 // rolling minute and 5,000 per rolling 24 hours, with 500 of the 24-hour
 // calls reserved for urgent work and bulk paced in 24 hourly steps.
 func DefaultLimits() Limits {
-	return Limits{
-		Windows: []Window{
-			{Span: time.Minute, Calls: 300},
-			{Span: 24 * time.Hour, Calls: 5000},
-		},
-		UrgentReserve: 500,
-	}
+	return Limits{Windows: seaflow.LegacyWindows(), UrgentReserve: 500}
 }
 
 // Longest returns the index in Windows of the longest window, -1 when there
 // are none. A month window counts as longer than any rolling span; among
 // equals the first wins.
-func (l Limits) Longest() int {
-	best := -1
-	for i, w := range l.Windows {
-		switch {
-		case best < 0:
-			best = i
-		case l.Windows[best].Month:
-		case w.Month || w.Span > l.Windows[best].Span:
-			best = i
-		}
-	}
-	return best
-}
+func (l Limits) Longest() int { return seaflow.Longest(l.Windows) }
 
 // segments returns the effective number of bulk curve steps.
 func (l Limits) segments() int {
@@ -143,7 +74,7 @@ func (l Limits) segments() int {
 func (l Limits) Validate() error {
 	var errs []error
 	for _, w := range l.Windows {
-		if err := w.validate(); err != nil {
+		if err := w.Validate(); err != nil {
 			errs = append(errs, err)
 		}
 	}

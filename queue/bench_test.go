@@ -14,18 +14,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seaflow/seaflow/actions"
-	"github.com/seaflow/seaflow/budget"
-	"github.com/seaflow/seaflow/rules"
+	"github.com/seaflow/seaflow"
 )
 
 // benchOps builds n distinct ops shaped like real updates.
-func benchOps(n, offset int, base string, lane budget.Lane) []actions.Op {
-	ops := make([]actions.Op, n)
+func benchOps(n, offset int, base string, lane seaflow.Lane) []seaflow.Op {
+	ops := make([]seaflow.Op, n)
 	for i := range ops {
 		id := fmt.Sprintf("webhook:%s:Tasks:row%08d:2026-11-26T09:00:00Z/stamp/0", base, offset+i)
-		ops[i] = actions.Op{
-			ID: id, Kind: actions.Update, Base: base, Table: "Tasks", Lane: lane, RowID: fmt.Sprintf("row%08d", offset+i),
+		ops[i] = seaflow.Op{
+			ID: id, Kind: seaflow.KindUpdate, Base: base, Table: "Tasks", Lane: lane, RowID: fmt.Sprintf("row%08d", offset+i),
 			Values: map[string]any{"Status": "Overdue"}, Rule: "nightly-overdue", EventID: "cron:nightly-overdue:2026-11-26T02:00:00Z",
 			CreatedAt: time.Date(2026, 11, 26, 2, 0, 0, 0, time.UTC),
 		}
@@ -42,7 +40,7 @@ func BenchmarkPublishOps(b *testing.B) {
 	}
 	defer q.Close()
 	const batch = 1000
-	ops := benchOps(batch, 0, "crm", budget.Bulk)
+	ops := benchOps(batch, 0, "crm", seaflow.Bulk)
 	b.ReportAllocs()
 	b.ResetTimer()
 	n := 0
@@ -78,13 +76,13 @@ func benchFetchAck(b *testing.B, concurrent bool) {
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()
-		ops := benchOps(batch, n, "crm", budget.Bulk)
+		ops := benchOps(batch, n, "crm", seaflow.Bulk)
 		n += batch
 		if err := q.PublishOps(ctx, ops); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		ds, err := q.Fetch(ctx, "crm", budget.Bulk, batch, 0)
+		ds, err := q.Fetch(ctx, "crm", seaflow.Bulk, batch, 0)
 		if err != nil || len(ds) != batch {
 			b.Fatalf("fetch = %d, %v", len(ds), err)
 		}
@@ -130,14 +128,14 @@ func TestQueueCost1M(t *testing.T) {
 	start := time.Now()
 	for i := 0; i < total; i += batch {
 		base := fmt.Sprintf("base%02d", (i/batch)%bases)
-		if err := q.PublishOps(ctx, benchOps(batch, i, base, budget.Bulk)); err != nil {
+		if err := q.PublishOps(ctx, benchOps(batch, i, base, seaflow.Bulk)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	elapsed := time.Since(start)
 	heap1, rss1 := memNow()
 	disk1 := dirSize(t, dir)
-	sample, _ := opMsg(benchOps(1, 0, "base00", budget.Bulk)[0])
+	sample, _ := opMsg(benchOps(1, 0, "base00", seaflow.Bulk)[0])
 	t.Logf("queued %d ops in %s (%.0f ops/s); payload %d B + subject %d B + id header per op",
 		total, elapsed.Round(time.Millisecond), total/elapsed.Seconds(), len(sample.Data), len(sample.Subject))
 	t.Logf("disk: %.1f B/op (%.1f MB)", float64(disk1-disk0)/total, float64(disk1-disk0)/1e6)
@@ -145,7 +143,7 @@ func TestQueueCost1M(t *testing.T) {
 		float64(heap1-heap0)/total, float64(heap1-heap0)/1e6, float64(rss1-rss0)/total, float64(rss1-rss0)/1e6)
 
 	t0 := time.Now()
-	n, err := q.Pending(ctx, "base03", budget.Bulk)
+	n, err := q.Pending(ctx, "base03", seaflow.Bulk)
 	if err != nil || n != total/bases {
 		t.Fatalf("pending = %d, %v", n, err)
 	}
@@ -185,7 +183,7 @@ func TestQueueCost1M(t *testing.T) {
 		}
 	}
 	t0 = time.Now()
-	ds, err := q.Fetch(ctx, "base07", budget.Bulk, 1000, 0)
+	ds, err := q.Fetch(ctx, "base07", seaflow.Bulk, 1000, 0)
 	if err != nil || len(ds) != 1000 {
 		t.Fatalf("fetch = %d, %v", len(ds), err)
 	}
@@ -196,7 +194,7 @@ func TestQueueCost1M(t *testing.T) {
 	}
 	t.Logf("first fetch + ack of 1,000 after reopen: %s", time.Since(t0))
 	t0 = time.Now()
-	if _, ok, err := q.OldestOp(ctx, "base07", budget.Bulk); err != nil || !ok {
+	if _, ok, err := q.OldestOp(ctx, "base07", seaflow.Bulk); err != nil || !ok {
 		t.Fatalf("oldest: %v %v", ok, err)
 	}
 	t.Logf("OldestOp with 1M queued: %s", time.Since(t0))
@@ -262,9 +260,9 @@ func BenchmarkConsumeEvents(b *testing.B) {
 	}
 	defer q.Close()
 	ctx := b.Context()
-	evs := make([]rules.Event, b.N)
+	evs := make([]seaflow.Event, b.N)
 	for i := range evs {
-		evs[i] = rules.Event{ID: "ev" + strconv.Itoa(i), Source: rules.SourceWebhook, Name: "crm-changes", Base: "crm", Table: "Deals", RowID: "r" + strconv.Itoa(i), OpType: "modify_row"}
+		evs[i] = seaflow.Event{ID: "ev" + strconv.Itoa(i), Source: seaflow.SourceWebhook, Name: "crm-changes", Base: "crm", Table: "Deals", RowID: "r" + strconv.Itoa(i), OpType: "modify_row"}
 	}
 	if err := q.PublishEvents(ctx, evs); err != nil {
 		b.Fatal(err)
@@ -272,7 +270,7 @@ func BenchmarkConsumeEvents(b *testing.B) {
 	done := make(chan struct{})
 	n := 0
 	b.ResetTimer()
-	stop, err := q.ConsumeEvents(ctx, "bench", func(context.Context, rules.Event) error {
+	stop, err := q.ConsumeEvents(ctx, "bench", func(context.Context, seaflow.Event) error {
 		if n++; n == b.N {
 			close(done)
 		}

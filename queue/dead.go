@@ -10,7 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/seaflow/seaflow/actions"
+	"github.com/seaflow/seaflow"
 )
 
 // DeadOp is an op on the dead-letter stream.
@@ -18,7 +18,7 @@ type DeadOp struct {
 	// Seq identifies the dead letter for RetryDead and DropDead.
 	Seq uint64 `json:"seq"`
 	// Op is the refused op.
-	Op actions.Op `json:"op"`
+	Op seaflow.Op `json:"op"`
 	// Reason is why it was refused (SeaTable's message).
 	Reason string `json:"reason"`
 	// Time is when it was dead-lettered.
@@ -27,7 +27,7 @@ type DeadOp struct {
 
 // deadRecord is a dead letter as stored.
 type deadRecord struct {
-	Op     actions.Op `json:"op"`
+	Op     seaflow.Op `json:"op"`
 	Reason string     `json:"reason"`
 	Time   time.Time  `json:"time"`
 }
@@ -36,7 +36,7 @@ type deadRecord struct {
 // stream, subject seaflow.dead.<base>, and returns once the write is acked.
 // The caller acks the op on the work queue afterwards; a crash in between
 // can leave the same op dead-lettered twice, never lost.
-func (q *Queue) DeadLetter(ctx context.Context, op actions.Op, reason string) error {
+func (q *Queue) DeadLetter(ctx context.Context, op seaflow.Op, reason string) error {
 	data, err := json.Marshal(deadRecord{Op: op, Reason: reason, Time: q.now().UTC()})
 	if err != nil {
 		return fmt.Errorf("encode dead letter %s: %w", op.ID, err)

@@ -4,8 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seaflow/seaflow/actions"
-	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow"
 )
 
 func TestDeadLetters(t *testing.T) {
@@ -20,11 +19,11 @@ func TestDeadLetters(t *testing.T) {
 	}
 	// The op went through the work queue first: its id is in the OPS
 	// duplicate window when it is retried.
-	bad := testOp("bad", "crm", budget.Urgent)
-	if err := q.PublishOps(ctx, []actions.Op{bad}); err != nil {
+	bad := testOp("bad", "crm", seaflow.Urgent)
+	if err := q.PublishOps(ctx, []seaflow.Op{bad}); err != nil {
 		t.Fatal(err)
 	}
-	ds, err := q.Fetch(ctx, "crm", budget.Urgent, 1, 0)
+	ds, err := q.Fetch(ctx, "crm", seaflow.Urgent, 1, 0)
 	if err != nil || len(ds) != 1 {
 		t.Fatal(err)
 	}
@@ -34,7 +33,7 @@ func TestDeadLetters(t *testing.T) {
 	if err := ds[0].Ack(ctx); err != nil {
 		t.Fatal(err)
 	}
-	other := testOp("other", "hr.base", budget.Bulk)
+	other := testOp("other", "hr.base", seaflow.Bulk)
 	if err := q.DeadLetter(ctx, other, "row not found"); err != nil {
 		t.Fatal(err)
 	}
@@ -53,10 +52,10 @@ func TestDeadLetters(t *testing.T) {
 	if err := q.RetryDead(ctx, dead[0].Seq); err != nil {
 		t.Fatalf("retry: %v", err)
 	}
-	if got := pending(t, q, "crm", budget.Urgent); got != 1 {
+	if got := pending(t, q, "crm", seaflow.Urgent); got != 1 {
 		t.Fatalf("pending after retry = %d, want 1 (not dropped as a duplicate)", got)
 	}
-	again, err := q.Fetch(ctx, "crm", budget.Urgent, 1, 0)
+	again, err := q.Fetch(ctx, "crm", seaflow.Urgent, 1, 0)
 	if err != nil || len(again) != 1 || again[0].Op.ID != "bad" {
 		t.Fatalf("retried op = %+v, %v", again, err)
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
-	"github.com/seaflow/seaflow/rules"
+	"github.com/seaflow/seaflow"
 )
 
 // Consumer settings of ConsumeEvents.
@@ -38,7 +38,7 @@ const (
 // seaflow.events.<source>, and returns only once the server acked the write
 // (so a trigger may then acknowledge what it received). A duplicate of an
 // id stored within the duplicate window is dropped and reported as success.
-func (q *Queue) PublishEvent(ctx context.Context, ev rules.Event) error {
+func (q *Queue) PublishEvent(ctx context.Context, ev seaflow.Event) error {
 	m, err := eventMsg(ev)
 	if err != nil {
 		return err
@@ -52,11 +52,11 @@ func (q *Queue) PublishEvent(ctx context.Context, ev rules.Event) error {
 // PublishEvents stores evs asynchronously and returns once every write is
 // acked. On error, some events may be stored: publishing the batch again is
 // safe (duplicates are dropped by id).
-func (q *Queue) PublishEvents(ctx context.Context, evs []rules.Event) error {
+func (q *Queue) PublishEvents(ctx context.Context, evs []seaflow.Event) error {
 	return publishEach(ctx, q, "publish events", evs, eventMsg)
 }
 
-func eventMsg(ev rules.Event) (*nats.Msg, error) {
+func eventMsg(ev seaflow.Event) (*nats.Msg, error) {
 	if ev.ID == "" {
 		return nil, errors.New("publish event: event has no id")
 	}
@@ -78,7 +78,7 @@ func eventMsg(ev rules.Event) (*nats.Msg, error) {
 // Consuming stops when ctx ends or stop is called; stop waits for the
 // running handler, whose context is cancelled; an event whose handler
 // failed because of the stop is handed back for immediate redelivery.
-func (q *Queue) ConsumeEvents(ctx context.Context, name string, handle func(context.Context, rules.Event) error) (stop func(), err error) {
+func (q *Queue) ConsumeEvents(ctx context.Context, name string, handle func(context.Context, seaflow.Event) error) (stop func(), err error) {
 	cfg := jetstream.ConsumerConfig{
 		Durable:       name,
 		Description:   "seaflow event consumer",
@@ -105,7 +105,7 @@ func (q *Queue) ConsumeEvents(ctx context.Context, name string, handle func(cont
 // event at a time, so nothing waits unacked behind a slow handler, and a
 // stop leaves nothing prefetched. After an error it waits a second and
 // recreates the consumer (should it have been deleted).
-func (q *Queue) consumeEvents(ctx context.Context, cons jetstream.Consumer, cfg jetstream.ConsumerConfig, handle func(context.Context, rules.Event) error) {
+func (q *Queue) consumeEvents(ctx context.Context, cons jetstream.Consumer, cfg jetstream.ConsumerConfig, handle func(context.Context, seaflow.Event) error) {
 	log := q.log.With().Str("consumer", cfg.Durable).Logger()
 	for ctx.Err() == nil {
 		err := q.fetchEvent(ctx, cons, handle, log)
@@ -128,7 +128,7 @@ func (q *Queue) consumeEvents(ctx context.Context, cons jetstream.Consumer, cfg 
 }
 
 // fetchEvent waits up to eventsPollWait for the next event and handles it.
-func (q *Queue) fetchEvent(ctx context.Context, cons jetstream.Consumer, handle func(context.Context, rules.Event) error, log zerolog.Logger) error {
+func (q *Queue) fetchEvent(ctx context.Context, cons jetstream.Consumer, handle func(context.Context, seaflow.Event) error, log zerolog.Logger) error {
 	fctx, cancel := context.WithTimeout(ctx, eventsPollWait)
 	defer cancel()
 	batch, err := cons.Fetch(1, jetstream.FetchContext(fctx))
@@ -149,9 +149,9 @@ func (q *Queue) fetchEvent(ctx context.Context, cons jetstream.Consumer, handle 
 }
 
 // handleEvent decodes, handles and settles one event.
-func (q *Queue) handleEvent(ctx context.Context, msg jetstream.Msg, handle func(context.Context, rules.Event) error, log zerolog.Logger) {
+func (q *Queue) handleEvent(ctx context.Context, msg jetstream.Msg, handle func(context.Context, seaflow.Event) error, log zerolog.Logger) {
 	meta, _ := msg.Metadata()
-	var ev rules.Event
+	var ev seaflow.Event
 	if err := json.Unmarshal(msg.Data(), &ev); err != nil {
 		l := log.Error().Err(err).Str("subject", msg.Subject())
 		if meta != nil {
@@ -208,7 +208,7 @@ func (q *Queue) handleEvent(ctx context.Context, msg jetstream.Msg, handle func(
 // ephemeral consumer and acks nothing, so it does not disturb
 // ConsumeEvents. An event that does not decode is logged and skipped. The
 // first error from fn stops the replay and is returned.
-func (q *Queue) ReplayEvents(ctx context.Context, since time.Time, fn func(rules.Event) error) error {
+func (q *Queue) ReplayEvents(ctx context.Context, since time.Time, fn func(seaflow.Event) error) error {
 	info, err := q.events.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("replay events: %w", err)
@@ -240,7 +240,7 @@ func (q *Queue) ReplayEvents(ctx context.Context, since time.Time, fn func(rules
 		if err != nil {
 			return fmt.Errorf("replay events: %w", err)
 		}
-		var ev rules.Event
+		var ev seaflow.Event
 		if err := json.Unmarshal(msg.Data(), &ev); err != nil {
 			q.log.Error().Err(err).Uint64("seq", meta.Sequence.Stream).Msg("undecodable event skipped in replay")
 		} else if err := fn(ev); err != nil {

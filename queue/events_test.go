@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seaflow/seaflow/rules"
+	"github.com/seaflow/seaflow"
 )
 
 func TestPublishEventDedupe(t *testing.T) {
@@ -19,13 +19,13 @@ func TestPublishEventDedupe(t *testing.T) {
 			t.Fatalf("publish: %v", err)
 		}
 	}
-	if err := q.PublishEvents(ctx, []rules.Event{testEvent("same"), testEvent("b1"), testEvent("b2"), testEvent("b1")}); err != nil {
+	if err := q.PublishEvents(ctx, []seaflow.Event{testEvent("same"), testEvent("b1"), testEvent("b2"), testEvent("b1")}); err != nil {
 		t.Fatalf("publish batch: %v", err)
 	}
 	if n := streamMsgs(t, q.events); n != 3 {
 		t.Fatalf("events stored = %d, want 3 (duplicates dropped by id)", n)
 	}
-	if err := q.PublishEvent(ctx, rules.Event{Source: rules.SourceCron}); err == nil {
+	if err := q.PublishEvent(ctx, seaflow.Event{Source: seaflow.SourceCron}); err == nil {
 		t.Fatal("an event without id was accepted")
 	}
 	// The subject carries the source.
@@ -42,10 +42,10 @@ func TestConsumeEventsAcksAfterHandle(t *testing.T) {
 	if err := q.PublishEvent(ctx, testEvent("e1")); err != nil {
 		t.Fatal(err)
 	}
-	inHandler := make(chan rules.Event)
+	inHandler := make(chan seaflow.Event)
 	release := make(chan struct{})
 	handled := make(chan struct{})
-	stop, err := q.ConsumeEvents(ctx, "runner", func(_ context.Context, ev rules.Event) error {
+	stop, err := q.ConsumeEvents(ctx, "runner", func(_ context.Context, ev seaflow.Event) error {
 		inHandler <- ev
 		<-release
 		close(handled)
@@ -91,12 +91,12 @@ func TestConsumeEventsRedeliversOnError(t *testing.T) {
 	if _, err := q.js.Publish(ctx, "seaflow.events.webhook", []byte("not json")); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.PublishEvents(ctx, []rules.Event{testEvent("fails-once"), testEvent("ok")}); err != nil {
+	if err := q.PublishEvents(ctx, []seaflow.Event{testEvent("fails-once"), testEvent("ok")}); err != nil {
 		t.Fatal(err)
 	}
 	calls := make(chan string, 10)
 	failed := false
-	stop, err := q.ConsumeEvents(ctx, "runner", func(_ context.Context, ev rules.Event) error {
+	stop, err := q.ConsumeEvents(ctx, "runner", func(_ context.Context, ev seaflow.Event) error {
 		calls <- ev.ID
 		if ev.ID == "fails-once" && !failed {
 			failed = true
@@ -132,11 +132,11 @@ func TestConsumeEventsStopCancelsHandlerAndRedelivers(t *testing.T) {
 	t.Parallel()
 	q := setup(t)
 	ctx := t.Context()
-	if err := q.PublishEvents(ctx, []rules.Event{testEvent("a"), testEvent("b")}); err != nil {
+	if err := q.PublishEvents(ctx, []seaflow.Event{testEvent("a"), testEvent("b")}); err != nil {
 		t.Fatal(err)
 	}
 	started := make(chan string, 4)
-	stop, err := q.ConsumeEvents(ctx, "runner", func(hctx context.Context, ev rules.Event) error {
+	stop, err := q.ConsumeEvents(ctx, "runner", func(hctx context.Context, ev seaflow.Event) error {
 		started <- ev.ID
 		<-hctx.Done() // a handler stuck until the consumer stops
 		return hctx.Err()
@@ -151,7 +151,7 @@ func TestConsumeEventsStopCancelsHandlerAndRedelivers(t *testing.T) {
 
 	// Both events come back at once to the next consumer, in order.
 	got := make(chan string, 4)
-	stop, err = q.ConsumeEvents(ctx, "runner", func(_ context.Context, ev rules.Event) error { got <- ev.ID; return nil })
+	stop, err = q.ConsumeEvents(ctx, "runner", func(_ context.Context, ev seaflow.Event) error { got <- ev.ID; return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestReplayEvents(t *testing.T) {
 	t.Parallel()
 	q := setup(t)
 	ctx := t.Context()
-	var all []rules.Event
+	var all []seaflow.Event
 	for i := range 5 {
 		all = append(all, testEvent(fmt.Sprintf("e%d", i)))
 	}
@@ -176,7 +176,7 @@ func TestReplayEvents(t *testing.T) {
 	replay := func(since time.Time) []string {
 		t.Helper()
 		var ids []string
-		if err := q.ReplayEvents(ctx, since, func(ev rules.Event) error { ids = append(ids, ev.ID); return nil }); err != nil {
+		if err := q.ReplayEvents(ctx, since, func(ev seaflow.Event) error { ids = append(ids, ev.ID); return nil }); err != nil {
 			t.Fatalf("replay: %v", err)
 		}
 		return ids
@@ -202,12 +202,12 @@ func TestReplayEvents(t *testing.T) {
 	// fn's error stops the replay.
 	boom := errors.New("boom")
 	n := 0
-	err = q.ReplayEvents(ctx, time.Time{}, func(rules.Event) error { n++; return boom })
+	err = q.ReplayEvents(ctx, time.Time{}, func(seaflow.Event) error { n++; return boom })
 	if !errors.Is(err, boom) || n != 1 {
 		t.Fatalf("replay with failing fn = %v after %d calls", err, n)
 	}
 	// An empty stream replays nothing and returns.
-	if err := setup(t).ReplayEvents(ctx, time.Time{}, func(rules.Event) error { return boom }); err != nil {
+	if err := setup(t).ReplayEvents(ctx, time.Time{}, func(seaflow.Event) error { return boom }); err != nil {
 		t.Fatalf("replay of an empty stream: %v", err)
 	}
 }
@@ -228,7 +228,7 @@ func TestCloseWhileConsuming(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop, err := q.ConsumeEvents(t.Context(), "runner", func(context.Context, rules.Event) error { return nil })
+	stop, err := q.ConsumeEvents(t.Context(), "runner", func(context.Context, seaflow.Event) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/actions"
-	"github.com/seaflow/seaflow/budget"
 )
 
 // Consumer settings of the OPS work queue, one durable pull consumer per
@@ -40,11 +40,11 @@ var _ actions.DeadLetters = (*Queue)(nil)
 // once the server acked every one. An op whose id was queued within the
 // duplicate window is dropped as a duplicate. On error, publishing the same
 // ops again is safe.
-func (q *Queue) PublishOps(ctx context.Context, ops []actions.Op) error {
+func (q *Queue) PublishOps(ctx context.Context, ops []seaflow.Op) error {
 	return publishEach(ctx, q, "publish ops", ops, opMsg)
 }
 
-func opMsg(op actions.Op) (*nats.Msg, error) {
+func opMsg(op seaflow.Op) (*nats.Msg, error) {
 	if op.ID == "" {
 		return nil, errors.New("publish op: op has no id")
 	}
@@ -61,7 +61,7 @@ func opMsg(op actions.Op) (*nats.Msg, error) {
 
 // opsConsumerFor returns the durable consumer of base and lane, creating it
 // on first use.
-func (q *Queue) opsConsumerFor(ctx context.Context, base string, lane budget.Lane) (jetstream.Consumer, error) {
+func (q *Queue) opsConsumerFor(ctx context.Context, base string, lane seaflow.Lane) (jetstream.Consumer, error) {
 	subj, err := opsSubject(base, lane)
 	if err != nil {
 		return nil, err
@@ -100,7 +100,7 @@ func (q *Queue) opsConsumerFor(ctx context.Context, base string, lane budget.Lan
 // removed from the queue) or Release (redelivered at once), and may be
 // kept with Extend meanwhile; an op left unsettled comes back after five
 // minutes. An op that does not decode is logged and removed.
-func (q *Queue) Fetch(ctx context.Context, base string, lane budget.Lane, max int, wait time.Duration) ([]actions.Delivery, error) {
+func (q *Queue) Fetch(ctx context.Context, base string, lane seaflow.Lane, max int, wait time.Duration) ([]actions.Delivery, error) {
 	if max <= 0 {
 		return nil, nil
 	}
@@ -131,7 +131,7 @@ func (q *Queue) Fetch(ctx context.Context, base string, lane budget.Lane, max in
 	var msgs []jetstream.Msg
 	for msg := range batch.Messages() {
 		msgs = append(msgs, msg)
-		var op actions.Op
+		var op seaflow.Op
 		if err := json.Unmarshal(msg.Data(), &op); err != nil {
 			q.log.Error().Err(err).Str("subject", msg.Subject()).Msg("undecodable op dropped")
 			_ = msg.Term()
@@ -156,7 +156,7 @@ func (q *Queue) Fetch(ctx context.Context, base string, lane budget.Lane, max in
 }
 
 // delivery wraps a fetched message in the handles the dispatcher settles.
-func (q *Queue) delivery(op actions.Op, msg jetstream.Msg) actions.Delivery {
+func (q *Queue) delivery(op seaflow.Op, msg jetstream.Msg) actions.Delivery {
 	redelivered := false
 	if md, err := msg.Metadata(); err == nil {
 		redelivered = q.maybeSeen(md)
@@ -199,7 +199,7 @@ func (q *Queue) delivery(op actions.Op, msg jetstream.Msg) actions.Delivery {
 
 // Pending returns how many ops of base and lane are queued and not yet
 // acked, including those fetched and not settled.
-func (q *Queue) Pending(ctx context.Context, base string, lane budget.Lane) (int, error) {
+func (q *Queue) Pending(ctx context.Context, base string, lane seaflow.Lane) (int, error) {
 	subj, err := opsSubject(base, lane)
 	if err != nil {
 		return 0, err
@@ -213,7 +213,7 @@ func (q *Queue) Pending(ctx context.Context, base string, lane budget.Lane) (int
 
 // OldestOp returns when the oldest op of base and lane still in the queue
 // was queued; ok is false when none is.
-func (q *Queue) OldestOp(ctx context.Context, base string, lane budget.Lane) (queued time.Time, ok bool, err error) {
+func (q *Queue) OldestOp(ctx context.Context, base string, lane seaflow.Lane) (queued time.Time, ok bool, err error) {
 	subj, err := opsSubject(base, lane)
 	if err != nil {
 		return time.Time{}, false, err

@@ -6,13 +6,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/actions"
-	"github.com/seaflow/seaflow/budget"
 )
 
-func publishOps(t *testing.T, q *Queue, n int, prefix, base string, lane budget.Lane) {
+func publishOps(t *testing.T, q *Queue, n int, prefix, base string, lane seaflow.Lane) {
 	t.Helper()
-	ops := make([]actions.Op, n)
+	ops := make([]seaflow.Op, n)
 	for i := range ops {
 		ops[i] = testOp(fmt.Sprintf("%s%d", prefix, i), base, lane)
 	}
@@ -21,7 +21,7 @@ func publishOps(t *testing.T, q *Queue, n int, prefix, base string, lane budget.
 	}
 }
 
-func pending(t *testing.T, q *Queue, base string, lane budget.Lane) int {
+func pending(t *testing.T, q *Queue, base string, lane seaflow.Lane) int {
 	t.Helper()
 	n, err := q.Pending(t.Context(), base, lane)
 	if err != nil {
@@ -34,11 +34,11 @@ func TestFetchTakesOnlyItsBaseAndLane(t *testing.T) {
 	t.Parallel()
 	q := setup(t)
 	ctx := t.Context()
-	publishOps(t, q, 5, "cu", "crm", budget.Urgent)
-	publishOps(t, q, 3, "cb", "crm", budget.Bulk)
-	publishOps(t, q, 2, "hu", "hr base.2", budget.Urgent) // a name that needs encoding
+	publishOps(t, q, 5, "cu", "crm", seaflow.Urgent)
+	publishOps(t, q, 3, "cb", "crm", seaflow.Bulk)
+	publishOps(t, q, 2, "hu", "hr base.2", seaflow.Urgent) // a name that needs encoding
 
-	ds, err := q.Fetch(ctx, "crm", budget.Urgent, 3, 0)
+	ds, err := q.Fetch(ctx, "crm", seaflow.Urgent, 3, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,24 +46,24 @@ func TestFetchTakesOnlyItsBaseAndLane(t *testing.T) {
 		t.Fatalf("fetched %d ops, want at most max=3", len(ds))
 	}
 	for i, d := range ds {
-		if d.Op.Base != "crm" || d.Op.Lane != budget.Urgent || d.Op.ID != fmt.Sprintf("cu%d", i) {
+		if d.Op.Base != "crm" || d.Op.Lane != seaflow.Urgent || d.Op.ID != fmt.Sprintf("cu%d", i) {
 			t.Errorf("op %d = %s %s/%s, want cu%d crm/urgent", i, d.Op.ID, d.Op.Base, d.Op.Lane, i)
 		}
 	}
 	// The rest of the lane, waiting a little for a batch that does not fill.
-	rest, err := q.Fetch(ctx, "crm", budget.Urgent, 10, 20*time.Millisecond)
+	rest, err := q.Fetch(ctx, "crm", seaflow.Urgent, 10, 20*time.Millisecond)
 	if err != nil || len(rest) != 2 || rest[0].Op.ID != "cu3" || rest[1].Op.ID != "cu4" {
 		t.Fatalf("second fetch = %v ops, %v; want cu3 cu4", len(rest), err)
 	}
-	hr, err := q.Fetch(ctx, "hr base.2", budget.Urgent, 10, 0)
+	hr, err := q.Fetch(ctx, "hr base.2", seaflow.Urgent, 10, 0)
 	if err != nil || len(hr) != 2 || hr[0].Op.Base != "hr base.2" {
 		t.Fatalf("fetch of an encoded base = %d ops, %v", len(hr), err)
 	}
-	none, err := q.Fetch(ctx, "crm", budget.Normal, 10, 0)
+	none, err := q.Fetch(ctx, "crm", seaflow.Normal, 10, 0)
 	if err != nil || len(none) != 0 {
 		t.Fatalf("fetch of an empty lane = %d ops, %v", len(none), err)
 	}
-	if got := pending(t, q, "crm", budget.Bulk); got != 3 {
+	if got := pending(t, q, "crm", seaflow.Bulk); got != 3 {
 		t.Errorf("bulk pending = %d, want 3 (untouched)", got)
 	}
 }
@@ -72,16 +72,16 @@ func TestAckRemovesReleaseRedelivers(t *testing.T) {
 	t.Parallel()
 	q := setup(t)
 	ctx := t.Context()
-	publishOps(t, q, 4, "o", "crm", budget.Normal)
-	if got := pending(t, q, "crm", budget.Normal); got != 4 {
+	publishOps(t, q, 4, "o", "crm", seaflow.Normal)
+	if got := pending(t, q, "crm", seaflow.Normal); got != 4 {
 		t.Fatalf("pending = %d, want 4", got)
 	}
-	ds, err := q.Fetch(ctx, "crm", budget.Normal, 4, 0)
+	ds, err := q.Fetch(ctx, "crm", seaflow.Normal, 4, 0)
 	if err != nil || len(ds) != 4 {
 		t.Fatalf("fetch = %d, %v", len(ds), err)
 	}
 	// Fetched but unsettled ops still count as pending.
-	if got := pending(t, q, "crm", budget.Normal); got != 4 {
+	if got := pending(t, q, "crm", seaflow.Normal); got != 4 {
 		t.Fatalf("pending while held = %d, want 4", got)
 	}
 	for _, d := range ds[:2] {
@@ -95,14 +95,14 @@ func TestAckRemovesReleaseRedelivers(t *testing.T) {
 	if err := ds[3].Release(ctx); err != nil {
 		t.Fatalf("release: %v", err)
 	}
-	if got := pending(t, q, "crm", budget.Normal); got != 2 {
+	if got := pending(t, q, "crm", seaflow.Normal); got != 2 {
 		t.Fatalf("pending after 2 acks = %d, want 2", got)
 	}
 	if n := streamMsgs(t, q.ops); n != 2 {
 		t.Fatalf("ops stream holds %d messages after 2 acks, want 2 (work queue)", n)
 	}
 	// The released op comes back at once; the extended one stays held.
-	again, err := q.Fetch(ctx, "crm", budget.Normal, 10, 0)
+	again, err := q.Fetch(ctx, "crm", seaflow.Normal, 10, 0)
 	if err != nil || len(again) != 1 || again[0].Op.ID != "o3" {
 		t.Fatalf("fetch after release = %+v, %v; want o3 only", again, err)
 	}
@@ -114,7 +114,7 @@ func TestAckRemovesReleaseRedelivers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := pending(t, q, "crm", budget.Normal); got != 0 {
+	if got := pending(t, q, "crm", seaflow.Normal); got != 0 {
 		t.Fatalf("pending after all acks = %d", got)
 	}
 }
@@ -124,7 +124,7 @@ func TestFetchWaitsForWork(t *testing.T) {
 	q := setup(t)
 	ctx := t.Context()
 	// Create the consumer first so the fetch below is waiting when the op lands.
-	if _, err := q.Fetch(ctx, "crm", budget.Urgent, 1, 0); err != nil {
+	if _, err := q.Fetch(ctx, "crm", seaflow.Urgent, 1, 0); err != nil {
 		t.Fatal(err)
 	}
 	type result struct {
@@ -133,10 +133,10 @@ func TestFetchWaitsForWork(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		ds, err := q.Fetch(ctx, "crm", budget.Urgent, 1, time.Minute)
+		ds, err := q.Fetch(ctx, "crm", seaflow.Urgent, 1, time.Minute)
 		done <- result{ds, err}
 	}()
-	publishOps(t, q, 1, "late", "crm", budget.Urgent)
+	publishOps(t, q, 1, "late", "crm", seaflow.Urgent)
 	r := <-done
 	if r.err != nil || len(r.ds) != 1 || r.ds[0].Op.ID != "late0" {
 		t.Fatalf("waiting fetch = %+v, %v", r.ds, r.err)
@@ -149,7 +149,7 @@ func TestFetchEndsWithContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
-		_, err := q.Fetch(ctx, "crm", budget.Bulk, 10, time.Hour)
+		_, err := q.Fetch(ctx, "crm", seaflow.Bulk, 10, time.Hour)
 		done <- err
 	}()
 	cancel()
@@ -162,22 +162,22 @@ func TestPublishOpsDedupeAndValidation(t *testing.T) {
 	t.Parallel()
 	q := setup(t)
 	ctx := t.Context()
-	op := testOp("dup", "crm", budget.Bulk)
+	op := testOp("dup", "crm", seaflow.Bulk)
 	for range 3 {
-		if err := q.PublishOps(ctx, []actions.Op{op, op}); err != nil {
+		if err := q.PublishOps(ctx, []seaflow.Op{op, op}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got := pending(t, q, "crm", budget.Bulk); got != 1 {
+	if got := pending(t, q, "crm", seaflow.Bulk); got != 1 {
 		t.Fatalf("pending after publishing one id 6 times = %d, want 1", got)
 	}
-	for name, bad := range map[string]actions.Op{
-		"no id":   {Base: "crm", Lane: budget.Bulk},
-		"no base": {ID: "x", Lane: budget.Bulk},
+	for name, bad := range map[string]seaflow.Op{
+		"no id":   {Base: "crm", Lane: seaflow.Bulk},
+		"no base": {ID: "x", Lane: seaflow.Bulk},
 		"no lane": {ID: "x", Base: "crm"},
 		"bad":     {ID: "x", Base: "crm", Lane: "later"},
 	} {
-		if err := q.PublishOps(ctx, []actions.Op{bad}); err == nil {
+		if err := q.PublishOps(ctx, []seaflow.Op{bad}); err == nil {
 			t.Errorf("%s: PublishOps accepted %+v", name, bad)
 		}
 	}
@@ -190,11 +190,11 @@ func TestPublishOpsLargeBatch(t *testing.T) {
 	t.Parallel()
 	q := setup(t)
 	// More than the in-flight window, so the window turns over.
-	publishOps(t, q, 3*publishWindow+7, "big", "crm", budget.Bulk)
-	if got := pending(t, q, "crm", budget.Bulk); got != 3*publishWindow+7 {
+	publishOps(t, q, 3*publishWindow+7, "big", "crm", seaflow.Bulk)
+	if got := pending(t, q, "crm", seaflow.Bulk); got != 3*publishWindow+7 {
 		t.Fatalf("pending = %d", got)
 	}
-	ds, err := q.Fetch(t.Context(), "crm", budget.Bulk, 1000, 0)
+	ds, err := q.Fetch(t.Context(), "crm", seaflow.Bulk, 1000, 0)
 	if err != nil || len(ds) != 1000 {
 		t.Fatalf("fetch of a full batch = %d, %v", len(ds), err)
 	}
@@ -204,21 +204,21 @@ func TestOldestOp(t *testing.T) {
 	t.Parallel()
 	q := setup(t)
 	ctx := t.Context()
-	if _, ok, err := q.OldestOp(ctx, "crm", budget.Urgent); err != nil || ok {
+	if _, ok, err := q.OldestOp(ctx, "crm", seaflow.Urgent); err != nil || ok {
 		t.Fatalf("oldest of an empty lane: ok=%v err=%v", ok, err)
 	}
-	publishOps(t, q, 1, "first", "crm", budget.Urgent)
-	publishOps(t, q, 1, "other", "crm", budget.Bulk)
-	publishOps(t, q, 1, "second", "crm", budget.Urgent)
+	publishOps(t, q, 1, "first", "crm", seaflow.Urgent)
+	publishOps(t, q, 1, "other", "crm", seaflow.Bulk)
+	publishOps(t, q, 1, "second", "crm", seaflow.Urgent)
 	first, err := q.ops.GetMsg(ctx, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, ok, err := q.OldestOp(ctx, "crm", budget.Urgent)
+	got, ok, err := q.OldestOp(ctx, "crm", seaflow.Urgent)
 	if err != nil || !ok || !got.Equal(first.Time) {
 		t.Fatalf("oldest = %v %v %v, want %v", got, ok, err, first.Time)
 	}
-	ds, err := q.Fetch(ctx, "crm", budget.Urgent, 1, 0)
+	ds, err := q.Fetch(ctx, "crm", seaflow.Urgent, 1, 0)
 	if err != nil || len(ds) != 1 {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestOldestOp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, ok, err = q.OldestOp(ctx, "crm", budget.Urgent)
+	got, ok, err = q.OldestOp(ctx, "crm", seaflow.Urgent)
 	if err != nil || !ok || !got.Equal(third.Time) {
 		t.Fatalf("oldest after ack = %v %v %v, want %v", got, ok, err, third.Time)
 	}
@@ -242,15 +242,15 @@ func TestFetchDropsUndecodableOps(t *testing.T) {
 	if _, err := q.js.Publish(ctx, "seaflow.ops.crm.urgent", []byte("{broken")); err != nil {
 		t.Fatal(err)
 	}
-	publishOps(t, q, 1, "good", "crm", budget.Urgent)
-	ds, err := q.Fetch(ctx, "crm", budget.Urgent, 10, 0)
+	publishOps(t, q, 1, "good", "crm", seaflow.Urgent)
+	ds, err := q.Fetch(ctx, "crm", seaflow.Urgent, 10, 0)
 	if err != nil || len(ds) != 1 || ds[0].Op.ID != "good0" {
 		t.Fatalf("fetch = %+v, %v; want only good0", ds, err)
 	}
 	if err := ds[0].Ack(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := pending(t, q, "crm", budget.Urgent); got != 0 {
+	if got := pending(t, q, "crm", seaflow.Urgent); got != 0 {
 		t.Fatalf("pending = %d, want 0 (the broken op is removed)", got)
 	}
 }
@@ -265,7 +265,7 @@ func TestOpsFromAnEarlierProcessCountAsRedelivered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	publishOps(t, q, 1, "old", "crm", budget.Urgent)
+	publishOps(t, q, 1, "old", "crm", seaflow.Urgent)
 	if err := q.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -274,8 +274,8 @@ func TestOpsFromAnEarlierProcessCountAsRedelivered(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { q.Close() })
-	publishOps(t, q, 1, "new", "crm", budget.Urgent)
-	ds, err := q.Fetch(t.Context(), "crm", budget.Urgent, 10, 0)
+	publishOps(t, q, 1, "new", "crm", seaflow.Urgent)
+	ds, err := q.Fetch(t.Context(), "crm", seaflow.Urgent, 10, 0)
 	if err != nil || len(ds) != 2 {
 		t.Fatalf("fetch = %d, %v", len(ds), err)
 	}

@@ -13,9 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
-	"github.com/seaflow/seaflow/actions"
-	"github.com/seaflow/seaflow/budget"
-	"github.com/seaflow/seaflow/rules"
+	"github.com/seaflow/seaflow"
 )
 
 // testLogger logs warnings and errors through t.
@@ -59,15 +57,15 @@ func startServer(t *testing.T, jetStream bool) *server.Server {
 	return ns
 }
 
-func testOp(id, base string, lane budget.Lane) actions.Op {
-	return actions.Op{
-		ID: id, Kind: actions.Update, Base: base, Table: "Deals", Lane: lane, RowID: "r-" + id,
+func testOp(id, base string, lane seaflow.Lane) seaflow.Op {
+	return seaflow.Op{
+		ID: id, Kind: seaflow.KindUpdate, Base: base, Table: "Deals", Lane: lane, RowID: "r-" + id,
 		Values: map[string]any{"Stage": "Won"}, Rule: "stamp", CreatedAt: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC),
 	}
 }
 
-func testEvent(id string) rules.Event {
-	return rules.Event{ID: id, Source: rules.SourceWebhook, Name: "crm-changes", Time: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC), Base: "crm", Table: "Deals", RowID: "r1", OpType: "modify_row"}
+func testEvent(id string) seaflow.Event {
+	return seaflow.Event{ID: id, Source: seaflow.SourceWebhook, Name: "crm-changes", Time: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC), Base: "crm", Table: "Deals", RowID: "r1", OpType: "modify_row"}
 }
 
 func streamMsgs(t *testing.T, s jetstream.Stream) uint64 {
@@ -112,7 +110,7 @@ func TestReopenKeepsDataAndIsIdempotent(t *testing.T) {
 	if err := q.PublishEvent(ctx, testEvent("e1")); err != nil {
 		t.Fatalf("publish event: %v", err)
 	}
-	if err := q.PublishOps(ctx, []actions.Op{testOp("o1", "crm", budget.Normal), testOp("o2", "crm", budget.Normal)}); err != nil {
+	if err := q.PublishOps(ctx, []seaflow.Op{testOp("o1", "crm", seaflow.Normal), testOp("o2", "crm", seaflow.Normal)}); err != nil {
 		t.Fatalf("publish ops: %v", err)
 	}
 	if _, err := q.State().Put(ctx, "cron."+Token("nightly"), []byte("2026-11-26T02:00:00Z")); err != nil {
@@ -142,18 +140,18 @@ func TestReopenKeepsDataAndIsIdempotent(t *testing.T) {
 	if info.Config.MaxAge != DefaultEventsMaxAge || info.Config.Retention != jetstream.LimitsPolicy {
 		t.Errorf("events config = %+v", info.Config)
 	}
-	if n, err := q.Pending(ctx, "crm", budget.Normal); err != nil || n != 2 {
+	if n, err := q.Pending(ctx, "crm", seaflow.Normal); err != nil || n != 2 {
 		t.Fatalf("pending after reopen = %d, %v; want 2", n, err)
 	}
-	ds, err := q.Fetch(ctx, "crm", budget.Normal, 10, 0)
+	ds, err := q.Fetch(ctx, "crm", seaflow.Normal, 10, 0)
 	if err != nil || len(ds) != 2 {
 		t.Fatalf("fetch after reopen = %d ops, %v; want 2", len(ds), err)
 	}
 	if ds[0].Op.ID != "o1" || ds[1].Op.ID != "o2" || ds[0].Op.Values["Stage"] != "Won" {
 		t.Errorf("ops after reopen = %+v, %+v", ds[0].Op, ds[1].Op)
 	}
-	got := make(chan rules.Event, 1)
-	stop, err := q.ConsumeEvents(ctx, "runner", func(_ context.Context, ev rules.Event) error { got <- ev; return nil })
+	got := make(chan seaflow.Event, 1)
+	stop, err := q.ConsumeEvents(ctx, "runner", func(_ context.Context, ev seaflow.Event) error { got <- ev; return nil })
 	if err != nil {
 		t.Fatalf("consume: %v", err)
 	}
@@ -185,17 +183,17 @@ func TestExternalServer(t *testing.T) {
 	}
 	t.Cleanup(func() { b.Close() })
 
-	if err := a.PublishOps(ctx, []actions.Op{testOp("x1", "crm", budget.Urgent)}); err != nil {
+	if err := a.PublishOps(ctx, []seaflow.Op{testOp("x1", "crm", seaflow.Urgent)}); err != nil {
 		t.Fatalf("publish: %v", err)
 	}
-	ds, err := b.Fetch(ctx, "crm", budget.Urgent, 10, 0)
+	ds, err := b.Fetch(ctx, "crm", seaflow.Urgent, 10, 0)
 	if err != nil || len(ds) != 1 || ds[0].Op.ID != "x1" {
 		t.Fatalf("fetch on the other replica = %+v, %v", ds, err)
 	}
 	if err := ds[0].Ack(ctx); err != nil {
 		t.Fatalf("ack: %v", err)
 	}
-	if n, err := a.Pending(ctx, "crm", budget.Urgent); err != nil || n != 0 {
+	if n, err := a.Pending(ctx, "crm", seaflow.Urgent); err != nil || n != 0 {
 		t.Fatalf("pending after ack = %d, %v", n, err)
 	}
 

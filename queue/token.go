@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow"
 )
 
 // Token encodes s as one NATS subject token that is also a valid KV key and
@@ -49,11 +49,11 @@ func tokenByte(c byte) bool {
 }
 
 // opsSubject is the OPS subject of base and lane: seaflow.ops.<base>.<lane>.
-func opsSubject(base string, lane budget.Lane) (string, error) {
+func opsSubject(base string, lane seaflow.Lane) (string, error) {
 	if base == "" {
 		return "", fmt.Errorf("op has no base")
 	}
-	if _, err := budget.ParseLane(string(lane)); err != nil {
+	if _, err := seaflow.ParseLane(string(lane)); err != nil {
 		return "", fmt.Errorf("base %s: %w", base, err)
 	}
 	return opsPrefix + Token(base) + "." + string(lane), nil
@@ -61,7 +61,7 @@ func opsSubject(base string, lane budget.Lane) (string, error) {
 
 // opsConsumer is the durable consumer name of base and lane. Lanes contain
 // no '-', so the last '-' separates the lane and names never collide.
-func opsConsumer(base string, lane budget.Lane) string {
+func opsConsumer(base string, lane seaflow.Lane) string {
 	return "ops-" + Token(base) + "-" + string(lane)
 }
 

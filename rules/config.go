@@ -2,6 +2,9 @@ package rules
 
 import (
 	"time"
+
+	"github.com/seaflow/seaflow"
+	"github.com/seaflow/seaflow/budget"
 )
 
 // EmulatorURL is the special base url that makes seaflow start an in-process
@@ -79,9 +82,10 @@ type BaseConfig struct {
 	// Fixture is the emulator fixture file, resolved relative to the config
 	// file. Only for emulator bases, where it is required.
 	Fixture string
-	// Limits are the base's API limits: calls per rolling window. Empty in
-	// the file = DefaultLimits (300 per minute, 5,000 per 24 hours).
-	Limits []LimitConfig
+	// Limits are the base's API limits: calls per rolling window (or per
+	// calendar month). Empty in the file = seaflow.LegacyWindows (300 per
+	// minute, 5,000 per 24 hours).
+	Limits []seaflow.Window
 	// UrgentReserve is how many calls of the longest window only urgent
 	// rules may use. Absent in the file = a tenth of the longest window
 	// (500 of 5,000 at the default limits); 0 = no reserve.
@@ -92,27 +96,19 @@ type BaseConfig struct {
 // Emulator reports whether the base is served by an in-process emulator.
 func (b *BaseConfig) Emulator() bool { return b.URL == EmulatorURL }
 
-// LimitConfig is one API limit of a base: at most Calls calls in any
-// rolling window of Span (or per calendar month when Month is set).
-type LimitConfig struct {
-	// Window is the window as written: a Go duration ("1m", "24h"), a
-	// number of days ("30d"), or "month".
-	Window string
-	// Calls is the number of calls allowed in the window; > 0.
-	Calls int
-	// Span is the parsed window length (zero when Month).
-	Span time.Duration
-	// Month is true for a calendar-month window.
-	Month bool
+// BaseBudget returns the limits of the named base as the budget enforces
+// them; a base the config does not have gets budget.DefaultLimits.
+func (c *Config) BaseBudget(name string) budget.Limits {
+	if b, ok := c.Bases[name]; ok {
+		return b.Budget()
+	}
+	return budget.DefaultLimits()
 }
 
-// DefaultLimits are the limits of a base that lists none: the documented
-// SeaTable limits of 300 calls per minute and 5,000 per rolling day.
-func DefaultLimits() []LimitConfig {
-	return []LimitConfig{
-		{Window: "1m", Calls: 300, Span: time.Minute},
-		{Window: "24h", Calls: 5000, Span: 24 * time.Hour},
-	}
+// Budget returns the base's limits as the budget enforces them: its
+// windows, its urgent reserve and budget.DefaultSlack.
+func (b *BaseConfig) Budget() budget.Limits {
+	return budget.Limits{Windows: b.Limits, UrgentReserve: b.UrgentReserve, Slack: budget.DefaultSlack}
 }
 
 // WebhookConfig is one HTTP endpoint that turns requests into events.

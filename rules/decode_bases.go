@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/seaflow/seaflow"
 )
 
 func (d *decoder) bases(n *yaml.Node, cfg *Config) {
@@ -93,14 +95,9 @@ func (d *decoder) base(n *yaml.Node, name, field string) *BaseConfig {
 		b.Limits = d.limits(e.val, field+".limits")
 	}
 	if len(b.Limits) == 0 {
-		b.Limits = DefaultLimits()
+		b.Limits = seaflow.LegacyWindows()
 	}
-	longest := b.Limits[0]
-	for _, l := range b.Limits[1:] {
-		if l.Month || (!longest.Month && l.Span > longest.Span) {
-			longest = l
-		}
-	}
+	longest := b.Limits[seaflow.Longest(b.Limits)]
 	b.UrgentReserve = longest.Calls / DefaultUrgentReserveShare
 	if e, ok := f["urgent_reserve"]; ok {
 		if r, ok := d.integer(e.val, field+".urgent_reserve"); ok {
@@ -108,7 +105,7 @@ func (d *decoder) base(n *yaml.Node, name, field string) *BaseConfig {
 			case r < 0:
 				d.errorf(e.val, field+".urgent_reserve", "must not be negative")
 			case r >= longest.Calls:
-				d.errorf(e.val, field+".urgent_reserve", "%d leaves nothing of the %d calls per %s for normal and bulk rules", r, longest.Calls, longest.Window)
+				d.errorf(e.val, field+".urgent_reserve", "%d leaves nothing of the %d calls per %s for normal and bulk rules", r, longest.Calls, longest.Label())
 			default:
 				b.UrgentReserve = r
 			}
@@ -117,12 +114,12 @@ func (d *decoder) base(n *yaml.Node, name, field string) *BaseConfig {
 	return b
 }
 
-func (d *decoder) limits(n *yaml.Node, field string) []LimitConfig {
+func (d *decoder) limits(n *yaml.Node, field string) []seaflow.Window {
 	if n.Kind != yaml.SequenceNode {
 		d.errorf(n, field, "got %s, want a list of {window, calls}", kindName(n))
 		return nil
 	}
-	var out []LimitConfig
+	var out []seaflow.Window
 	seen := map[string]bool{}
 	for i, item := range n.Content {
 		item = resolve(item)
@@ -131,20 +128,17 @@ func (d *decoder) limits(n *yaml.Node, field string) []LimitConfig {
 		if f == nil {
 			continue
 		}
-		var l LimitConfig
+		var l seaflow.Window
 		ok := true
 		if e, has := f["window"]; has {
 			if s, good := d.str(e.val, ifield+".window"); good {
-				span, month, err := parseWindow(s)
+				w, err := seaflow.ParseWindow(s)
 				if err != nil {
 					d.errorf(e.val, ifield+".window", "%v", err)
 					ok = false
 				}
-				l.Window, l.Span, l.Month = s, span, month
-				key := s
-				if !month {
-					key = span.String()
-				}
+				l = w
+				key := w.Label()
 				if seen[key] {
 					d.errorf(e.val, ifield+".window", "duplicate window %s", s)
 					ok = false
@@ -177,36 +171,6 @@ func (d *decoder) limits(n *yaml.Node, field string) []LimitConfig {
 	return out
 }
 
-// parseWindow parses a limit window: a Go duration ("1m", "24h"), days
-// ("30d"), or "month" (a calendar month).
-func parseWindow(s string) (time.Duration, bool, error) {
-	if s == "month" || s == "1month" {
-		return 0, true, nil
-	}
-	var span time.Duration
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil {
-			return 0, false, errBadWindow(s)
-		}
-		span = time.Duration(n) * 24 * time.Hour
-	} else {
-		var err error
-		if span, err = time.ParseDuration(s); err != nil {
-			return 0, false, errBadWindow(s)
-		}
-	}
-	if span < time.Second {
-		return 0, false, errBadWindow(s)
-	}
-	return span, false, nil
-}
-
-type errBadWindow string
-
-func (e errBadWindow) Error() string {
-	return strconv.Quote(string(e)) + ` is not a window (want a duration like 1m or 24h, days like 30d, or "month")`
-}
 
 func (d *decoder) webhooks(n *yaml.Node, cfg *Config) {
 	n = resolve(n)

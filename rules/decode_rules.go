@@ -9,8 +9,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/seaflow/seaflow/actions"
-	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow"
 )
 
 // cronParser accepts standard 5-field specs and descriptors (@hourly,
@@ -19,25 +18,25 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 
 // actionFields lists each action kind's fields; required ones first,
 // up to the count in actionRequired.
-var actionFields = map[actions.Kind][]string{
-	actions.Append: {"base", "table", "values", "dedupe_column"},
-	actions.Update: {"base", "table", "row", "values"},
-	actions.Upsert: {"base", "table", "key", "values"},
-	actions.Delete: {"base", "table", "row"},
-	actions.Lock:   {"base", "table", "row"},
-	actions.Unlock: {"base", "table", "row"},
-	actions.Link:   {"base", "table", "column", "row", "other_rows"},
-	actions.SQL:    {"base", "sql", "params"},
+var actionFields = map[seaflow.Kind][]string{
+	seaflow.KindAppend: {"base", "table", "values", "dedupe_column"},
+	seaflow.KindUpdate: {"base", "table", "row", "values"},
+	seaflow.KindUpsert: {"base", "table", "key", "values"},
+	seaflow.KindDelete: {"base", "table", "row"},
+	seaflow.KindLock:   {"base", "table", "row"},
+	seaflow.KindUnlock: {"base", "table", "row"},
+	seaflow.KindLink:   {"base", "table", "column", "row", "other_rows"},
+	seaflow.KindSQL:    {"base", "sql", "params"},
 }
 
-var actionRequired = map[actions.Kind]int{
-	actions.Append: 3, actions.Update: 4, actions.Upsert: 4, actions.Delete: 3,
-	actions.Lock: 3, actions.Unlock: 3, actions.Link: 5, actions.SQL: 2,
+var actionRequired = map[seaflow.Kind]int{
+	seaflow.KindAppend: 3, seaflow.KindUpdate: 4, seaflow.KindUpsert: 4, seaflow.KindDelete: 3,
+	seaflow.KindLock: 3, seaflow.KindUnlock: 3, seaflow.KindLink: 5, seaflow.KindSQL: 2,
 }
 
 func actionKindNames() string {
-	names := make([]string, len(actions.Kinds))
-	for i, k := range actions.Kinds {
+	names := make([]string, len(seaflow.Kinds))
+	for i, k := range seaflow.Kinds {
 		names[i] = string(k)
 	}
 	return strings.Join(names, ", ")
@@ -121,15 +120,15 @@ func (d *decoder) rule(n *yaml.Node, cfg *Config, index int) *Rule {
 	}
 	switch r.kind {
 	case envWebhook:
-		r.Priority = budget.Urgent
+		r.Priority = seaflow.Urgent
 	case envNATS:
-		r.Priority = budget.Normal
+		r.Priority = seaflow.Normal
 	default:
-		r.Priority = budget.Bulk
+		r.Priority = seaflow.Bulk
 	}
 	if e, has := f["priority"]; has {
 		if s, good := d.str(e.val, "priority"); good {
-			lane, err := budget.ParseLane(s)
+			lane, err := seaflow.ParseLane(s)
 			if err != nil {
 				d.errorf(e.val, "priority", "%v", err)
 				ok = false
@@ -416,7 +415,7 @@ func (d *decoder) actions(n *yaml.Node, cfg *Config, r *Rule, compile bool) []*a
 			continue
 		}
 		k := resolve(item.Content[0])
-		kind := actions.Kind(k.Value)
+		kind := seaflow.Kind(k.Value)
 		names, known := actionFields[kind]
 		if !known {
 			d.errorf(k, field, "unknown action %q (want %s)", k.Value, actionKindNames())
@@ -436,7 +435,7 @@ func (d *decoder) actions(n *yaml.Node, cfg *Config, r *Rule, compile bool) []*a
 	return out
 }
 
-func (d *decoder) action(n *yaml.Node, cfg *Config, r *Rule, kind actions.Kind, field string, names []string, compile bool) *action {
+func (d *decoder) action(n *yaml.Node, cfg *Config, r *Rule, kind seaflow.Kind, field string, names []string, compile bool) *action {
 	f := d.fields(n, field, names...)
 	if f == nil {
 		return nil
@@ -477,14 +476,14 @@ func (d *decoder) action(n *yaml.Node, cfg *Config, r *Rule, kind actions.Kind, 
 			a.values = d.value(e.val, field+".values", r.kind)
 		}
 	}
-	if kind == actions.Upsert && a.values != nil && a.values.m != nil && a.key != nil {
+	if kind == seaflow.KindUpsert && a.values != nil && a.values.m != nil && a.key != nil {
 		if key, ok := a.key.literalString(); ok {
 			if _, has := a.values.m[key]; !has {
 				d.errorf(f["values"].val, field+".values", "has no value for the key column %q", key)
 			}
 		}
 	}
-	if kind == actions.SQL {
+	if kind == seaflow.KindSQL {
 		if e, ok := f["sql"]; ok {
 			a.sql, _ = d.statement(e.val, field+".sql", "UPDATE", "DELETE")
 			if e2, ok := f["params"]; ok && compile {

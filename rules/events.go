@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/seatable"
 )
 
@@ -23,32 +24,32 @@ import (
 // webhooks the body must be a JSON object or array, id is the caller's
 // (e.g. a delivery id header, or a hash of the body), and Time is received.
 // The caller authenticates the request first (see WebhookConfig.Authorize).
-func (c *Config) WebhookEvent(name, id string, body []byte, received time.Time) (Event, error) {
+func (c *Config) WebhookEvent(name, id string, body []byte, received time.Time) (seaflow.Event, error) {
 	w := c.Webhook(name)
 	if w == nil {
-		return Event{}, fmt.Errorf("webhook event: unknown webhook %q", name)
+		return seaflow.Event{}, fmt.Errorf("webhook event: unknown webhook %q", name)
 	}
 	var decoded any
 	if err := json.Unmarshal(body, &decoded); err != nil {
-		return Event{}, fmt.Errorf("webhook event: body is not JSON: %w", err)
+		return seaflow.Event{}, fmt.Errorf("webhook event: body is not JSON: %w", err)
 	}
 	switch decoded.(type) {
 	case map[string]any, []any:
 	default:
-		return Event{}, errors.New("webhook event: body must be a JSON object or array")
+		return seaflow.Event{}, errors.New("webhook event: body must be a JSON object or array")
 	}
 	// A caller's id (Idempotency-Key) is scoped to its webhook, so two
 	// senders using the same key on different hooks are two events.
-	ev := Event{Source: SourceWebhook, Name: name, ID: "webhook/" + name + "/" + id, Time: received.UTC(), Body: decoded}
+	ev := seaflow.Event{Source: seaflow.SourceWebhook, Name: name, ID: "webhook/" + name + "/" + id, Time: received.UTC(), Body: decoded}
 	if w.SeaTable == nil {
 		if id == "" {
-			return Event{}, errors.New("webhook event: empty event id")
+			return seaflow.Event{}, errors.New("webhook event: empty event id")
 		}
 		return ev, nil
 	}
 	st, err := seatable.ParseWebhook(body)
 	if err != nil {
-		return Event{}, fmt.Errorf("webhook event: %w", err)
+		return seaflow.Event{}, fmt.Errorf("webhook event: %w", err)
 	}
 	ev.ID = st.ID()
 	ev.Base = w.SeaTable.Base
@@ -72,26 +73,26 @@ func (c *Config) WebhookEvent(name, id string, body []byte, received time.Time) 
 // NATSEvent turns a NATS message into an event. data is decoded as JSON
 // into msg; data that is not JSON becomes msg as a string. id is the
 // message's id (its Nats-Msg-Id, or stream sequence).
-func (c *Config) NATSEvent(subject, id string, data []byte, received time.Time) (Event, error) {
+func (c *Config) NATSEvent(subject, id string, data []byte, received time.Time) (seaflow.Event, error) {
 	if subject == "" || id == "" {
-		return Event{}, errors.New("nats event: empty subject or id")
+		return seaflow.Event{}, errors.New("nats event: empty subject or id")
 	}
 	var msg any
 	if err := json.Unmarshal(data, &msg); err != nil {
 		msg = string(data)
 	}
 	// Message ids are scoped to their subject.
-	return Event{ID: "nats/" + subject + "/" + id, Source: SourceNATS, Name: subject, Time: received.UTC(), Msg: msg}, nil
+	return seaflow.Event{ID: "nats/" + subject + "/" + id, Source: seaflow.SourceNATS, Name: subject, Time: received.UTC(), Msg: msg}, nil
 }
 
 // CronEvent is the event of a cron rule's scheduled run. Its id is
 // "cron/RULE/TIME" with the scheduled time in UTC RFC 3339, so every
 // replica computes the same id for the same tick.
-func CronEvent(rule string, scheduled time.Time) Event {
+func CronEvent(rule string, scheduled time.Time) seaflow.Event {
 	t := scheduled.UTC()
-	return Event{
+	return seaflow.Event{
 		ID:     "cron/" + rule + "/" + t.Format(time.RFC3339),
-		Source: SourceCron,
+		Source: seaflow.SourceCron,
 		Name:   rule,
 		Rule:   rule,
 		Time:   t,

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/seatable"
 )
 
@@ -23,7 +24,7 @@ func TestWebhookEventSeaTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev.Source != SourceWebhook || ev.Name != "crm" || ev.Base != "crm" || ev.OpType != "modify_row" ||
+	if ev.Source != seaflow.SourceWebhook || ev.Name != "crm" || ev.Base != "crm" || ev.OpType != "modify_row" ||
 		ev.Table != "Deals" || ev.RowID != "R1" || ev.OpUser != "u@auth.local" || len(ev.ID) != 32 {
 		t.Errorf("event %+v", ev)
 	}
@@ -78,7 +79,7 @@ func TestNATSAndCronEvents(t *testing.T) {
 	t.Parallel()
 	cfg := setup(t, "")
 	ev, err := cfg.NATSEvent("a.b", "7", []byte(`{"x":[1]}`), t0)
-	if m, _ := ev.Msg.(map[string]any); err != nil || ev.Source != SourceNATS || ev.Name != "a.b" || ev.ID != "nats/a.b/7" || m == nil {
+	if m, _ := ev.Msg.(map[string]any); err != nil || ev.Source != seaflow.SourceNATS || ev.Name != "a.b" || ev.ID != "nats/a.b/7" || m == nil {
 		t.Errorf("json message: %+v, %v", ev, err)
 	}
 	ev, _ = cfg.NATSEvent("a.b", "8", []byte(`plain text`), t0)
@@ -87,7 +88,7 @@ func TestNATSAndCronEvents(t *testing.T) {
 	}
 	berlin, _ := time.LoadLocation("Europe/Berlin")
 	ce := CronEvent("nightly", time.Date(2026, 11, 26, 2, 0, 0, 0, berlin))
-	if ce.ID != "cron/nightly/2026-11-26T01:00:00Z" || ce.Rule != "nightly" || ce.Name != "nightly" || ce.Source != SourceCron || ce.Time.Location() != time.UTC {
+	if ce.ID != "cron/nightly/2026-11-26T01:00:00Z" || ce.Rule != "nightly" || ce.Name != "nightly" || ce.Source != seaflow.SourceCron || ce.Time.Location() != time.UTC {
 		t.Errorf("cron event %+v", ce)
 	}
 }

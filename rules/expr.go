@@ -14,6 +14,7 @@ import (
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/seatable"
 )
 
@@ -74,7 +75,7 @@ type eventEnv struct {
 	Rule   string    `expr:"rule"`
 }
 
-func newEventEnv(ev *Event) eventEnv {
+func newEventEnv(ev *seaflow.Event) eventEnv {
 	return eventEnv{
 		ID: ev.ID, Source: string(ev.Source), Name: ev.Name, Time: ev.Time,
 		Base: ev.Base, OpType: ev.OpType, Table: ev.Table, RowID: ev.RowID,
@@ -109,7 +110,7 @@ type cronItemEnv struct {
 }
 
 // newEnv builds the environment of kind k for one evaluation.
-func newEnv(k envKind, ev *Event, item map[string]any, now time.Time) any {
+func newEnv(k envKind, ev *seaflow.Event, item map[string]any, now time.Time) any {
 	clock := func() time.Time { return now }
 	e := newEventEnv(ev)
 	switch k {

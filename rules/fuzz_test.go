@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/seaflow/seaflow"
 )
 
 // FuzzParse feeds the loader arbitrary files: it must never panic, must
@@ -35,9 +37,9 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		rs := cfg.RuleSet()
-		events := []Event{
-			{ID: "n", Source: SourceNATS, Name: "x", Msg: map[string]any{"id": "1"}},
-			{ID: "w", Source: SourceWebhook, Name: "crm-changes", Row: map[string]any{}, Old: map[string]any{}},
+		events := []seaflow.Event{
+			{ID: "n", Source: seaflow.SourceNATS, Name: "x", Msg: map[string]any{"id": "1"}},
+			{ID: "w", Source: seaflow.SourceWebhook, Name: "crm-changes", Row: map[string]any{}, Old: map[string]any{}},
 		}
 		for _, r := range rs.CronRules() {
 			events = append(events, CronEvent(r.Name, t0))
@@ -69,7 +71,7 @@ func FuzzCompileExpr(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	ev := Event{ID: "e", Source: SourceWebhook, Name: "h", Table: "Deals", Time: t0,
+	ev := seaflow.Event{ID: "e", Source: seaflow.SourceWebhook, Name: "h", Table: "Deals", Time: t0,
 		Row: map[string]any{"Stage": "Won"}, Old: map[string]any{}, Body: map[string]any{"company": "Acme"}, Msg: map[string]any{"total": 5.0}}
 	item := map[string]any{"_id": "r", "Due": "2026-01-01"}
 	f.Fuzz(func(t *testing.T, src string) {

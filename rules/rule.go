@@ -8,9 +8,7 @@ import (
 	"github.com/expr-lang/expr/vm"
 	"github.com/robfig/cron/v3"
 
-	"github.com/seaflow/seaflow/actions"
-	"github.com/seaflow/seaflow/budget"
-
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/seatable"
 )
 
@@ -24,7 +22,7 @@ type Rule struct {
 	On Trigger
 	// Priority is the lane of the rule's ops. Default: urgent for webhook
 	// rules, normal for NATS rules, bulk for cron rules.
-	Priority budget.Lane
+	Priority seaflow.Lane
 	// OnSelf lets the rule fire for events caused by seaflow's own writes
 	// (event.self). Default false: such events are skipped.
 	OnSelf bool
@@ -66,18 +64,18 @@ type Trigger struct {
 }
 
 // Source returns the trigger kind of the rule.
-func (r *Rule) Source() Source {
+func (r *Rule) Source() seaflow.Source {
 	switch {
 	case r.On.Webhook != "":
-		return SourceWebhook
+		return seaflow.SourceWebhook
 	case r.On.NATS != "":
-		return SourceNATS
+		return seaflow.SourceNATS
 	}
-	return SourceCron
+	return seaflow.SourceCron
 }
 
 // Lane returns the lane the rule's ops are dispatched in.
-func (r *Rule) Lane() budget.Lane { return r.Priority }
+func (r *Rule) Lane() seaflow.Lane { return r.Priority }
 
 // Schedule returns the parsed cron schedule of a cron rule (in Location),
 // or nil for other rules.
@@ -104,7 +102,7 @@ type ForEach struct {
 // Params evaluates the for_each params for ev, in placeholder order. They
 // see event only, and now() is the event's (scheduled) time, so a replay
 // runs the same query.
-func (f *ForEach) Params(ev *Event) ([]any, error) {
+func (f *ForEach) Params(ev *seaflow.Event) ([]any, error) {
 	if len(f.params) == 0 {
 		return nil, nil
 	}
@@ -122,7 +120,7 @@ func (f *ForEach) Params(ev *Event) ([]any, error) {
 
 // action is one compiled row action of a rule's do: list.
 type action struct {
-	kind   actions.Kind
+	kind   seaflow.Kind
 	field  string // e.g. "do[0].update", for errors
 	base   string
 	table  *value
@@ -141,7 +139,7 @@ type Outcome struct {
 	// When is the value of the rule's when: (true when it has none).
 	When bool
 	// Ops are the rule's actions, fully evaluated; empty when When is false.
-	Ops []actions.Op
+	Ops []seaflow.Op
 }
 
 // Evaluate runs the rule on ev: its when: condition and, if true, every
@@ -150,7 +148,7 @@ type Outcome struct {
 // /item-key for for_each rows, so a replay produces the same ids. An error
 // (an expression that fails at run time, a value of the wrong type) is for
 // this event only; no ops are returned with it.
-func (r *Rule) Evaluate(ev *Event, item map[string]any, now time.Time) (Outcome, error) {
+func (r *Rule) Evaluate(ev *seaflow.Event, item map[string]any, now time.Time) (Outcome, error) {
 	if r.kind == envCronItem {
 		item = normalizeItem(item)
 	}
@@ -173,9 +171,9 @@ func (r *Rule) Evaluate(ev *Event, item map[string]any, now time.Time) (Outcome,
 	if r.kind == envCronItem {
 		suffix = "/" + itemKey(item)
 	}
-	ops := make([]actions.Op, 0, len(r.actions))
+	ops := make([]seaflow.Op, 0, len(r.actions))
 	for i, a := range r.actions {
-		op := actions.Op{
+		op := seaflow.Op{
 			ID:        idPrefix + strconv.Itoa(i) + suffix,
 			Kind:      a.kind,
 			Base:      a.base,
@@ -223,7 +221,7 @@ func normalizeItem(item map[string]any) map[string]any {
 
 // fill evaluates the action's fields into op. Errors start with the field
 // name, e.g. "row: got int, want a row id".
-func (a *action) fill(op *actions.Op, env any) error {
+func (a *action) fill(op *seaflow.Op, env any) error {
 	var err error
 	if a.table != nil {
 		if op.Table, err = evalString(a.table, env, "table"); err != nil {
@@ -259,7 +257,7 @@ func (a *action) fill(op *actions.Op, env any) error {
 			op.DedupeColumn = a.dedupe
 			op.Values[a.dedupe] = op.ID
 		}
-		if a.kind == actions.Upsert {
+		if a.kind == seaflow.KindUpsert {
 			if _, ok := m[op.Key]; !ok {
 				return fmt.Errorf("values: has no value for the key column %q", op.Key)
 			}
@@ -274,7 +272,7 @@ func (a *action) fill(op *actions.Op, env any) error {
 			return fmt.Errorf("other_rows: %w", err)
 		}
 	}
-	if a.kind == actions.SQL {
+	if a.kind == seaflow.KindSQL {
 		op.Statement = a.sql
 		op.Params = make([]any, len(a.params))
 		for i, p := range a.params {

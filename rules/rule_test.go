@@ -6,8 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seaflow/seaflow/actions"
-	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow"
 )
 
 // setup parses a config made of the test bases and webhooks plus rules.
@@ -61,7 +60,7 @@ func TestEvaluateActions(t *testing.T) {
 		t.Fatalf("when %v, %d ops", out.When, len(out.Ops))
 	}
 	for i, op := range out.Ops {
-		if op.ID != "nats/orders.new/m1/all/"+string(rune('0'+i)) || op.Lane != budget.Normal || op.Depth != 1 || !op.CreatedAt.Equal(t0) || op.Rule != "all" || op.EventID != "nats/orders.new/m1" || op.Base != "crm" {
+		if op.ID != "nats/orders.new/m1/all/"+string(rune('0'+i)) || op.Lane != seaflow.Normal || op.Depth != 1 || !op.CreatedAt.Equal(t0) || op.Rule != "all" || op.EventID != "nats/orders.new/m1" || op.Base != "crm" {
 			t.Errorf("op %d: common fields %+v", i, op)
 		}
 	}
@@ -72,17 +71,17 @@ func TestEvaluateActions(t *testing.T) {
 			t.Errorf(format, args...)
 		}
 	}
-	check(o[0].Kind == actions.Append && o[0].Table == "Log" && o[0].Values["Msg"] == "X1" && o[0].Values["Count"] == 3 &&
+	check(o[0].Kind == seaflow.KindAppend && o[0].Table == "Log" && o[0].Values["Msg"] == "X1" && o[0].Values["Count"] == 3 &&
 		o[0].Values["Flag"] == true && o[0].Values["Lit"] == "=x", "append: %+v", o[0])
 	tags, _ := o[0].Values["Tags"].([]any)
 	check(len(tags) == 2 && tags[0] == "a" && tags[1] == "X1", "append tags: %v", o[0].Values["Tags"])
-	check(o[1].Kind == actions.Update && o[1].Table == "Deals" && o[1].RowID == "R1" && o[1].Values["A"] == 1.0, "update: %+v", o[1])
-	check(o[2].Kind == actions.Upsert && o[2].Key == "Id" && o[2].Values["Id"] == "X1", "upsert: %+v", o[2])
-	check(o[3].Kind == actions.Delete && o[3].RowID == "r1" && o[3].Table == "T", "delete: %+v", o[3])
-	check(o[4].Kind == actions.Lock && o[4].RowID == "R1", "lock: %+v", o[4])
-	check(o[5].Kind == actions.Unlock && o[5].RowID == "R1", "unlock: %+v", o[5])
-	check(o[6].Kind == actions.Link && o[6].LinkColumn == "C" && strings.Join(o[6].OtherRowIDs, ",") == "o1,X1", "link: %+v", o[6])
-	check(o[7].Kind == actions.SQL && o[7].Statement == "UPDATE T SET a = ? WHERE b = ? AND c = '?'" &&
+	check(o[1].Kind == seaflow.KindUpdate && o[1].Table == "Deals" && o[1].RowID == "R1" && o[1].Values["A"] == 1.0, "update: %+v", o[1])
+	check(o[2].Kind == seaflow.KindUpsert && o[2].Key == "Id" && o[2].Values["Id"] == "X1", "upsert: %+v", o[2])
+	check(o[3].Kind == seaflow.KindDelete && o[3].RowID == "r1" && o[3].Table == "T", "delete: %+v", o[3])
+	check(o[4].Kind == seaflow.KindLock && o[4].RowID == "R1", "lock: %+v", o[4])
+	check(o[5].Kind == seaflow.KindUnlock && o[5].RowID == "R1", "unlock: %+v", o[5])
+	check(o[6].Kind == seaflow.KindLink && o[6].LinkColumn == "C" && strings.Join(o[6].OtherRowIDs, ",") == "o1,X1", "link: %+v", o[6])
+	check(o[7].Kind == seaflow.KindSQL && o[7].Statement == "UPDATE T SET a = ? WHERE b = ? AND c = '?'" &&
 		len(o[7].Params) == 2 && o[7].Params[0] == "X1" && o[7].Params[1] == 7 && o[7].Table == "", "sql: %+v", o[7])
 }
 
@@ -113,7 +112,7 @@ func TestEvaluateWhenAndRuntimeErrors(t *testing.T) {
 		t.Fatalf("big order: %+v, %v", out, err)
 	}
 	op := out.Ops[0]
-	if op.Lane != budget.Bulk || op.Values["At"] != t0 || op.Values["Tomorrow"] != t0.Add(24*time.Hour) {
+	if op.Lane != seaflow.Bulk || op.Values["At"] != t0 || op.Values["Tomorrow"] != t0.Add(24*time.Hour) {
 		t.Errorf("op %+v", op)
 	}
 	// A failure for one event is an error for that event only.
@@ -159,7 +158,7 @@ func TestEvaluateForEach(t *testing.T) {
       - update: { base: crm, table: Tasks, row: "=item._id", values: { Status: Overdue, Was: "=item.Due" } }
 `)
 	r := cfg.Rules[0]
-	if r.Priority != budget.Bulk || r.Lane() != budget.Bulk || r.Location().String() != "Europe/Berlin" {
+	if r.Priority != seaflow.Bulk || r.Lane() != seaflow.Bulk || r.Location().String() != "Europe/Berlin" {
 		t.Errorf("priority %s, zone %v", r.Priority, r.Location())
 	}
 	if next := r.Schedule().Next(t0); !next.Equal(time.Date(2026, 11, 27, 1, 0, 0, 0, time.UTC)) {
@@ -203,7 +202,7 @@ func TestDefaultPriorities(t *testing.T) {
   - { name: c, on: { cron: "@daily" }, do: [ { delete: { base: crm, table: T, row: r } } ] }
   - { name: p, on: { cron: "@daily" }, priority: urgent, do: [ { delete: { base: crm, table: T, row: r } } ] }
 `)
-	want := []budget.Lane{budget.Urgent, budget.Normal, budget.Bulk, budget.Urgent}
+	want := []seaflow.Lane{seaflow.Urgent, seaflow.Normal, seaflow.Bulk, seaflow.Urgent}
 	for i, r := range cfg.Rules {
 		if r.Lane() != want[i] {
 			t.Errorf("rule %s: lane %s, want %s", r.Name, r.Lane(), want[i])

@@ -1,6 +1,10 @@
 package rules
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/seaflow/seaflow"
+)
 
 // RuleSet is the rules of a config indexed by trigger, so that matching an
 // event costs the same with 5 rules or 5,000: a map lookup for webhooks and
@@ -30,11 +34,11 @@ func newRuleSet(rules []*Rule) *RuleSet {
 	}
 	for _, r := range rules {
 		switch r.Source() {
-		case SourceWebhook:
+		case seaflow.SourceWebhook:
 			rs.webhook[r.On.Webhook] = append(rs.webhook[r.On.Webhook], r)
-		case SourceCron:
+		case seaflow.SourceCron:
 			rs.cron[r.Name] = append(rs.cron[r.Name], r)
-		case SourceNATS:
+		case seaflow.SourceNATS:
 			rs.nats.add(strings.Split(r.On.NATS, "."), r)
 		}
 	}
@@ -92,18 +96,18 @@ func (rs *RuleSet) Len() int { return len(rs.rules) }
 // NATS rules by subject (with wildcards), the cron rule named by ev.Rule.
 // When ev.Self is set, only rules with on_self are returned. The slice must
 // not be modified.
-func (rs *RuleSet) Match(ev *Event) []*Rule {
+func (rs *RuleSet) Match(ev *seaflow.Event) []*Rule {
 	var found []*Rule
 	switch ev.Source {
-	case SourceWebhook:
+	case seaflow.SourceWebhook:
 		found = rs.webhook[ev.Name]
-	case SourceCron:
+	case seaflow.SourceCron:
 		name := ev.Rule
 		if name == "" {
 			name = ev.Name
 		}
 		found = rs.cron[name]
-	case SourceNATS:
+	case seaflow.SourceNATS:
 		found = rs.nats.match(strings.Split(ev.Name, "."), nil)
 		if len(found) > 1 {
 			found = fileOrder(found)
@@ -150,7 +154,7 @@ func (rs *RuleSet) NATSSubjects() []string {
 func (rs *RuleSet) CronRules() []*Rule {
 	var out []*Rule
 	for _, r := range rs.rules {
-		if r.Source() == SourceCron {
+		if r.Source() == seaflow.SourceCron {
 			out = append(out, r)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/seaflow/seaflow"
 )
 
 func names(rs []*Rule) string {
@@ -31,18 +33,18 @@ func TestMatch(t *testing.T) {
 	rs := cfg.RuleSet()
 	tests := []struct {
 		name string
-		ev   Event
+		ev   seaflow.Event
 		want string
 	}{
-		{"nats exact and wildcards, file order", Event{Source: SourceNATS, Name: "shop.orders.created"}, "exact,star,rest"},
-		{"nats star", Event{Source: SourceNATS, Name: "shop.items.created"}, "star,rest"},
-		{"nats > needs a token", Event{Source: SourceNATS, Name: "shop"}, ""},
-		{"nats deep", Event{Source: SourceNATS, Name: "shop.a.b.c.d"}, "rest"},
-		{"nats none", Event{Source: SourceNATS, Name: "billing.refunded"}, ""},
-		{"webhook", Event{Source: SourceWebhook, Name: "crm"}, "hook1,hook2"},
-		{"webhook self skips rules without on_self", Event{Source: SourceWebhook, Name: "crm", Self: true}, "hook2"},
-		{"webhook other", Event{Source: SourceWebhook, Name: "form"}, "form"},
-		{"webhook unknown", Event{Source: SourceWebhook, Name: "nope"}, ""},
+		{"nats exact and wildcards, file order", seaflow.Event{Source: seaflow.SourceNATS, Name: "shop.orders.created"}, "exact,star,rest"},
+		{"nats star", seaflow.Event{Source: seaflow.SourceNATS, Name: "shop.items.created"}, "star,rest"},
+		{"nats > needs a token", seaflow.Event{Source: seaflow.SourceNATS, Name: "shop"}, ""},
+		{"nats deep", seaflow.Event{Source: seaflow.SourceNATS, Name: "shop.a.b.c.d"}, "rest"},
+		{"nats none", seaflow.Event{Source: seaflow.SourceNATS, Name: "billing.refunded"}, ""},
+		{"webhook", seaflow.Event{Source: seaflow.SourceWebhook, Name: "crm"}, "hook1,hook2"},
+		{"webhook self skips rules without on_self", seaflow.Event{Source: seaflow.SourceWebhook, Name: "crm", Self: true}, "hook2"},
+		{"webhook other", seaflow.Event{Source: seaflow.SourceWebhook, Name: "form"}, "form"},
+		{"webhook unknown", seaflow.Event{Source: seaflow.SourceWebhook, Name: "nope"}, ""},
 		{"cron by rule", CronEvent("hourly", t0), "hourly"},
 		{"cron unknown", CronEvent("weekly", t0), ""},
 	}
@@ -100,8 +102,8 @@ func benchMatch(b *testing.B, n int) {
 	if rs.Len() != n {
 		b.Fatalf("%d rules", rs.Len())
 	}
-	hook := Event{Source: SourceWebhook, Name: "h0"}
-	msg := Event{Source: SourceNATS, Name: "orders.s1.created"}
+	hook := seaflow.Event{Source: seaflow.SourceWebhook, Name: "h0"}
+	msg := seaflow.Event{Source: seaflow.SourceNATS, Name: "orders.s1.created"}
 	cron := CronEvent("r2", t0)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -126,7 +128,7 @@ func BenchmarkMatch5000(b *testing.B) { benchMatch(b, 5000) }
 func BenchmarkWhen(b *testing.B) {
 	cfg := manyRules(b, 1)
 	r := cfg.Rules[0]
-	ev := Event{Source: SourceWebhook, Name: "h0", Table: "Deals", RowID: "R1",
+	ev := seaflow.Event{Source: seaflow.SourceWebhook, Name: "h0", Table: "Deals", RowID: "R1",
 		Row: map[string]any{"Stage": "Won"}, Old: map[string]any{"Stage": "Lead"}}
 	env := newEnv(r.kind, &ev, nil, t0)
 	b.ReportAllocs()
@@ -145,7 +147,7 @@ func BenchmarkWhen(b *testing.B) {
 func BenchmarkEvaluate(b *testing.B) {
 	cfg := manyRules(b, 1)
 	r := cfg.Rules[0]
-	ev := Event{ID: "e1", Source: SourceWebhook, Name: "h0", Table: "Deals", RowID: "R1",
+	ev := seaflow.Event{ID: "e1", Source: seaflow.SourceWebhook, Name: "h0", Table: "Deals", RowID: "R1",
 		Row: map[string]any{"Stage": "Won"}, Old: map[string]any{"Stage": "Lead"}}
 	now := time.Now()
 	b.ReportAllocs()

@@ -15,7 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/seaflow/seaflow/actions"
+	"github.com/seaflow/seaflow"
 )
 
 // testFile is a rule test file; see the package documentation.
@@ -180,7 +180,7 @@ func runCase(cfg *Config, c *testCase) []string {
 	if err != nil {
 		return []string{err.Error()}
 	}
-	var got []actions.Op
+	var got []seaflow.Op
 	var ruleErrs []string
 	for _, r := range cfg.RuleSet().Match(&ev) {
 		if fe := r.ForEach(); fe != nil {
@@ -228,17 +228,17 @@ func runCase(cfg *Config, c *testCase) []string {
 
 // caseEvent builds the case's event; a cron case without now: gets the
 // scheduled time as its clock.
-func caseEvent(cfg *Config, c *testCase, now *time.Time) (Event, error) {
+func caseEvent(cfg *Config, c *testCase, now *time.Time) (seaflow.Event, error) {
 	switch {
 	case c.Webhook != nil:
 		in := c.Webhook
 		hook := cfg.Webhook(in.Name)
 		if hook == nil {
-			return Event{}, fmt.Errorf("webhook: no webhook %q in the config", in.Name)
+			return seaflow.Event{}, fmt.Errorf("webhook: no webhook %q in the config", in.Name)
 		}
 		body, err := nodeBytes(&in.Body)
 		if err != nil {
-			return Event{}, fmt.Errorf("webhook.body: %w", err)
+			return seaflow.Event{}, fmt.Errorf("webhook.body: %w", err)
 		}
 		if checkAuth(hook, in.Headers) {
 			h := http.Header{}
@@ -246,7 +246,7 @@ func caseEvent(cfg *Config, c *testCase, now *time.Time) (Event, error) {
 				h.Set(k, v)
 			}
 			if err := hook.Authorize(h, body); err != nil {
-				return Event{}, fmt.Errorf("webhook.headers: %w", err)
+				return seaflow.Event{}, fmt.Errorf("webhook.headers: %w", err)
 			}
 		}
 		id := in.ID
@@ -255,14 +255,14 @@ func caseEvent(cfg *Config, c *testCase, now *time.Time) (Event, error) {
 		}
 		ev, err := cfg.WebhookEvent(in.Name, id, body, *now)
 		if err != nil {
-			return Event{}, err
+			return seaflow.Event{}, err
 		}
 		ev.Self, ev.Depth = in.Self, in.Depth
 		return ev, nil
 	case c.NATS != nil:
 		data, err := nodeBytes(&c.NATS.Data)
 		if err != nil {
-			return Event{}, fmt.Errorf("nats.data: %w", err)
+			return seaflow.Event{}, fmt.Errorf("nats.data: %w", err)
 		}
 		id := c.NATS.ID
 		if id == "" {
@@ -272,14 +272,14 @@ func caseEvent(cfg *Config, c *testCase, now *time.Time) (Event, error) {
 	default:
 		at, err := time.Parse(time.RFC3339, c.Cron.At)
 		if err != nil {
-			return Event{}, fmt.Errorf("cron.at: %v", err)
+			return seaflow.Event{}, fmt.Errorf("cron.at: %v", err)
 		}
 		found := false
 		for _, r := range cfg.RuleSet().CronRules() {
 			found = found || r.Name == c.Cron.Rule
 		}
 		if !found {
-			return Event{}, fmt.Errorf("cron.rule: no cron rule %q in the config", c.Cron.Rule)
+			return seaflow.Event{}, fmt.Errorf("cron.rule: no cron rule %q in the config", c.Cron.Rule)
 		}
 		if now.IsZero() {
 			*now = at
@@ -327,7 +327,7 @@ func nodeBytes(n *yaml.Node) ([]byte, error) {
 // opFields are the fields an expected op may give (Op's JSON names).
 var opFields = func() map[string]bool {
 	m := map[string]bool{}
-	t := reflect.TypeOf(actions.Op{})
+	t := reflect.TypeOf(seaflow.Op{})
 	for i := 0; i < t.NumField(); i++ {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
 		m[name] = true
@@ -337,7 +337,7 @@ var opFields = func() map[string]bool {
 
 // diffOps compares ops with the expected ones, on the fields each expected
 // op gives, and describes every difference.
-func diffOps(got []actions.Op, want []map[string]any) []string {
+func diffOps(got []seaflow.Op, want []map[string]any) []string {
 	var out []string
 	for i := 0; i < len(got) || i < len(want); i++ {
 		switch {
@@ -352,7 +352,7 @@ func diffOps(got []actions.Op, want []map[string]any) []string {
 	return out
 }
 
-func diffOp(i int, got actions.Op, want map[string]any) []string {
+func diffOp(i int, got seaflow.Op, want map[string]any) []string {
 	g := normalize(got).(map[string]any)
 	w, _ := normalize(want).(map[string]any)
 	var out []string

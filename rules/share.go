@@ -7,6 +7,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/budget"
 )
 
@@ -67,14 +68,9 @@ func (c *Config) RuleLimits(base, rule string) (budget.Limits, bool) {
 	if r == nil || b == nil || r.BudgetShare <= 0 || r.BudgetShare >= 1 || len(b.Limits) == 0 {
 		return budget.Limits{}, false
 	}
-	longest := b.Limits[0]
-	for _, l := range b.Limits[1:] {
-		if l.Month || (!longest.Month && l.Span > longest.Span) {
-			longest = l
-		}
-	}
+	longest := b.Limits[seaflow.Longest(b.Limits)]
 	return budget.Limits{
-		Windows:      []budget.Window{{Span: longest.Span, Month: longest.Month, Calls: ShareOf(r.BudgetShare, longest.Calls)}},
+		Windows:      []seaflow.Window{{Span: longest.Span, Month: longest.Month, Calls: ShareOf(r.BudgetShare, longest.Calls)}},
 		BulkSegments: 1,
 	}, true
 }

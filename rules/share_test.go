@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow"
 )
 
 func TestBudgetShareDefaultsAndLimits(t *testing.T) {
@@ -47,20 +47,20 @@ rules:
 	day := 24 * time.Hour
 	for _, tc := range []struct {
 		base, rule string
-		want       budget.Window
+		want       seaflow.Window
 		capped     bool
 	}{
-		{"crm", "hook-default", budget.Window{Span: day, Calls: 2500}, true},
-		{"crm", "hook-tenth", budget.Window{Span: day, Calls: 500}, true},
-		{"small", "hook-tenth", budget.Window{Span: time.Hour, Calls: 10}, true},
-		{"small", "seventy", budget.Window{Span: time.Hour, Calls: 70}, true}, // not 71
-		{"monthly", "hook-tenth", budget.Window{Month: true, Calls: 3000}, true},
-		{"crm", "hook-all", budget.Window{}, false},
-		{"crm", "nats-default", budget.Window{}, false},
-		{"crm", "cron-default", budget.Window{}, false},
-		{"crm", "no-such-rule", budget.Window{}, false},
-		{"nowhere", "hook-tenth", budget.Window{}, false},
-		{"crm", "", budget.Window{}, false},
+		{"crm", "hook-default", seaflow.Window{Span: day, Calls: 2500}, true},
+		{"crm", "hook-tenth", seaflow.Window{Span: day, Calls: 500}, true},
+		{"small", "hook-tenth", seaflow.Window{Span: time.Hour, Calls: 10}, true},
+		{"small", "seventy", seaflow.Window{Span: time.Hour, Calls: 70}, true}, // not 71
+		{"monthly", "hook-tenth", seaflow.Window{Month: true, Calls: 3000}, true},
+		{"crm", "hook-all", seaflow.Window{}, false},
+		{"crm", "nats-default", seaflow.Window{}, false},
+		{"crm", "cron-default", seaflow.Window{}, false},
+		{"crm", "no-such-rule", seaflow.Window{}, false},
+		{"nowhere", "hook-tenth", seaflow.Window{}, false},
+		{"crm", "", seaflow.Window{}, false},
 	} {
 		l, ok := cfg.RuleLimits(tc.base, tc.rule)
 		if ok != tc.capped {

@@ -14,8 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/seaflow/seaflow/actions"
-	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/rules"
 )
 
@@ -26,12 +25,12 @@ const DefaultMaxDepth = 5
 // Publisher queues ops durably. PublishOps returns only after every op is
 // stored. It must be safe for concurrent use.
 type Publisher interface {
-	PublishOps(ctx context.Context, ops []actions.Op) error
+	PublishOps(ctx context.Context, ops []seaflow.Op) error
 }
 
 // QueryFunc runs a for_each SELECT on a base, through the budget, and
 // returns every row it selects (cells by column name).
-type QueryFunc func(ctx context.Context, base string, lane budget.Lane, sql string, params []any) ([]map[string]any, error)
+type QueryFunc func(ctx context.Context, base string, lane seaflow.Lane, sql string, params []any) ([]map[string]any, error)
 
 // Config configures a Runner.
 type Config struct {
@@ -94,9 +93,9 @@ func (r *Runner) Swap(rs *rules.RuleSet) { r.rules.Store(rs) }
 // ops could not be queued (or a for_each query failed), so that the event is
 // redelivered; an expression that fails for this event is recorded in the
 // trace and logged, and the other rules still run.
-func (r *Runner) Handle(ctx context.Context, ev rules.Event) error {
+func (r *Runner) Handle(ctx context.Context, ev seaflow.Event) error {
 	start := r.now()
-	if r.self != nil && ev.Source == rules.SourceWebhook && ev.RowID != "" {
+	if r.self != nil && ev.Source == seaflow.SourceWebhook && ev.RowID != "" {
 		if depth, ok := r.self.Lookup(ev.Base, ev.Table, ev.RowID); ok {
 			ev.Self = true
 			ev.Depth = depth
@@ -131,19 +130,19 @@ func (r *Runner) Handle(ctx context.Context, ev rules.Event) error {
 
 // Evaluate runs the rules on one event without queuing anything: the ops
 // the event would produce, and its trace. Dry runs and replays use it.
-func (r *Runner) Evaluate(ctx context.Context, ev rules.Event) ([]actions.Op, Trace, error) {
+func (r *Runner) Evaluate(ctx context.Context, ev seaflow.Event) ([]seaflow.Op, Trace, error) {
 	tr := Trace{EventID: ev.ID, Source: string(ev.Source), Name: ev.Name, Time: r.now()}
 	ops, err := r.evaluate(ctx, &ev, &tr)
 	return ops, tr, err
 }
 
-func (r *Runner) evaluate(ctx context.Context, ev *rules.Event, tr *Trace) ([]actions.Op, error) {
+func (r *Runner) evaluate(ctx context.Context, ev *seaflow.Event, tr *Trace) ([]seaflow.Op, error) {
 	rs := r.rules.Load()
 	if rs == nil {
 		return nil, nil
 	}
 	now := r.now()
-	var ops []actions.Op
+	var ops []seaflow.Op
 	for _, rule := range rs.Match(ev) {
 		rt := RuleTrace{Rule: rule.Name}
 		limit := r.maxDepth
@@ -183,7 +182,7 @@ func isQueryError(err error) bool {
 	return ok
 }
 
-func (r *Runner) evaluateRule(ctx context.Context, rule *rules.Rule, ev *rules.Event, now time.Time) ([]actions.Op, bool, error) {
+func (r *Runner) evaluateRule(ctx context.Context, rule *rules.Rule, ev *seaflow.Event, now time.Time) ([]seaflow.Op, bool, error) {
 	fe := rule.ForEach()
 	if fe == nil {
 		out, err := rule.Evaluate(ev, nil, now)
@@ -200,7 +199,7 @@ func (r *Runner) evaluateRule(ctx context.Context, rule *rules.Rule, ev *rules.E
 	if err != nil {
 		return nil, false, queryError{fmt.Errorf("rule %q: for_each query: %w", rule.Name, err)}
 	}
-	var ops []actions.Op
+	var ops []seaflow.Op
 	anyWhen := false
 	var firstErr error
 	for _, item := range items {

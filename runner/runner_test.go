@@ -10,8 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/seaflow/seaflow/actions"
-	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/rules"
 )
 
@@ -41,11 +40,11 @@ rules:
 
 type recordingPublisher struct {
 	mu   sync.Mutex
-	ops  []actions.Op
+	ops  []seaflow.Op
 	fail error
 }
 
-func (p *recordingPublisher) PublishOps(_ context.Context, ops []actions.Op) error {
+func (p *recordingPublisher) PublishOps(_ context.Context, ops []seaflow.Op) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.fail != nil {
@@ -76,8 +75,8 @@ func setup(t *testing.T, query QueryFunc) (*Runner, *bundle) {
 	return r, b
 }
 
-func webhookEvent(body map[string]any) rules.Event {
-	return rules.Event{ID: "ev-1", Source: rules.SourceWebhook, Name: "shop", Time: time.Date(2026, 11, 26, 11, 0, 0, 0, time.UTC), Body: body}
+func webhookEvent(body map[string]any) seaflow.Event {
+	return seaflow.Event{ID: "ev-1", Source: seaflow.SourceWebhook, Name: "shop", Time: time.Date(2026, 11, 26, 11, 0, 0, 0, time.UTC), Body: body}
 }
 
 func TestHandle(t *testing.T) {
@@ -93,7 +92,7 @@ func TestHandle(t *testing.T) {
 			t.Fatalf("queued %d ops, want 2: %+v", len(b.pub.ops), b.pub.ops)
 		}
 		op := b.pub.ops[0]
-		if op.Kind != actions.Update || op.RowID != "row1" || op.Values["Note"] != "BIG" || op.Lane != budget.Urgent {
+		if op.Kind != seaflow.KindUpdate || op.RowID != "row1" || op.Values["Note"] != "BIG" || op.Lane != seaflow.Urgent {
 			t.Errorf("op = %+v", op)
 		}
 		tr := b.traces.Recent(1)
@@ -163,7 +162,7 @@ func TestHandle(t *testing.T) {
 func TestLoopGuard(t *testing.T) {
 	t.Parallel()
 	r, b := setup(t, nil)
-	ev := rules.Event{ID: "ev-self", Source: rules.SourceWebhook, Name: "shop", Base: "crm", Table: "Deals", RowID: "row1",
+	ev := seaflow.Event{ID: "ev-self", Source: seaflow.SourceWebhook, Name: "shop", Base: "crm", Table: "Deals", RowID: "row1",
 		Body: map[string]any{"stage": "Won", "id": "row1", "note": "x"}}
 
 	// seaflow wrote row1 at depth 1: the webhook coming back is self, and
@@ -200,8 +199,8 @@ func TestForEach(t *testing.T) {
 	t.Parallel()
 	var gotSQL string
 	var gotParams []any
-	var gotLane budget.Lane
-	query := func(_ context.Context, base string, lane budget.Lane, sql string, params []any) ([]map[string]any, error) {
+	var gotLane seaflow.Lane
+	query := func(_ context.Context, base string, lane seaflow.Lane, sql string, params []any) ([]map[string]any, error) {
 		gotSQL, gotParams, gotLane = sql, params, lane
 		return []map[string]any{{"_id": "a", "Prio": 3}, {"_id": "b", "Prio": 1}, {"_id": "c", "Prio": 2}}, nil
 	}
@@ -210,7 +209,7 @@ func TestForEach(t *testing.T) {
 	if err := r.Handle(context.Background(), ev); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
-	if !strings.HasPrefix(gotSQL, "SELECT _id FROM Tasks") || len(gotParams) != 1 || gotParams[0] != "Open" || gotLane != budget.Bulk {
+	if !strings.HasPrefix(gotSQL, "SELECT _id FROM Tasks") || len(gotParams) != 1 || gotParams[0] != "Open" || gotLane != seaflow.Bulk {
 		t.Errorf("query got sql=%q params=%v lane=%s", gotSQL, gotParams, gotLane)
 	}
 	var rows []string
@@ -225,7 +224,7 @@ func TestForEach(t *testing.T) {
 	}
 
 	t.Run("a failed query fails the event", func(t *testing.T) {
-		r, b := setup(t, func(context.Context, string, budget.Lane, string, []any) ([]map[string]any, error) {
+		r, b := setup(t, func(context.Context, string, seaflow.Lane, string, []any) ([]map[string]any, error) {
 			return nil, errors.New("HTTP 502")
 		})
 		if err := r.Handle(context.Background(), ev); err == nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/rules"
 )
 
@@ -51,7 +52,7 @@ type CronJob struct {
 type Cron struct {
 	sink   Sink
 	cursor Cursor
-	clock  Clock
+	clock  seaflow.Clock
 	log    zerolog.Logger
 
 	mu      sync.Mutex
@@ -77,7 +78,7 @@ type cronEntry struct {
 // NewCron parses the jobs and returns a Cron that fires them once Run is
 // called. It returns an error naming the rule when a spec does not parse or
 // a rule appears twice.
-func NewCron(jobs []CronJob, sink Sink, cursor Cursor, clock Clock, log zerolog.Logger) (*Cron, error) {
+func NewCron(jobs []CronJob, sink Sink, cursor Cursor, clock seaflow.Clock, log zerolog.Logger) (*Cron, error) {
 	parsed, err := parseCronJobs(jobs)
 	if err != nil {
 		return nil, err

@@ -8,7 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/seaflow/seaflow/rules"
+	"github.com/seaflow/seaflow"
 )
 
 type cronBundle struct {
@@ -54,7 +54,7 @@ func runCron(t *testing.T, c *Cron) (stop func()) {
 	return stop
 }
 
-func ids(evs []rules.Event) []string {
+func ids(evs []seaflow.Event) []string {
 	out := make([]string, len(evs))
 	for i, ev := range evs {
 		out[i] = ev.ID
@@ -86,7 +86,7 @@ func TestCronDSTGapTick(t *testing.T) {
 	}
 	b.clock.Advance(30 * time.Minute)
 	ev := b.sink.next(t)
-	if ev.ID != "cron/nightly/2026-03-29T01:00:00Z" || ev.Source != rules.SourceCron || ev.Rule != "nightly" || !ev.Time.Equal(utc("2026-03-29T01:00:00Z")) {
+	if ev.ID != "cron/nightly/2026-03-29T01:00:00Z" || ev.Source != seaflow.SourceCron || ev.Rule != "nightly" || !ev.Time.Equal(utc("2026-03-29T01:00:00Z")) {
 		t.Fatalf("event = %+v", ev)
 	}
 	if d := b.clock.waitAfter(t); d != 23*time.Hour {
@@ -104,7 +104,7 @@ func TestCronFiresEachTick(t *testing.T) {
 	}
 	b.clock.Advance(30 * time.Second)
 	ev := b.sink.next(t)
-	if ev.ID != "cron/minutely/2026-06-01T10:01:00Z" || ev.Source != rules.SourceCron || ev.Name != "minutely" || ev.Rule != "minutely" || !ev.Time.Equal(utc("2026-06-01T10:01:00Z")) {
+	if ev.ID != "cron/minutely/2026-06-01T10:01:00Z" || ev.Source != seaflow.SourceCron || ev.Name != "minutely" || ev.Rule != "minutely" || !ev.Time.Equal(utc("2026-06-01T10:01:00Z")) {
 		t.Fatalf("event = %+v", ev)
 	}
 	if d := b.clock.waitAfter(t); d != time.Minute {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seaflow/seaflow/rules"
+	"github.com/seaflow/seaflow"
 )
 
 // waitGuard bounds how long a test waits for a signal before failing, so a
@@ -30,7 +30,7 @@ type fakeWaiter struct {
 	ch chan time.Time
 }
 
-var _ Clock = (*fakeClock)(nil)
+var _ seaflow.Clock = (*fakeClock)(nil)
 
 func newFakeClock(now time.Time) *fakeClock {
 	return &fakeClock{now: now, afters: make(chan time.Duration, 1024)}
@@ -89,11 +89,11 @@ func (c *fakeClock) waitAfter(t *testing.T) time.Duration {
 // entered and waits for release.
 type memSink struct {
 	mu     sync.Mutex
-	stored []rules.Event
+	stored []seaflow.Event
 	calls  int
 	tried  []string // ids of every Accept call, stored or refused
 	fail   int      // refuse this many calls first
-	events chan rules.Event
+	events chan seaflow.Event
 
 	block   bool
 	entered chan struct{}
@@ -103,12 +103,12 @@ type memSink struct {
 var _ Sink = (*memSink)(nil)
 
 func newMemSink() *memSink {
-	return &memSink{events: make(chan rules.Event, 1024), entered: make(chan struct{}, 16), release: make(chan struct{})}
+	return &memSink{events: make(chan seaflow.Event, 1024), entered: make(chan struct{}, 16), release: make(chan struct{})}
 }
 
 var errSinkDown = errors.New("events stream unavailable")
 
-func (s *memSink) Accept(ctx context.Context, evs ...rules.Event) error {
+func (s *memSink) Accept(ctx context.Context, evs ...seaflow.Event) error {
 	if s.block {
 		s.entered <- struct{}{}
 		select {
@@ -135,20 +135,20 @@ func (s *memSink) Accept(ctx context.Context, evs ...rules.Event) error {
 	return nil
 }
 
-func (s *memSink) all() []rules.Event {
+func (s *memSink) all() []seaflow.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]rules.Event(nil), s.stored...)
+	return append([]seaflow.Event(nil), s.stored...)
 }
 
 // next waits for the next stored event.
-func (s *memSink) next(t *testing.T) rules.Event {
+func (s *memSink) next(t *testing.T) seaflow.Event {
 	t.Helper()
 	select {
 	case ev := <-s.events:
 		return ev
 	case <-time.After(waitGuard):
 		t.Fatal("timed out waiting for a stored event")
-		return rules.Event{}
+		return seaflow.Event{}
 	}
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
-	"github.com/seaflow/seaflow/rules"
+	"github.com/seaflow/seaflow"
 )
 
 // DefaultQueueGroup is the queue group NATS subscribes in when none is given,
@@ -41,7 +41,7 @@ const jsAckPrefix = "$JS.ACK."
 // Nats-Msg-Id header, else a hash of subject, data and stream sequence for a
 // JetStream delivery, else a random id. An error means the message can never
 // become an event.
-type NATSDecodeFunc func(subject, id string, data []byte, received time.Time) (rules.Event, error)
+type NATSDecodeFunc func(subject, id string, data []byte, received time.Time) (seaflow.Event, error)
 
 // NATS subscribes to the subjects of `on: {nats: …}` rules in a queue group
 // and writes each message as an event.
@@ -59,7 +59,7 @@ type NATS struct {
 	group     string
 	decode    NATSDecodeFunc
 	sink      Sink
-	clock     Clock
+	clock     seaflow.Clock
 	log       zerolog.Logger
 	nakWait   time.Duration
 	ready     chan struct{}
@@ -74,7 +74,7 @@ type NATS struct {
 // NewNATS returns a NATS trigger for subjects on nc; queueGroup "" means
 // DefaultQueueGroup. Subjects may contain wildcards; duplicates are
 // subscribed once.
-func NewNATS(nc *nats.Conn, subjects []string, queueGroup string, decode NATSDecodeFunc, sink Sink, clock Clock, log zerolog.Logger) *NATS {
+func NewNATS(nc *nats.Conn, subjects []string, queueGroup string, decode NATSDecodeFunc, sink Sink, clock seaflow.Clock, log zerolog.Logger) *NATS {
 	if queueGroup == "" {
 		queueGroup = DefaultQueueGroup
 	}

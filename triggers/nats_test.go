@@ -13,7 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
-	"github.com/seaflow/seaflow/rules"
+	"github.com/seaflow/seaflow"
 )
 
 // startNATS runs an in-process NATS server with JetStream on a random
@@ -50,12 +50,12 @@ func connect(t *testing.T, url string) *nats.Conn {
 }
 
 // testNATSDecode stands in for rules.Config.NATSEvent: JSON payloads only.
-func testNATSDecode(subject, id string, data []byte, received time.Time) (rules.Event, error) {
+func testNATSDecode(subject, id string, data []byte, received time.Time) (seaflow.Event, error) {
 	var v any
 	if err := json.Unmarshal(data, &v); err != nil {
-		return rules.Event{}, fmt.Errorf("payload is not JSON: %w", err)
+		return seaflow.Event{}, fmt.Errorf("payload is not JSON: %w", err)
 	}
-	return rules.Event{ID: id, Source: rules.SourceNATS, Name: subject, Time: received, Msg: v}, nil
+	return seaflow.Event{ID: id, Source: seaflow.SourceNATS, Name: subject, Time: received, Msg: v}, nil
 }
 
 // runNATS runs n until the test ends and waits until it has subscribed.
@@ -129,7 +129,7 @@ func TestNATSCoreMessages(t *testing.T) {
 			t.Fatal(err)
 		}
 		ev := sink.next(t)
-		if ev.ID != "order-7" || ev.Name != "orders.created" || ev.Source != rules.SourceNATS || !ev.Time.Equal(utc(received0)) {
+		if ev.ID != "order-7" || ev.Name != "orders.created" || ev.Source != seaflow.SourceNATS || !ev.Time.Equal(utc(received0)) {
 			t.Fatalf("event = %+v", ev)
 		}
 		if m, _ := ev.Msg.(map[string]any); m["id"] != float64(7) {

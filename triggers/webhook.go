@@ -17,7 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/seaflow/seaflow/rules"
+	"github.com/seaflow/seaflow"
 )
 
 // MaxWebhookBody is the largest webhook body accepted, in bytes (1 MiB).
@@ -102,7 +102,7 @@ func (h Hook) validate() error {
 // a generic request carries neither, and "" for SeaTable hooks, whose decoder
 // derives the id from the body (base, table, row, op_type, op_time). An error
 // is answered 400 with its message, so it must not contain secrets.
-type DecodeFunc func(hookName, id string, body []byte, received time.Time) (rules.Event, error)
+type DecodeFunc func(hookName, id string, body []byte, received time.Time) (seaflow.Event, error)
 
 // Webhooks serves the configured webhook paths (an http.Handler). A request is
 // answered 202 only after its event is durably written by the Sink; every
@@ -111,7 +111,7 @@ type DecodeFunc func(hookName, id string, body []byte, received time.Time) (rule
 type Webhooks struct {
 	decode DecodeFunc
 	sink   Sink
-	clock  Clock
+	clock  seaflow.Clock
 	log    zerolog.Logger
 	hooks  atomic.Pointer[map[string]Hook] // by path
 	limits limiters
@@ -120,7 +120,7 @@ type Webhooks struct {
 var _ http.Handler = (*Webhooks)(nil)
 
 // NewWebhooks validates hooks and returns the handler serving them.
-func NewWebhooks(hooks []Hook, decode DecodeFunc, sink Sink, clock Clock, log zerolog.Logger) (*Webhooks, error) {
+func NewWebhooks(hooks []Hook, decode DecodeFunc, sink Sink, clock seaflow.Clock, log zerolog.Logger) (*Webhooks, error) {
 	w := &Webhooks{decode: decode, sink: sink, clock: clock, log: log}
 	if err := w.Update(hooks); err != nil {
 		return nil, err

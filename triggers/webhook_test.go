@@ -19,7 +19,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/seaflow/seaflow/rules"
+	"github.com/seaflow/seaflow"
 )
 
 const (
@@ -44,23 +44,23 @@ func testHooks() []Hook {
 // testDecode stands in for rules.Config.WebhookEvent: it keeps the body and,
 // for SeaTable hooks (id ""), derives the id from the change it reports.
 // A body {"reject": true} is refused.
-func testDecode(hook, id string, body []byte, received time.Time) (rules.Event, error) {
+func testDecode(hook, id string, body []byte, received time.Time) (seaflow.Event, error) {
 	var v any
 	if err := json.Unmarshal(body, &v); err != nil {
-		return rules.Event{}, fmt.Errorf("parse body: %w", err)
+		return seaflow.Event{}, fmt.Errorf("parse body: %w", err)
 	}
 	m, _ := v.(map[string]any)
 	if m["reject"] == true {
-		return rules.Event{}, errors.New("rejected by test decoder")
+		return seaflow.Event{}, errors.New("rejected by test decoder")
 	}
 	if id == "" {
 		data, ok := m["data"].(map[string]any)
 		if !ok {
-			return rules.Event{}, errors.New("SeaTable body without data")
+			return seaflow.Event{}, errors.New("SeaTable body without data")
 		}
 		id = fmt.Sprintf("seatable/%v/%v/%v/%v/%v", data["dtable_uuid"], data["table_id"], data["row_id"], data["op_type"], data["op_time"])
 	}
-	return rules.Event{ID: id, Source: rules.SourceWebhook, Name: hook, Time: received, Body: v}, nil
+	return seaflow.Event{ID: id, Source: seaflow.SourceWebhook, Name: hook, Time: received, Body: v}, nil
 }
 
 type hookBundle struct {
@@ -264,7 +264,7 @@ func TestWebhookAccepts(t *testing.T) {
 			} else if ev.ID != tt.wantID {
 				t.Fatalf("id = %q, want %q", ev.ID, tt.wantID)
 			}
-			if !ev.Time.Equal(utc(received0)) || ev.Source != rules.SourceWebhook {
+			if !ev.Time.Equal(utc(received0)) || ev.Source != seaflow.SourceWebhook {
 				t.Fatalf("event = %+v", ev)
 			}
 		})
@@ -514,7 +514,7 @@ func (s *countSink) count() int {
 	return s.n
 }
 
-func (s *countSink) Accept(_ context.Context, evs ...rules.Event) error {
+func (s *countSink) Accept(_ context.Context, evs ...seaflow.Event) error {
 	s.mu.Lock()
 	s.n += len(evs)
 	s.mu.Unlock()
@@ -525,7 +525,7 @@ func (s *countSink) Accept(_ context.Context, evs ...rules.Event) error {
 // 202 with an in-memory sink (signature check, JSON check, decode, store).
 func BenchmarkWebhookAccept(b *testing.B) {
 	sink := &countSink{}
-	w, err := NewWebhooks(testHooks(), testDecode, sink, SystemClock{}, zerolog.Nop())
+	w, err := NewWebhooks(testHooks(), testDecode, sink, seaflow.SystemClock{}, zerolog.Nop())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,8 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/seaflow/seaflow/actions"
-	"github.com/seaflow/seaflow/rules"
+	"github.com/seaflow/seaflow"
 )
 
 // adminRoutes adds the write side of the HTTP API: dead-letter retry and
@@ -87,13 +86,13 @@ func (d *daemon) serveReplay(w http.ResponseWriter, r *http.Request) {
 	}
 	start := d.opts.Clock.Now()
 	prefix := "replay/" + strconv.FormatInt(start.UnixNano(), 36) + "/"
-	err = d.q.ReplayEvents(r.Context(), start.Add(-since), func(ev rules.Event) error {
+	err = d.q.ReplayEvents(r.Context(), start.Add(-since), func(ev seaflow.Event) error {
 		ops, _, err := d.runner.Evaluate(r.Context(), ev)
 		p.Events++
 		if err != nil {
 			p.Errors++
 		}
-		var keep []actions.Op
+		var keep []seaflow.Op
 		for _, op := range ops {
 			if onlyRule == "" || op.Rule == onlyRule {
 				op.ID = prefix + op.ID

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/actions"
 	"github.com/seaflow/seaflow/budget"
 	"github.com/seaflow/seaflow/metrics"
@@ -33,7 +34,7 @@ type daemonOptions struct {
 	Logger    zerolog.Logger
 	LookupEnv func(string) (string, bool)
 	// Clock replaces the wall clock (tests); nil = the system clock.
-	Clock actions.Clock
+	Clock seaflow.Clock
 	// Listener replaces server.listen (tests pass a ready listener).
 	Listener net.Listener
 	// onDeadLetter, when set, is called after each op is dead-lettered
@@ -70,14 +71,14 @@ type daemon struct {
 }
 
 // sinkFunc adapts the queue's durable publish to triggers.Sink.
-type sinkFunc func(ctx context.Context, evs ...rules.Event) error
+type sinkFunc func(ctx context.Context, evs ...seaflow.Event) error
 
-func (f sinkFunc) Accept(ctx context.Context, evs ...rules.Event) error { return f(ctx, evs...) }
+func (f sinkFunc) Accept(ctx context.Context, evs ...seaflow.Event) error { return f(ctx, evs...) }
 
 func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) (*daemon, error) {
 	clock := opts.Clock
 	if clock == nil {
-		clock = triggers.SystemClock{}
+		clock = seaflow.SystemClock{}
 	}
 	opts.Clock = clock
 	d := &daemon{log: opts.Logger, opts: opts, failed: make(chan error, 4), started: clock.Now(), ready: make(chan struct{})}
@@ -108,7 +109,7 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 	d.addr = ln.Addr().String()
 
 	// Bases: in-process emulators where url is "emulator", then one client each.
-	d.keeper = budget.NewKeeper(q.BudgetStore(), func(base string) budget.Limits { return baseLimits(cfg, base) }, clock.Now)
+	d.keeper = budget.NewKeeper(q.BudgetStore(), func(base string) budget.Limits { return d.config().BaseBudget(base) }, clock.Now)
 	if d.emus, err = startEmulators(cfg, clock.Now, d.log); err != nil {
 		return nil, err
 	}
@@ -169,7 +170,7 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 	go func() { <-ctx.Done(); stopConsume() }()
 
 	// Triggers: webhooks, cron, NATS → EVENTS.
-	sink := countingSink(func(ctx context.Context, evs ...rules.Event) error {
+	sink := countingSink(func(ctx context.Context, evs ...seaflow.Event) error {
 		// Bounded well below the HTTP write timeout, so a storage outage
 		// (a full disk, a lost cluster) answers 503 instead of a dropped
 		// connection.
@@ -297,7 +298,7 @@ func (d *daemon) observe(base string) func(seatable.Call) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if c.Limit != nil {
-			if err := d.keeper.Observe(ctx, base, *c.Limit); err != nil {
+			if err := d.keeper.Observe(ctx, base, c.Limit.Limit, c.Limit.Remaining, c.Limit.Reset); err != nil {
 				d.log.Warn().Err(err).Str("base", base).Msg("budget: observe headers")
 			}
 		}
@@ -306,7 +307,7 @@ func (d *daemon) observe(base string) func(seatable.Call) {
 
 // query runs a for_each SELECT through the budget: it waits for a call of
 // the rule's lane to be admitted for every page it reads.
-func (d *daemon) query(ctx context.Context, base string, lane budget.Lane, sql string, params []any) ([]map[string]any, error) {
+func (d *daemon) query(ctx context.Context, base string, lane seaflow.Lane, sql string, params []any) ([]map[string]any, error) {
 	c, ok := d.clients[base]
 	if !ok {
 		return nil, fmt.Errorf("unknown base %q", base)
@@ -334,7 +335,7 @@ func (d *daemon) query(ctx context.Context, base string, lane budget.Lane, sql s
 // is handed back to the queue for a later try.
 const maxQueryWait = 10 * time.Minute
 
-func (d *daemon) waitForCall(ctx context.Context, base string, lane budget.Lane) error {
+func (d *daemon) waitForCall(ctx context.Context, base string, lane seaflow.Lane) error {
 	deadline := d.opts.Clock.Now().Add(maxQueryWait)
 	for {
 		ok, next, err := d.keeper.Reserve(ctx, base, lane)

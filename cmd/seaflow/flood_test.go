@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/actions"
 	"github.com/seaflow/seaflow/budget"
 	"github.com/seaflow/seaflow/queue"
@@ -67,7 +68,7 @@ func send(t *testing.T, url string, hdr map[string]string, body string) (int, st
 func storedEvents(t *testing.T, d *daemon) int {
 	t.Helper()
 	n := 0
-	if err := d.q.ReplayEvents(context.Background(), time.Time{}, func(rules.Event) error { n++; return nil }); err != nil {
+	if err := d.q.ReplayEvents(context.Background(), time.Time{}, func(seaflow.Event) error { n++; return nil }); err != nil {
 		t.Fatalf("replay events: %v", err)
 	}
 	return n
@@ -203,16 +204,16 @@ func TestFloodRuleShareOnTheRealQueue(t *testing.T) {
 
 	const floodOps, calmOps = 20000, 5
 	now := time.Now()
-	var ops []actions.Op
-	flood := func(i int) actions.Op {
-		return actions.Op{ID: fmt.Sprintf("flood-%d", i), Kind: actions.SQL, Base: "crm", Lane: budget.Urgent, Rule: "flood",
+	var ops []seaflow.Op
+	flood := func(i int) seaflow.Op {
+		return seaflow.Op{ID: fmt.Sprintf("flood-%d", i), Kind: seaflow.KindSQL, Base: "crm", Lane: seaflow.Urgent, Rule: "flood",
 			Statement: "UPDATE Deals SET Stage = ? WHERE Name = ?", Params: []any{"Lead", "Acme"}, CreatedAt: now}
 	}
 	for i := range 2000 {
 		ops = append(ops, flood(i))
 	}
 	for i := range calmOps {
-		ops = append(ops, actions.Op{ID: fmt.Sprintf("calm-%d", i), Kind: actions.Update, Base: "crm", Table: "Deals", Lane: budget.Urgent,
+		ops = append(ops, seaflow.Op{ID: fmt.Sprintf("calm-%d", i), Kind: seaflow.KindUpdate, Base: "crm", Table: "Deals", Lane: seaflow.Urgent,
 			Rule: "calm", RowID: id, Values: map[string]any{"Note": fmt.Sprintf("calm-%d", i)}, CreatedAt: now})
 	}
 	for i := 2000; i < floodOps; i++ {
@@ -222,7 +223,7 @@ func TestFloodRuleShareOnTheRealQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := seatable.New(seatable.Config{ServerURL: emuURL, APIToken: b.base.APIToken})
-	keeper := budget.NewKeeper(q.BudgetStore(), func(base string) budget.Limits { return baseLimits(cfg, base) }, nil)
+	keeper := budget.NewKeeper(q.BudgetStore(), func(base string) budget.Limits { return cfg.BaseBudget(base) }, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	disp := actions.NewDispatcher(actions.DispatcherConfig{
 		Bases: map[string]actions.Rows{"crm": client}, Source: q, Dead: q, Budget: keeper,
@@ -256,7 +257,7 @@ func TestFloodRuleShareOnTheRealQueue(t *testing.T) {
 	if got := sqlCalls(); got != 10 {
 		t.Errorf("the flood made %d sql calls, want its cap: ceil(0.1 × 100) = 10", got)
 	}
-	pending, err := q.Pending(context.Background(), "crm", budget.Urgent)
+	pending, err := q.Pending(context.Background(), "crm", seaflow.Urgent)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/actions"
 	"github.com/seaflow/seaflow/budget"
 	"github.com/seaflow/seaflow/rules"
@@ -88,7 +89,7 @@ func (d *daemon) status(ctx context.Context, traces int) Status {
 		}
 		longest := -1
 		for i, u := range usage {
-			bs.Windows = append(bs.Windows, statuspage.WindowStatus{Window: windowLabel(u.Window), Limit: u.Calls, Used: u.Used, Remaining: u.Remaining, NextFree: u.NextFree})
+			bs.Windows = append(bs.Windows, statuspage.WindowStatus{Window: u.Window.Label(), Limit: u.Calls, Used: u.Used, Remaining: u.Remaining, NextFree: u.NextFree})
 			if longest < 0 || u.Month || (!usage[longest].Month && u.Span > usage[longest].Span) {
 				longest = i
 			}
@@ -108,7 +109,7 @@ func (d *daemon) status(ctx context.Context, traces int) Status {
 			}
 			bs.Forecast = statuspage.Forecast(bs.Windows[longest].Window, usage[longest].Remaining, float64(pace), now)
 		}
-		for _, lane := range budget.Lanes {
+		for _, lane := range seaflow.Lanes {
 			ls := statuspage.LaneStatus{Lane: string(lane)}
 			if n, err := d.q.Pending(ctx, name, lane); err == nil {
 				ls.Pending = n
@@ -176,7 +177,7 @@ func (d *daemon) ruleShares(ctx context.Context, cfg *rules.Config, base string)
 			continue
 		}
 		u := usage[0]
-		out = append(out, statuspage.RuleShareStatus{Rule: r.Name, Window: windowLabel(u.Window), Limit: u.Calls, Used: u.Used, Remaining: u.Remaining})
+		out = append(out, statuspage.RuleShareStatus{Rule: r.Name, Window: u.Window.Label(), Limit: u.Calls, Used: u.Used, Remaining: u.Remaining})
 	}
 	return out
 }

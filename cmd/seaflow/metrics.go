@@ -6,9 +6,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/actions"
 	"github.com/seaflow/seaflow/metrics"
-	"github.com/seaflow/seaflow/rules"
 	"github.com/seaflow/seaflow/runner"
 	"github.com/seaflow/seaflow/seatable"
 )
@@ -16,12 +16,12 @@ import (
 // countingPublisher counts the ops the runner queues, by base and lane.
 type countingPublisher struct {
 	next interface {
-		PublishOps(ctx context.Context, ops []actions.Op) error
+		PublishOps(ctx context.Context, ops []seaflow.Op) error
 	}
 	m *metrics.Metrics
 }
 
-func (p countingPublisher) PublishOps(ctx context.Context, ops []actions.Op) error {
+func (p countingPublisher) PublishOps(ctx context.Context, ops []seaflow.Op) error {
 	if err := p.next.PublishOps(ctx, ops); err != nil {
 		return err
 	}
@@ -43,7 +43,7 @@ type countingDead struct {
 	notify func() // optional
 }
 
-func (d countingDead) DeadLetter(ctx context.Context, op actions.Op, reason string) error {
+func (d countingDead) DeadLetter(ctx context.Context, op seaflow.Op, reason string) error {
 	if err := d.next.DeadLetter(ctx, op, reason); err != nil {
 		return err
 	}
@@ -56,7 +56,7 @@ func (d countingDead) DeadLetter(ctx context.Context, op actions.Op, reason stri
 
 // countingSink counts the events the triggers store, by source.
 func countingSink(next sinkFunc, m *metrics.Metrics) sinkFunc {
-	return func(ctx context.Context, evs ...rules.Event) error {
+	return func(ctx context.Context, evs ...seaflow.Event) error {
 		if err := next(ctx, evs...); err != nil {
 			return err
 		}
@@ -96,7 +96,7 @@ func rejectMetrics(next http.Handler, m *metrics.Metrics) http.Handler {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
 		if sw.status >= 400 {
-			m.EventRejected(string(rules.SourceWebhook), strconv.Itoa(sw.status))
+			m.EventRejected(string(seaflow.SourceWebhook), strconv.Itoa(sw.status))
 		}
 	})
 }

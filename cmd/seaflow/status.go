@@ -9,8 +9,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"github.com/seaflow/seaflow/budget"
 )
 
 func init() {
@@ -110,12 +108,4 @@ func printStatus(w io.Writer, st Status) {
 		}
 		tw.Flush()
 	}
-}
-
-// windowLabel names a window as the config file does: "1m", "24h", "month".
-func windowLabel(w budget.Window) string {
-	if w.Month {
-		return "month"
-	}
-	return strings.TrimSuffix(strings.TrimSuffix(w.Span.String(), "0s"), "0m")
 }

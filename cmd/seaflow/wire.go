@@ -12,7 +12,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
-	"github.com/seaflow/seaflow/budget"
 	"github.com/seaflow/seaflow/queue"
 	"github.com/seaflow/seaflow/rules"
 	"github.com/seaflow/seaflow/seatable/emulator"
@@ -144,7 +143,7 @@ func startEmulators(cfg *rules.Config, now func() time.Time, log zerolog.Logger)
 // the emulated SeaTable enforces exactly what seaflow plans for.
 func emulatorLimits(cfg *rules.Config, base string) []emulator.Limit {
 	var out []emulator.Limit
-	for _, w := range baseLimits(cfg, base).Windows {
+	for _, w := range cfg.BaseBudget(base).Windows {
 		if w.Month {
 			out = append(out, emulator.Limit{Window: 30 * 24 * time.Hour, Calls: w.Calls})
 			continue
@@ -180,17 +179,4 @@ func (es *emulators) close() {
 			re.srv.Close()
 		}
 	}
-}
-
-// baseLimits turns a base's configured limits into the budget's.
-func baseLimits(cfg *rules.Config, base string) budget.Limits {
-	b, ok := cfg.Bases[base]
-	if !ok {
-		return budget.DefaultLimits()
-	}
-	limits := budget.Limits{UrgentReserve: b.UrgentReserve, Slack: budget.DefaultSlack}
-	for _, l := range b.Limits {
-		limits.Windows = append(limits.Windows, budget.Window{Span: l.Span, Month: l.Month, Calls: l.Calls})
-	}
-	return limits
 }

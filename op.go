@@ -1,30 +1,24 @@
-// Package actions defines the row operations seaflow performs on SeaTable,
-// coalesces them into the fewest API calls, and executes them.
-package actions
+package seaflow
 
-import (
-	"time"
-
-	"github.com/seaflow/seaflow/budget"
-)
+import "time"
 
 // Kind names a row action. The names are part of the rules file contract.
 type Kind string
 
 // The row actions of the rules file contract.
 const (
-	Append Kind = "append"
-	Update Kind = "update"
-	Upsert Kind = "upsert"
-	Delete Kind = "delete"
-	Lock   Kind = "lock"
-	Unlock Kind = "unlock"
-	Link   Kind = "link"
-	SQL    Kind = "sql"
+	KindAppend Kind = "append"
+	KindUpdate Kind = "update"
+	KindUpsert Kind = "upsert"
+	KindDelete Kind = "delete"
+	KindLock   Kind = "lock"
+	KindUnlock Kind = "unlock"
+	KindLink   Kind = "link"
+	KindSQL    Kind = "sql"
 )
 
 // Kinds lists every op kind.
-var Kinds = []Kind{Append, Update, Upsert, Delete, Lock, Unlock, Link, SQL}
+var Kinds = []Kind{KindAppend, KindUpdate, KindUpsert, KindDelete, KindLock, KindUnlock, KindLink, KindSQL}
 
 // Op is one row action, fully evaluated: every expression of the rule has
 // been computed, so an Op is plain data that can be queued, replayed and
@@ -40,7 +34,7 @@ type Op struct {
 	// Table is the table name.
 	Table string `json:"table,omitempty"`
 	// Lane is the priority the op is dispatched with.
-	Lane budget.Lane `json:"lane"`
+	Lane Lane `json:"lane"`
 	// RowID is the target row of update, delete, lock, unlock and link.
 	RowID string `json:"row_id,omitempty"`
 	// Values are the cells to write, by column name (append, update, upsert).
