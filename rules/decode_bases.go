@@ -171,7 +171,6 @@ func (d *decoder) limits(n *yaml.Node, field string) []seaflow.Window {
 	return out
 }
 
-
 func (d *decoder) webhooks(n *yaml.Node, cfg *Config) {
 	n = resolve(n)
 	if isNull(n) {
