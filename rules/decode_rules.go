@@ -6,15 +6,10 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr/vm"
-	"github.com/robfig/cron/v3"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/seaflow/seaflow"
 )
-
-// cronParser accepts standard 5-field specs and descriptors (@hourly,
-// @daily, @every 5m, ...).
-var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
 // actionFields lists each action kind's fields; required ones first,
 // up to the count in actionRequired.
@@ -248,7 +243,7 @@ func (d *decoder) trigger(n *yaml.Node, cfg *Config, r *Rule) bool {
 		case s == "":
 			d.errorf(e.val, field, "is empty")
 		default:
-			sched, err := cronParser.Parse("CRON_TZ=" + r.loc.String() + " " + s)
+			sched, err := ParseSchedule(s, r.loc)
 			if err != nil {
 				d.errorf(e.val, field, "bad cron spec %q: %v (want 5 fields: minute hour day-of-month month day-of-week, or @hourly, @daily, @every 10m, ...)", s, err)
 			} else {

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr/vm"
-	"github.com/robfig/cron/v3"
 
 	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/seatable"
@@ -44,7 +43,7 @@ type Rule struct {
 	when     *vm.Program
 	forEach  *ForEach
 	actions  []*action
-	schedule cron.Schedule
+	schedule *Schedule
 	loc      *time.Location
 }
 
@@ -79,7 +78,7 @@ func (r *Rule) Lane() seaflow.Lane { return r.Priority }
 
 // Schedule returns the parsed cron schedule of a cron rule (in Location),
 // or nil for other rules.
-func (r *Rule) Schedule() cron.Schedule { return r.schedule }
+func (r *Rule) Schedule() *Schedule { return r.schedule }
 
 // Location returns the time zone of a cron rule (UTC by default), or nil
 // for other rules.

@@ -25,16 +25,22 @@ const (
 	cronRetryMax = time.Minute
 )
 
+// Schedule gives the ticks of a cron job: *rules.Schedule, parsed once
+// when the config is loaded.
+type Schedule interface {
+	// Next returns the first tick strictly after t, or the zero time when
+	// there is none.
+	Next(t time.Time) time.Time
+}
+
 // CronJob is one rule with a cron trigger.
 type CronJob struct {
 	// Rule is the rule name; it names the event and keys the Cursor.
 	Rule string
-	// Spec is a standard cron spec: five fields ("0 2 * * *") or a
-	// descriptor (@hourly, @daily, @every 10m). The zone goes in TZ.
-	// Daylight saving: a tick in an hour the clock skips fires at the jump;
-	// ticks in an hour the clock repeats fire once. "@every D" ticks are
-	// multiples of D since the Unix epoch, the same on every replica.
-	Spec string
+	// Spec is the cron spec as written, for logs and to tell a changed job
+	// on reload; Schedule is what it parsed to.
+	Spec     string
+	Schedule Schedule
 	// TZ is the zone the spec is read in; nil means UTC.
 	TZ *time.Location
 	// CatchUp fires ticks missed while seaflow was down (at most MaxCatchUp);
@@ -60,10 +66,9 @@ type Cron struct {
 	changed chan struct{}
 }
 
-// cronJob is a parsed CronJob.
+// cronJob is a checked CronJob.
 type cronJob struct {
 	CronJob
-	sched *schedule
 }
 
 // cronEntry is a job's state inside Run.
@@ -75,9 +80,9 @@ type cronEntry struct {
 	failures int
 }
 
-// NewCron parses the jobs and returns a Cron that fires them once Run is
-// called. It returns an error naming the rule when a spec does not parse or
-// a rule appears twice.
+// NewCron returns a Cron that fires jobs once Run is called. It returns an
+// error naming the rule when a job has no schedule or a rule appears twice
+// (the config load has checked both already).
 func NewCron(jobs []CronJob, sink Sink, cursor Cursor, clock seaflow.Clock, log zerolog.Logger) (*Cron, error) {
 	parsed, err := parseCronJobs(jobs)
 	if err != nil {
@@ -107,15 +112,14 @@ func parseCronJobs(jobs []CronJob) ([]cronJob, error) {
 			continue
 		}
 		seen[j.Rule] = true
-		s, err := parseSchedule(j.Spec, j.TZ)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("cron rule %q: %w", j.Rule, err))
+		if j.Schedule == nil {
+			errs = append(errs, fmt.Errorf("cron rule %q: no schedule", j.Rule))
 			continue
 		}
 		if j.TZ == nil {
 			j.TZ = time.UTC
 		}
-		out = append(out, cronJob{CronJob: j, sched: s})
+		out = append(out, cronJob{CronJob: j})
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -123,7 +127,7 @@ func parseCronJobs(jobs []CronJob) ([]cronJob, error) {
 	return out, nil
 }
 
-// Update replaces the jobs (a reload). It applies all or nothing: on a parse
+// Update replaces the jobs (a reload). It applies all or nothing: on an
 // error the running jobs are kept. A job whose rule, spec, zone and catch-up
 // are unchanged keeps its schedule position; a new or changed one starts as
 // on startup (from its Cursor). Update is safe to call while Run runs.
@@ -223,13 +227,13 @@ func (c *Cron) start(ctx context.Context, j cronJob, now time.Time) (*cronEntry,
 		return nil, fmt.Errorf("read cron cursor of %q: %w", j.Rule, err)
 	}
 	if !ok || !j.CatchUp {
-		e.next = j.sched.next(now.Add(-time.Nanosecond)) // a tick at now is due now
+		e.next = j.Schedule.Next(now.Add(-time.Nanosecond)) // a tick at now is due now
 		c.log.Debug().Str("rule", j.Rule).Time("next", e.next).Msg("cron job scheduled")
 		return e, nil
 	}
-	ring, truncated := missedTicks(j.sched, last, now)
+	ring, truncated := missedTicks(j.Schedule, last, now)
 	e.backlog = ring
-	e.next = j.sched.next(later(now, last))
+	e.next = j.Schedule.Next(later(now, last))
 	if truncated {
 		c.log.Warn().Str("rule", j.Rule).Time("since", last).Int("firing", len(ring)).
 			Msg("cron catch-up bounded; older missed ticks skipped")
@@ -244,7 +248,7 @@ func (c *Cron) start(ctx context.Context, j cronJob, now time.Time) (*cronEntry,
 // first; truncated is true when older ones were left out. It looks back over
 // a growing window so that its work is bounded by the ticks it returns, not
 // by the length of the downtime.
-func missedTicks(s *schedule, last, now time.Time) (ticks []time.Time, truncated bool) {
+func missedTicks(s Schedule, last, now time.Time) (ticks []time.Time, truncated bool) {
 	for span := time.Hour; ; span *= 4 {
 		from, clipped := now.Add(-span), true
 		if !from.After(last) || span > 100*365*24*time.Hour {
@@ -252,7 +256,7 @@ func missedTicks(s *schedule, last, now time.Time) (ticks []time.Time, truncated
 		}
 		ticks = ticks[:0]
 		overflow := false
-		for t := s.next(from); !t.IsZero() && !t.After(now); t = s.next(t) {
+		for t := s.Next(from); !t.IsZero() && !t.After(now); t = s.Next(t) {
 			if len(ticks) == MaxCatchUp {
 				ticks = append(ticks[:0], ticks[1:]...)
 				overflow = true
@@ -353,9 +357,9 @@ func (c *Cron) fire(ctx context.Context, e *cronEntry, now time.Time) {
 		e.backlog = e.backlog[1:]
 		return
 	}
-	e.next = e.sched.next(scheduled)
+	e.next = e.Schedule.Next(scheduled)
 	if !e.CatchUp && !e.next.IsZero() && e.next.Before(now) {
 		// Late (a long retry or a stalled process): skip the missed ticks.
-		e.next = e.sched.next(now.Add(-time.Nanosecond))
+		e.next = e.Schedule.Next(now.Add(-time.Nanosecond))
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/seaflow/seaflow"
+	"github.com/seaflow/seaflow/rules"
 )
 
 type cronBundle struct {
@@ -20,11 +21,35 @@ type cronBundle struct {
 func setupCron(t *testing.T, now string, jobs ...CronJob) (*Cron, cronBundle) {
 	t.Helper()
 	b := cronBundle{clock: newFakeClock(utc(now)), sink: newMemSink(), cursor: &MemCursor{}}
-	c, err := NewCron(jobs, b.sink, b.cursor, b.clock, zerolog.Nop())
+	c, err := NewCron(scheduled(t, jobs...), b.sink, b.cursor, b.clock, zerolog.Nop())
 	if err != nil {
 		t.Fatalf("NewCron: %v", err)
 	}
 	return c, b
+}
+
+// scheduled gives each job the Schedule the config load would build from
+// its Spec and TZ.
+func scheduled(t *testing.T, jobs ...CronJob) []CronJob {
+	t.Helper()
+	out := make([]CronJob, len(jobs))
+	for i, j := range jobs {
+		s, err := rules.ParseSchedule(j.Spec, j.TZ)
+		if err != nil {
+			t.Fatalf("parse %q: %v", j.Spec, err)
+		}
+		j.Schedule = s
+		out[i] = j
+	}
+	return out
+}
+
+func utc(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t.UTC()
 }
 
 // runCron runs c until the test ends (or stop is called) and checks that Run
@@ -238,7 +263,7 @@ func TestMissedTicks(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s, err := parseSchedule(tt.spec, time.UTC)
+			s, err := rules.ParseSchedule(tt.spec, time.UTC)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -264,7 +289,7 @@ func TestCronIDsStableAcrossInstances(t *testing.T) {
 	// the missed ticks, with the same ids, so the stream keeps one of each.
 	fire := func(cur Cursor) []string {
 		clock, sink := newFakeClock(now), newMemSink()
-		c, err := NewCron([]CronJob{job}, sink, cur, clock, zerolog.Nop())
+		c, err := NewCron(scheduled(t, job), sink, cur, clock, zerolog.Nop())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -286,7 +311,7 @@ func TestCronIDsStableAcrossInstances(t *testing.T) {
 	// A later instance over the saved cursor fires nothing twice: it waits
 	// for 10:30 and fires that with the id the first would have used.
 	clock, sink := newFakeClock(now), newMemSink()
-	c, err := NewCron([]CronJob{job}, sink, cursor, clock, zerolog.Nop())
+	c, err := NewCron(scheduled(t, job), sink, cursor, clock, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,10 +368,10 @@ func TestCronUpdate(t *testing.T) {
 		t.Fatalf("first wait = %s, want 90s (kept at 10:02)", d)
 	}
 
-	if err := c.Update([]CronJob{{Rule: "x", Spec: "nonsense"}}); err == nil || !strings.Contains(err.Error(), `"x"`) {
+	if err := c.Update([]CronJob{{Rule: "x", Spec: "nonsense"}}); err == nil || !strings.Contains(err.Error(), `"x"`) { // no schedule
 		t.Fatalf("Update with a bad spec = %v, want an error naming the rule", err)
 	}
-	if err := c.Update([]CronJob{{Rule: "kept", Spec: "*/2 * * * *"}, {Rule: "new", Spec: "* * * * *"}}); err != nil {
+	if err := c.Update(scheduled(t, CronJob{Rule: "kept", Spec: "*/2 * * * *"}, CronJob{Rule: "new", Spec: "* * * * *"})); err != nil {
 		t.Fatal(err)
 	}
 	if d := b.clock.waitAfter(t); d != 30*time.Second {
@@ -380,4 +405,13 @@ func TestNewCronErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func mustLoc(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatalf("load zone %s: %v", name, err)
+	}
+	return loc
 }

@@ -45,7 +45,7 @@ func cronJobs(cfg *rules.Config) []triggers.CronJob {
 		if r.On.Cron == "" {
 			continue
 		}
-		jobs = append(jobs, triggers.CronJob{Rule: r.Name, Spec: r.On.Cron, TZ: r.Location(), CatchUp: r.On.CatchUp})
+		jobs = append(jobs, triggers.CronJob{Rule: r.Name, Spec: r.On.Cron, Schedule: r.Schedule(), TZ: r.Location(), CatchUp: r.On.CatchUp})
 	}
 	return jobs
 }

@@ -1,4 +1,4 @@
-package triggers
+package rules
 
 import (
 	"testing"
@@ -92,13 +92,13 @@ func TestScheduleNext(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s, err := parseSchedule(tt.spec, tt.loc)
+			s, err := ParseSchedule(tt.spec, tt.loc)
 			if err != nil {
 				t.Fatal(err)
 			}
 			at := utc(tt.from)
 			for i, w := range tt.want {
-				got := s.next(at)
+				got := s.Next(at)
 				if !got.Equal(utc(w)) {
 					t.Fatalf("tick %d after %s = %s (%s), want %s", i, at.UTC().Format(time.RFC3339), got.UTC().Format(time.RFC3339), got, w)
 				}
@@ -113,11 +113,11 @@ func TestScheduleNext(t *testing.T) {
 
 func TestScheduleNeverFires(t *testing.T) {
 	t.Parallel()
-	s, err := parseSchedule("0 0 30 2 *", time.UTC)
+	s, err := ParseSchedule("0 0 30 2 *", time.UTC)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := s.next(utc("2026-01-01T00:00:00Z")); !got.IsZero() {
+	if got := s.Next(utc("2026-01-01T00:00:00Z")); !got.IsZero() {
 		t.Fatalf("next of Feb 30 = %s, want zero", got)
 	}
 }
@@ -127,8 +127,8 @@ func TestParseScheduleErrors(t *testing.T) {
 	for _, spec := range []string{"", "bad", "* * * *", "61 * * * *", "CRON_TZ=UTC 0 * * * *", "TZ=UTC 0 * * * *", "@every 500ms", "@sometimes"} {
 		t.Run(spec, func(t *testing.T) {
 			t.Parallel()
-			if _, err := parseSchedule(spec, time.UTC); err == nil {
-				t.Fatalf("parseSchedule(%q) succeeded", spec)
+			if _, err := ParseSchedule(spec, time.UTC); err == nil {
+				t.Fatalf("ParseSchedule(%q) succeeded", spec)
 			}
 		})
 	}

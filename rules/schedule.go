@@ -1,6 +1,7 @@
-package triggers
+package rules
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -8,7 +9,9 @@ import (
 	"github.com/robfig/cron/v3"
 )
 
-// schedule computes the ticks of one cron job in its time zone.
+// Schedule computes the ticks of one cron rule in its time zone. It is the
+// one parser of cron specs: `seaflow validate`, `seaflow test` and the
+// daemon's cron trigger all read the Schedule the config load built.
 //
 // Standard specs ("0 2 * * *", "@daily") are parsed by robfig/cron and
 // evaluated in the job's zone, with two daylight-saving corrections that make
@@ -21,48 +24,49 @@ import (
 //
 // "@every D" ticks are aligned to multiples of D since the Unix epoch, so every
 // replica computes the same ticks (and the same event ids) whenever it started.
-type schedule struct {
+type Schedule struct {
 	spec  *cron.SpecSchedule // nil for @every
 	every time.Duration      // > 0 for @every
 	loc   *time.Location
 }
 
-// parseSchedule parses spec with cron.ParseStandard (5 fields or a
-// descriptor) for the zone loc (nil means UTC).
-func parseSchedule(spec string, loc *time.Location) (*schedule, error) {
+// ParseSchedule parses spec with cron.ParseStandard (5 fields or a
+// descriptor, or "@every D" with D at least a second) for the zone loc
+// (nil means UTC).
+func ParseSchedule(spec string, loc *time.Location) (*Schedule, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
 	s := strings.TrimSpace(spec)
 	if strings.HasPrefix(s, "TZ=") || strings.HasPrefix(s, "CRON_TZ=") {
-		return nil, fmt.Errorf("parse cron spec %q: set the time zone with tz, not in the spec", spec)
+		return nil, errors.New("set the time zone with tz:, not in the spec")
 	}
 	if rest, ok := strings.CutPrefix(s, "@every "); ok {
 		d, err := time.ParseDuration(strings.TrimSpace(rest))
 		if err != nil {
-			return nil, fmt.Errorf("parse cron spec %q: %w", spec, err)
+			return nil, err
 		}
 		if d < time.Second {
-			return nil, fmt.Errorf("parse cron spec %q: interval below one second", spec)
+			return nil, fmt.Errorf("@every %s is below one second", d)
 		}
-		return &schedule{every: d, loc: loc}, nil
+		return &Schedule{every: d, loc: loc}, nil
 	}
 	parsed, err := cron.ParseStandard(s)
 	if err != nil {
-		return nil, fmt.Errorf("parse cron spec %q: %w", spec, err)
+		return nil, err
 	}
 	p, ok := parsed.(*cron.SpecSchedule)
 	if !ok {
-		return nil, fmt.Errorf("parse cron spec %q: unsupported schedule %T", spec, parsed)
+		return nil, fmt.Errorf("unsupported schedule %T", parsed)
 	}
 	cp := *p
 	cp.Location = loc
-	return &schedule{spec: &cp, loc: loc}, nil
+	return &Schedule{spec: &cp, loc: loc}, nil
 }
 
-// next returns the first tick strictly after t, or the zero time when the
+// Next returns the first tick strictly after t, or the zero time when the
 // schedule has none within five years (e.g. "0 0 30 2 *").
-func (s *schedule) next(t time.Time) time.Time {
+func (s *Schedule) Next(t time.Time) time.Time {
 	if s.every > 0 {
 		d := s.every
 		// Floor to a multiple of d since the epoch, then step one interval.
@@ -87,7 +91,7 @@ func (s *schedule) next(t time.Time) time.Time {
 // gapTick reports whether a clock change that jumps forward lies in (t, n)
 // and the schedule has a tick in the wall-clock times it skips; the tick then
 // fires at the instant of the change.
-func (s *schedule) gapTick(t, n time.Time) (time.Time, bool) {
+func (s *Schedule) gapTick(t, n time.Time) (time.Time, bool) {
 	cur := t
 	for i := 0; i < 64; i++ {
 		_, end := cur.ZoneBounds()
