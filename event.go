@@ -47,6 +47,12 @@ type Event struct {
 	Msg  any `json:"msg,omitempty"`
 	// Rule is set for cron events: the rule whose schedule fired.
 	Rule string `json:"rule,omitempty"`
+	// Error is set when the trigger stored what it received but could not
+	// decode it (a correctly signed SeaTable body of a shape seaflow does
+	// not know): no rule runs, and the event shows as failed with this
+	// reason. A signed SeaTable delivery is never refused for its content,
+	// because SeaTable disables a webhook after five refusals.
+	Error string `json:"error,omitempty"`
 	// Redelivered is set by the queue when the event was handed out before
 	// (a crash before its ack): its ops may have been queued and sent
 	// already. Not stored.

@@ -84,11 +84,11 @@ func TestExpressionBlowUpStopsOnlyItsEvent(t *testing.T) {
     when: %q
     do: [ { delete: { base: crm, table: T, row: r } } ]
 `, "msg.big ? ("+when+") : true"))
-			big, _ := cfg.NATSEvent("x", "m1", []byte(`{"big": true}`), t0)
+			big, _ := natsEvent("x", "m1", []byte(`{"big": true}`), t0)
 			if _, err := cfg.Rules[0].Evaluate(&big, nil, t0); err == nil || !strings.Contains(err.Error(), "memory budget") {
 				t.Fatalf("want a memory budget error, got %v", err)
 			}
-			small, _ := cfg.NATSEvent("x", "m2", []byte(`{"big": false}`), t0)
+			small, _ := natsEvent("x", "m2", []byte(`{"big": false}`), t0)
 			out, err := cfg.Rules[0].Evaluate(&small, nil, t0)
 			if err != nil || !out.When || len(out.Ops) != 1 {
 				t.Fatalf("next event: %+v, %v; want one op", out, err)
@@ -112,7 +112,7 @@ func BenchmarkExpressionBlowUp(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			ev, _ := cfg.NATSEvent("x", "m", []byte(`{}`), t0)
+			ev, _ := natsEvent("x", "m", []byte(`{}`), t0)
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := cfg.Rules[0].Evaluate(&ev, nil, t0); err == nil {

@@ -1,9 +1,11 @@
 package rules
 
 import (
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -247,6 +249,12 @@ func (d *decoder) webhooks(n *yaml.Node, cfg *Config) {
 			if h, ok := hf["header"]; ok {
 				if s, ok := d.str(h.val, field+".hmac.header"); ok && s != "" {
 					w.HMAC.Header = s
+					switch {
+					case !headerNameRe.MatchString(s):
+						d.errorf(h.val, field+".hmac.header", "%q is not an HTTP header name", s)
+					case http.CanonicalHeaderKey(s) == "Authorization":
+						d.errorf(h.val, field+".hmac.header", "cannot be Authorization (it carries bearer tokens; use a header of its own, like X-Signature-256)")
+					}
 				}
 			}
 			if s, ok := hf["secret"]; ok {
@@ -280,6 +288,9 @@ func (d *decoder) webhooks(n *yaml.Node, cfg *Config) {
 		cfg.Webhooks = append(cfg.Webhooks, w)
 	}
 }
+
+// headerNameRe matches an HTTP header name (RFC 9110 token characters).
+var headerNameRe = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 
 // rateLimit decodes a webhook's rate_limit: {events: N, per: DURATION}.
 func (d *decoder) rateLimit(n *yaml.Node, field string) *RateLimit {

@@ -1,7 +1,9 @@
 // Package rules is seaflow's config and rules file: loading with every
 // error reported at its position, expression compilation, the rule index
-// that matches events, rule evaluation into ops, and the rule test runner.
-// `seaflow run`, `seaflow validate` and `seaflow test` all use this code.
+// that matches events, and rule evaluation into ops. It is the one gate:
+// `seaflow validate` is exactly Load, and `seaflow run` and `seaflow test`
+// (package ruletest) run what Load compiled; nothing downstream parses or
+// validates the file again.
 //
 // # Loading
 //
@@ -79,34 +81,6 @@
 // rules by rule name, NATS rules in a tree of subject tokens (wildcards
 // included), so matching costs the same with 5 rules or 5,000. Events with
 // event.self set match only rules with on_self.
-//
-// # Rule tests
-//
-// RunTests runs rule test files (`seaflow test FILE...`) with no network.
-// A test file is YAML:
-//
-//	config: rules.example.yaml     # relative to the test file
-//	env: { VAR: value }            # for ${VAR}; the process environment is not used
-//	cases:
-//	  - name: deal won is stamped
-//	    now: 2026-11-26T10:00:00Z  # the clock (RFC 3339); cron cases default to at
-//	    webhook: { name: crm-changes, headers: {...}, body: {...}, id: ..., self: false }
-//	    # or nats: { subject: shop.orders.created, data: {...} or "text", id: ... }
-//	    # or cron: { rule: nightly-overdue, at: 2026-11-26T01:00:00Z }
-//	    #    with rows: [ {_id: ..., Due: ...} ] as the for_each query's result
-//	    expect:                    # the ops in order; [] for none
-//	      - { kind: update, table: Deals, row_id: R1, values: { "Won At": "2026-11-26T10:00:00Z" } }
-//	    error: "text"              # optional: a rule error containing text is expected
-//
-// A body or data given as a string is sent as is (for signed bodies);
-// otherwise it is sent as JSON. Headers that carry the webhook's
-// credentials are verified; without them auth is not tested. Expected ops
-// are compared on the fields they give, by the JSON names of actions.Op
-// (kind, base, table, row_id, values, key, link_column, other_row_ids,
-// sql, params, lane, rule, depth, id, event_id, created_at); times compare
-// as instants. The output is one line per case like go test, a diff under
-// each failure, and an ok/FAIL line per file. rules/example_test.go runs
-// the repository's rules.example.test.yaml through the same runner.
 //
 // # Benchmarks
 //

@@ -42,7 +42,7 @@ func FuzzParse(f *testing.F) {
 			{ID: "w", Source: seaflow.SourceWebhook, Name: "crm-changes", Row: map[string]any{}, Old: map[string]any{}},
 		}
 		for _, r := range rs.CronRules() {
-			events = append(events, CronEvent(r.Name, t0))
+			events = append(events, cronEvent(r.Name, t0))
 		}
 		for i := range events {
 			for _, r := range rs.Match(&events[i]) {

@@ -44,7 +44,7 @@ func TestEvaluateActions(t *testing.T) {
       - link: { base: crm, table: T, column: C, row: "=msg.row", other_rows: [o1, "=msg.id"] }
       - sql: { base: crm, sql: "UPDATE T SET a = ? WHERE b = ? AND c = '?'", params: ["=msg.id", 7] }
 `)
-	ev, err := cfg.NATSEvent("orders.new", "m1", []byte(`{"id":"X1","table":"Deals","row":"R1","fields":{"A":1}}`), t0)
+	ev, err := natsEvent("orders.new", "m1", []byte(`{"id":"X1","table":"Deals","row":"R1","fields":{"A":1}}`), t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestEvaluateWhenAndRuntimeErrors(t *testing.T) {
 `)
 	r := cfg.Rules[0]
 	run := func(data string) (Outcome, error) {
-		ev, err := cfg.NATSEvent("orders.new", "m", []byte(data), t0)
+		ev, err := natsEvent("orders.new", "m", []byte(data), t0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +141,7 @@ func TestEvaluateMemoryBudget(t *testing.T) {
     when: len(1..10000000) > 0
     do: [ { delete: { base: crm, table: T, row: r } } ]
 `)
-	ev, _ := cfg.NATSEvent("x", "m", []byte(`{}`), t0)
+	ev, _ := natsEvent("x", "m", []byte(`{}`), t0)
 	if _, err := cfg.Rules[0].Evaluate(&ev, nil, t0); err == nil || !strings.Contains(err.Error(), "memory budget") {
 		t.Fatalf("want a memory budget error, got %v", err)
 	}
@@ -164,7 +164,7 @@ func TestEvaluateForEach(t *testing.T) {
 	if next := r.Schedule().Next(t0); !next.Equal(time.Date(2026, 11, 27, 1, 0, 0, 0, time.UTC)) {
 		t.Errorf("next run %v, want 02:00 Berlin = 01:00 UTC", next)
 	}
-	ev := CronEvent("overdue", time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC))
+	ev := cronEvent("overdue", time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC))
 	fe := r.ForEach()
 	params, err := fe.Params(&ev)
 	if err != nil || fe.Base != "crm" || len(params) != 2 || params[0] != "2026-11-26" || params[1] != "bob" {
@@ -248,10 +248,7 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := cfg.WebhookEvent("form", "abc", []byte(`{"name":"Ada"}`), t0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ev := seaflow.Event{ID: "webhook/form/abc", Source: seaflow.SourceWebhook, Name: "form", Time: t0, Body: map[string]any{"name": "Ada"}}
 	out, err := cfg.RuleSet().Match(&ev)[0].Evaluate(&ev, nil, t0)
 	if err != nil || len(out.Ops) != 1 {
 		t.Fatalf("evaluate: %v %+v", err, out)

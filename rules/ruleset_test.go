@@ -45,8 +45,8 @@ func TestMatch(t *testing.T) {
 		{"webhook self skips rules without on_self", seaflow.Event{Source: seaflow.SourceWebhook, Name: "crm", Self: true}, "hook2"},
 		{"webhook other", seaflow.Event{Source: seaflow.SourceWebhook, Name: "form"}, "form"},
 		{"webhook unknown", seaflow.Event{Source: seaflow.SourceWebhook, Name: "nope"}, ""},
-		{"cron by rule", CronEvent("hourly", t0), "hourly"},
-		{"cron unknown", CronEvent("weekly", t0), ""},
+		{"cron by rule", cronEvent("hourly", t0), "hourly"},
+		{"cron unknown", cronEvent("weekly", t0), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -104,7 +104,7 @@ func benchMatch(b *testing.B, n int) {
 	}
 	hook := seaflow.Event{Source: seaflow.SourceWebhook, Name: "h0"}
 	msg := seaflow.Event{Source: seaflow.SourceNATS, Name: "orders.s1.created"}
-	cron := CronEvent("r2", t0)
+	cron := cronEvent("r2", t0)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/rules"
+	"github.com/seaflow/seaflow/triggers"
 )
 
 const testConfig = `
@@ -205,7 +206,7 @@ func TestForEach(t *testing.T) {
 		return []map[string]any{{"_id": "a", "Prio": 3}, {"_id": "b", "Prio": 1}, {"_id": "c", "Prio": 2}}, nil
 	}
 	r, b := setup(t, query)
-	ev := rules.CronEvent("nightly", time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC))
+	ev := triggers.CronEvent("nightly", time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC))
 	if err := r.Handle(context.Background(), ev); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}

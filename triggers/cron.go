@@ -10,7 +10,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/seaflow/seaflow"
-	"github.com/seaflow/seaflow/rules"
 )
 
 // MaxCatchUp bounds how many missed ticks of one job a catch-up fires after
@@ -49,7 +48,7 @@ type CronJob struct {
 }
 
 // Cron fires cron jobs into a Sink. Each tick is written as
-// rules.CronEvent(rule, scheduled time), whose id is the rule name and the
+// CronEvent(rule, scheduled time), whose id is the rule name and the
 // scheduled time in UTC, so replicas firing the same tick write the same id
 // and the EVENTS stream keeps one. After the write the tick is saved in the
 // Cursor. A tick the Sink refuses is retried with growing waits (1s doubling
@@ -333,7 +332,7 @@ func (c *Cron) fireDue(ctx context.Context, entries []*cronEntry, now time.Time)
 // fire writes the entry's pending tick and advances it, or schedules a retry.
 func (c *Cron) fire(ctx context.Context, e *cronEntry, now time.Time) {
 	scheduled := e.tick()
-	ev := rules.CronEvent(e.Rule, scheduled)
+	ev := CronEvent(e.Rule, scheduled)
 	if err := c.sink.Accept(ctx, ev); err != nil {
 		if ctx.Err() != nil {
 			return

@@ -49,7 +49,7 @@ func connect(t *testing.T, url string) *nats.Conn {
 	return nc
 }
 
-// testNATSDecode stands in for rules.Config.NATSEvent: JSON payloads only.
+// testNATSDecode stands in for NATSEvent: JSON payloads only, ids as sent.
 func testNATSDecode(subject, id string, data []byte, received time.Time) (seaflow.Event, error) {
 	var v any
 	if err := json.Unmarshal(data, &v); err != nil {

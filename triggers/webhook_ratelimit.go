@@ -1,37 +1,19 @@
 package triggers
 
 import (
-	"fmt"
 	"math"
 	"sync"
 	"time"
+
+	"github.com/seaflow/seaflow/rules"
 )
-
-// RateLimit caps the requests a generic webhook accepts: at most Events in
-// any rolling window of Per. The zero value means no limit.
-type RateLimit struct {
-	Events int
-	Per    time.Duration
-}
-
-func (r RateLimit) enabled() bool { return r.Events > 0 && r.Per > 0 }
-
-func (r RateLimit) validate(hook string) error {
-	switch {
-	case r == RateLimit{}:
-		return nil
-	case r.Events <= 0 || r.Per <= 0:
-		return fmt.Errorf("webhook %q: rate limit needs events > 0 and per > 0, got %d per %s", hook, r.Events, r.Per)
-	}
-	return nil
-}
 
 // hookLimiter is the exact rolling log of one hook's accepted requests (a
 // ring of the last Events times), so it never lets more than Events
 // through in any window of Per, and knows exactly when the next slot frees.
 type hookLimiter struct {
 	mu    sync.Mutex
-	limit RateLimit
+	limit rules.RateLimit
 	times []time.Time // ring, oldest at head once full
 	head  int
 }
@@ -62,19 +44,19 @@ type limiters struct {
 }
 
 // update makes the limiters match hooks.
-func (ls *limiters) update(hooks map[string]Hook) {
+func (ls *limiters) update(hooks []*rules.WebhookConfig) {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	next := map[string]*hookLimiter{}
 	for _, h := range hooks {
-		if !h.RateLimit.enabled() {
+		if h.RateLimit == nil || h.RateLimit.Events <= 0 || h.RateLimit.Per <= 0 {
 			continue
 		}
-		if old := ls.m[h.Name]; old != nil && old.limit == h.RateLimit {
+		if old := ls.m[h.Name]; old != nil && old.limit == *h.RateLimit {
 			next[h.Name] = old
 			continue
 		}
-		next[h.Name] = &hookLimiter{limit: h.RateLimit}
+		next[h.Name] = &hookLimiter{limit: *h.RateLimit}
 	}
 	ls.m = next
 }

@@ -178,9 +178,7 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 		defer cancel()
 		return q.PublishEvents(ctx, evs)
 	}, d.metrics)
-	if d.hooks, err = triggers.NewWebhooks(webhookHooks(cfg), cfg.WebhookEvent, sink, clock, d.log.With().Str("component", "webhooks").Logger()); err != nil {
-		return nil, fmt.Errorf("webhooks: %w", err)
-	}
+	d.hooks = triggers.NewWebhooks(cfg.Webhooks, sink, clock, d.log.With().Str("component", "webhooks").Logger())
 	if d.cron, err = triggers.NewCron(cronJobs(cfg), sink, newCronCursor(q), clock, d.log.With().Str("component", "cron").Logger()); err != nil {
 		return nil, fmt.Errorf("cron: %w", err)
 	}
@@ -198,7 +196,7 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 				return nil, fmt.Errorf("connect to nats.url: %w", err)
 			}
 		}
-		d.nats = triggers.NewNATS(nc, subjects, "seaflow", cfg.NATSEvent, sink, clock, d.log.With().Str("component", "nats").Logger())
+		d.nats = triggers.NewNATS(nc, subjects, "seaflow", triggers.NATSEvent, sink, clock, d.log.With().Str("component", "nats").Logger())
 		d.intake.Add(1)
 		go func() {
 			defer d.intake.Done()
@@ -272,10 +270,6 @@ func (d *daemon) reload(path string) {
 		d.log.Error().Str("config", path).Str("errors", err.Error()).Msg("reload refused: the old rules keep running")
 		return
 	}
-	if err := d.hooks.Update(webhookHooks(cfg)); err != nil {
-		d.log.Error().Err(err).Msg("reload refused: webhooks")
-		return
-	}
 	if err := d.cron.Update(cronJobs(cfg)); err != nil {
 		d.log.Error().Err(err).Msg("reload refused: cron")
 		return
@@ -285,6 +279,7 @@ func (d *daemon) reload(path string) {
 			d.log.Error().Err(err).Msg("reload: nats subjects")
 		}
 	}
+	d.hooks.Update(cfg.Webhooks)
 	d.runner.Swap(cfg.RuleSet())
 	d.cfg.Store(cfg)
 	d.log.Info().Str("config", path).Int("rules", len(cfg.Rules)).Msg("rules reloaded")

@@ -85,7 +85,7 @@ func TestRuleTestsCommand(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "--- PASS") || strings.Contains(out, "--- FAIL") {
 		t.Fatalf("exit %d, stdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	failing := filepath.Join("..", "..", "rules", "testdata", "failing.test.yaml")
+	failing := filepath.Join("..", "..", "ruletest", "testdata", "failing.test.yaml")
 	out, _, code = runCLI(t, nil, "test", failing)
 	if code != 1 || !strings.Contains(out, "--- FAIL") {
 		t.Fatalf("failing tests: exit %d, stdout:\n%s", code, out)

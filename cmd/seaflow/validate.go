@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/seaflow/seaflow/rules"
+	"github.com/seaflow/seaflow/ruletest"
 	"github.com/seaflow/seaflow/seatable"
 )
 
@@ -52,7 +53,7 @@ func runRuleTests(ctx context.Context, m *Main, args []string) error {
 		fmt.Fprintln(m.Stderr, "usage: seaflow test FILE...")
 		return exitError{2}
 	}
-	failed, err := rules.RunTests(fs.Args(), m.Stdout)
+	failed, err := ruletest.Run(fs.Args(), m.Stdout)
 	if err != nil {
 		var list rules.ErrorList
 		if errors.As(err, &list) {

@@ -18,26 +18,6 @@ import (
 	"github.com/seaflow/seaflow/triggers"
 )
 
-// webhookHooks maps the config's webhooks onto the webhook trigger's.
-func webhookHooks(cfg *rules.Config) []triggers.Hook {
-	hooks := make([]triggers.Hook, 0, len(cfg.Webhooks))
-	for _, w := range cfg.Webhooks {
-		h := triggers.Hook{Name: w.Name, Path: w.Path, BearerToken: w.Token, NoAuth: w.Auth == "none"}
-		if w.SeaTable != nil {
-			h.SeaTable = true
-			h.SeaTableSecret = w.SeaTable.Secret
-		}
-		if w.HMAC != nil {
-			h.HMACHeader, h.HMACSecret = w.HMAC.Header, w.HMAC.Secret
-		}
-		if w.RateLimit != nil {
-			h.RateLimit = triggers.RateLimit{Events: w.RateLimit.Events, Per: w.RateLimit.Per}
-		}
-		hooks = append(hooks, h)
-	}
-	return hooks
-}
-
 // cronJobs lists the cron rules.
 func cronJobs(cfg *rules.Config) []triggers.CronJob {
 	var jobs []triggers.CronJob

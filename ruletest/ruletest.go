@@ -1,21 +1,35 @@
-package rules
+package ruletest
 
 import (
 	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/rs/zerolog"
+
 	"github.com/seaflow/seaflow"
+	"github.com/seaflow/seaflow/actions"
+	"github.com/seaflow/seaflow/rules"
+	"github.com/seaflow/seaflow/runner"
+	"github.com/seaflow/seaflow/seatable"
+	"github.com/seaflow/seaflow/triggers"
 )
 
 // testFile is a rule test file; see the package documentation.
@@ -36,6 +50,9 @@ type testCase struct {
 	// Error, when set, expects a rule to fail for the event with an error
 	// containing it; otherwise any rule error fails the case.
 	Error string `yaml:"error"`
+	// Calls, when set, is how many SeaTable calls the case's ops plan into
+	// (actions.Plan, the daemon's planner).
+	Calls *int `yaml:"calls"`
 	line  int
 }
 
@@ -59,13 +76,13 @@ type cronInput struct {
 	At   string `yaml:"at"`
 }
 
-// RunTests runs the rule test files at paths and writes a report to w in
-// the style of go test: "--- PASS: NAME" or "--- FAIL: NAME" with a diff per
-// case, then "ok" or "FAIL" per file. It needs no network: events are built
-// from the cases, for_each rows come from the cases, and nothing is sent.
-// failed counts failed cases, plus one per file that could not run; err
-// joins the reasons files could not run (already written to w).
-func RunTests(paths []string, w io.Writer) (failed int, err error) {
+// Run runs the rule test files at paths and writes a report to w in the
+// style of go test: "--- PASS: NAME" or "--- FAIL: NAME" with a diff per
+// case, then "ok" or "FAIL" per file. It needs no network: for_each rows
+// come from the cases, and nothing is sent. failed counts failed cases,
+// plus one per file that could not run; err joins the reasons files could
+// not run (already written to w).
+func Run(paths []string, w io.Writer) (failed int, err error) {
 	var errs []error
 	for _, p := range paths {
 		n, ferr := runTestFile(p, w)
@@ -100,7 +117,7 @@ func runTestFile(path string, w io.Writer) (int, error) {
 	if !filepath.IsAbs(cfgPath) {
 		cfgPath = filepath.Join(filepath.Dir(path), cfgPath)
 	}
-	cfg, err := Load(cfgPath, func(k string) (string, bool) {
+	cfg, err := rules.Load(cfgPath, func(k string) (string, bool) {
 		v, ok := tf.Env[k]
 		return v, ok
 	})
@@ -152,8 +169,12 @@ func caseLines(data []byte, cases []testCase) {
 	}
 }
 
-// runCase runs one case and returns what is wrong with it, if anything.
-func runCase(cfg *Config, c *testCase) []string {
+// runCase runs one case through the daemon's own path and returns what is
+// wrong with it, if anything: a webhook case goes through the webhook
+// intake (auth, decoding), every event through the runner (rule matching,
+// the loop guard and its depth limit, evaluation, for_each), and the ops
+// through the planner when the case counts calls.
+func runCase(cfg *rules.Config, c *testCase) []string {
 	if c.Expect == nil {
 		return []string{"no expect: (write expect: [] for no ops)"}
 	}
@@ -180,35 +201,53 @@ func runCase(cfg *Config, c *testCase) []string {
 	if err != nil {
 		return []string{err.Error()}
 	}
-	var got []seaflow.Op
-	var ruleErrs []string
-	for _, r := range cfg.RuleSet().Match(&ev) {
-		if fe := r.ForEach(); fe != nil {
-			if _, err := fe.Params(&ev); err != nil {
-				ruleErrs = append(ruleErrs, err.Error())
-				continue
-			}
-			for _, row := range c.Rows {
-				out, err := r.Evaluate(&ev, row, now)
-				if err != nil {
-					ruleErrs = append(ruleErrs, err.Error())
-					continue
-				}
-				got = append(got, out.Ops...)
-			}
-			continue
-		}
-		if len(c.Rows) > 0 && c.Cron != nil {
-			return []string{fmt.Sprintf("rows: given, but rule %q has no for_each", r.Name)}
-		}
-		out, err := r.Evaluate(&ev, nil, now)
-		if err != nil {
-			ruleErrs = append(ruleErrs, err.Error())
-			continue
-		}
-		got = append(got, out.Ops...)
+	if c.Cron == nil && len(c.Rows) > 0 {
+		return []string{"rows: only cron cases with a for_each rule take rows"}
 	}
-	var problems []string
+	if c.Cron != nil && len(c.Rows) > 0 {
+		for _, r := range cfg.RuleSet().Match(&ev) {
+			if r.ForEach() == nil {
+				return []string{fmt.Sprintf("rows: given, but rule %q has no for_each", r.Name)}
+			}
+		}
+	}
+
+	clock := func() time.Time { return now }
+	self := runner.NewSelfWrites(0, clock)
+	if in := c.Webhook; in != nil && (in.Self || in.Depth > 0) && ev.RowID != "" {
+		// The event reports a write seaflow made at that depth: the loop
+		// guard knows it as the daemon's would.
+		self.Mark(ev.Base, ev.Table, []string{ev.RowID}, in.Depth)
+	}
+	pub := &capture{}
+	var tr runner.Trace
+	run := runner.New(runner.Config{
+		Rules:      cfg.RuleSet(),
+		Publisher:  pub,
+		SelfWrites: self,
+		Query: func(context.Context, string, seaflow.Lane, string, []any) ([]map[string]any, error) {
+			return c.Rows, nil
+		},
+		OnTrace: func(t runner.Trace) { tr = t },
+		Now:     clock,
+		Logger:  zerolog.Nop(),
+	})
+	if err := run.Handle(context.Background(), ev); err != nil {
+		return []string{"runner: " + err.Error()}
+	}
+	ops := pub.ops
+	var problems, ruleErrs, stopped []string
+	if tr.Error != "" {
+		ruleErrs = append(ruleErrs, tr.Error)
+	}
+	for _, rt := range tr.Rules {
+		if rt.Error != "" {
+			ruleErrs = append(ruleErrs, rt.Error)
+		}
+		if rt.Stopped != "" {
+			stopped = append(stopped, fmt.Sprintf("rule %q did not run: %s", rt.Rule, rt.Stopped))
+		}
+	}
 	switch {
 	case c.Error != "":
 		found := false
@@ -223,42 +262,38 @@ func runCase(cfg *Config, c *testCase) []string {
 			problems = append(problems, "rule error: "+e)
 		}
 	}
-	return append(problems, diffOps(got, *c.Expect)...)
+	diff := diffOps(ops, *c.Expect)
+	if len(diff) > 0 {
+		problems = append(problems, stopped...)
+	}
+	problems = append(problems, diff...)
+	if c.Calls != nil {
+		calls := 0
+		for _, b := range actions.Plan(ops) {
+			calls += b.Calls()
+		}
+		if calls != *c.Calls {
+			problems = append(problems, fmt.Sprintf("calls: the ops plan into %d SeaTable calls, want %d", calls, *c.Calls))
+		}
+	}
+	return problems
+}
+
+// capture is the runner's publisher in a test: it keeps the ops instead of
+// queuing them.
+type capture struct{ ops []seaflow.Op }
+
+func (c *capture) PublishOps(_ context.Context, ops []seaflow.Op) error {
+	c.ops = append(c.ops, ops...)
+	return nil
 }
 
 // caseEvent builds the case's event; a cron case without now: gets the
 // scheduled time as its clock.
-func caseEvent(cfg *Config, c *testCase, now *time.Time) (seaflow.Event, error) {
+func caseEvent(cfg *rules.Config, c *testCase, now *time.Time) (seaflow.Event, error) {
 	switch {
 	case c.Webhook != nil:
-		in := c.Webhook
-		hook := cfg.Webhook(in.Name)
-		if hook == nil {
-			return seaflow.Event{}, fmt.Errorf("webhook: no webhook %q in the config", in.Name)
-		}
-		body, err := nodeBytes(&in.Body)
-		if err != nil {
-			return seaflow.Event{}, fmt.Errorf("webhook.body: %w", err)
-		}
-		if checkAuth(hook, in.Headers) {
-			h := http.Header{}
-			for k, v := range in.Headers {
-				h.Set(k, v)
-			}
-			if err := hook.Authorize(h, body); err != nil {
-				return seaflow.Event{}, fmt.Errorf("webhook.headers: %w", err)
-			}
-		}
-		id := in.ID
-		if id == "" {
-			id = "test/" + c.Name
-		}
-		ev, err := cfg.WebhookEvent(in.Name, id, body, *now)
-		if err != nil {
-			return seaflow.Event{}, err
-		}
-		ev.Self, ev.Depth = in.Self, in.Depth
-		return ev, nil
+		return webhookEvent(cfg, c, *now)
 	case c.NATS != nil:
 		data, err := nodeBytes(&c.NATS.Data)
 		if err != nil {
@@ -268,7 +303,7 @@ func caseEvent(cfg *Config, c *testCase, now *time.Time) (seaflow.Event, error) 
 		if id == "" {
 			id = "test/" + c.Name
 		}
-		return cfg.NATSEvent(c.NATS.Subject, id, data, *now)
+		return triggers.NATSEvent(c.NATS.Subject, id, data, *now)
 	default:
 		at, err := time.Parse(time.RFC3339, c.Cron.At)
 		if err != nil {
@@ -284,28 +319,95 @@ func caseEvent(cfg *Config, c *testCase, now *time.Time) (seaflow.Event, error) 
 		if now.IsZero() {
 			*now = at
 		}
-		return CronEvent(c.Cron.Rule, at), nil
+		return triggers.CronEvent(c.Cron.Rule, at), nil
 	}
 }
 
-// checkAuth reports whether the case's headers carry the webhook's
-// credentials, which are then verified; without them auth is not tested.
-func checkAuth(hook *WebhookConfig, headers map[string]string) bool {
-	want := ""
+// webhookEvent sends the case's request through the daemon's webhook
+// intake and returns the event it stored. Credentials in the case's
+// headers are checked as the daemon checks them; a case that gives none
+// is signed with the configured secret, so it tests the rules, not auth.
+func webhookEvent(cfg *rules.Config, c *testCase, now time.Time) (seaflow.Event, error) {
+	in := c.Webhook
+	hook := cfg.Webhook(in.Name)
+	if hook == nil {
+		return seaflow.Event{}, fmt.Errorf("webhook: no webhook %q in the config", in.Name)
+	}
+	body, err := nodeBytes(&in.Body)
+	if err != nil {
+		return seaflow.Event{}, fmt.Errorf("webhook.body: %w", err)
+	}
+	req := httptest.NewRequest(http.MethodPost, hook.Path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range in.Headers {
+		req.Header.Set(k, v)
+	}
+	if !hasCredentials(hook, req.Header) {
+		sign(hook, req.Header, body)
+	}
+	id := in.ID
+	if id == "" {
+		id = "test/" + c.Name
+	}
+	if req.Header.Get("Idempotency-Key") == "" {
+		req.Header.Set("Idempotency-Key", id)
+	}
+	sink := &eventSink{}
+	rec := httptest.NewRecorder()
+	triggers.NewWebhooks(cfg.Webhooks, sink, fixedClock(now), zerolog.Nop()).ServeHTTP(rec, req)
+	if rec.Code != http.StatusAccepted || len(sink.events) != 1 {
+		var answer struct{ Error string }
+		_ = json.Unmarshal(rec.Body.Bytes(), &answer)
+		return seaflow.Event{}, fmt.Errorf("webhook: the intake answers HTTP %d: %s", rec.Code, answer.Error)
+	}
+	return sink.events[0], nil
+}
+
+// hasCredentials reports whether hdr carries the header the webhook is
+// authenticated by.
+func hasCredentials(hook *rules.WebhookConfig, hdr http.Header) bool {
 	switch {
 	case hook.SeaTable != nil:
-		want = "X-SeaTable-Signature"
+		return hdr.Get(seatable.SignatureHeader) != ""
 	case hook.Token != "":
-		want = "Authorization"
+		return hdr.Get("Authorization") != ""
 	case hook.HMAC != nil:
-		want = hook.HMAC.Header
+		return hdr.Get(hook.HMAC.Header) != ""
 	}
-	for k := range headers {
-		if want != "" && strings.EqualFold(k, want) {
-			return true
-		}
+	return true
+}
+
+// sign adds the credentials the webhook's sender would send.
+func sign(hook *rules.WebhookConfig, hdr http.Header, body []byte) {
+	switch {
+	case hook.SeaTable != nil:
+		hdr.Set(seatable.SignatureHeader, seatable.SignWebhook(hook.SeaTable.Secret, body))
+	case hook.Token != "":
+		hdr.Set("Authorization", "Bearer "+hook.Token)
+	case hook.HMAC != nil:
+		mac := hmac.New(sha256.New, []byte(hook.HMAC.Secret))
+		mac.Write(body)
+		hdr.Set(hook.HMAC.Header, "sha256="+hex.EncodeToString(mac.Sum(nil)))
 	}
-	return false
+}
+
+// eventSink keeps what the intake stores.
+type eventSink struct{ events []seaflow.Event }
+
+func (s *eventSink) Accept(_ context.Context, evs ...seaflow.Event) error {
+	s.events = append(s.events, evs...)
+	return nil
+}
+
+// fixedClock is a clock stopped at the case's now.
+type fixedClock time.Time
+
+func (c fixedClock) Now() time.Time { return time.Time(c) }
+
+func (c fixedClock) After(time.Duration) <-chan time.Time {
+	ch := make(chan time.Time, 1)
+	ch <- time.Time(c)
+	return ch
 }
 
 // nodeBytes turns a YAML body into the bytes sent: a string as is, anything
@@ -356,7 +458,7 @@ func diffOp(i int, got seaflow.Op, want map[string]any) []string {
 	g := normalize(got).(map[string]any)
 	w, _ := normalize(want).(map[string]any)
 	var out []string
-	for _, k := range sortedKeys(w) {
+	for _, k := range slices.Sorted(maps.Keys(w)) {
 		if !opFields[k] {
 			out = append(out, fmt.Sprintf("op[%d].%s: not an op field", i, k))
 			continue
@@ -378,7 +480,7 @@ func diffOp(i int, got seaflow.Op, want map[string]any) []string {
 		for c := range wm {
 			keys[c] = nil
 		}
-		for _, c := range sortedKeys(keys) {
+		for _, c := range slices.Sorted(maps.Keys(keys)) {
 			gv, inG := gm[c]
 			wv, inW := wm[c]
 			switch {
