@@ -94,8 +94,8 @@ func (q *Queue) opsConsumerFor(ctx context.Context, base string, lane seaflow.La
 
 // Fetch takes up to max ops of base and lane from the work queue. It returns
 // as soon as max ops are there, or when wait has passed with what it has
-// (possibly nothing, without error); a wait of zero takes only what is
-// there now. If ctx ends first it returns ctx.Err() and hands back anything
+// (possibly nothing, without error), plus whatever is queued by then; a
+// wait of zero takes only what is there now. If ctx ends first it returns ctx.Err() and hands back anything
 // it took. Each op must then be settled with exactly one of Ack (done:
 // removed from the queue) or Release (redelivered at once), and may be
 // kept with Extend meanwhile; an op left unsettled comes back after five
@@ -114,43 +114,65 @@ func (q *Queue) Fetch(ctx context.Context, base string, lane seaflow.Lane, max i
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
 		wait = time.Until(dl)
 	}
-	var batch jetstream.MessageBatch
-	var fctx context.Context = ctx
-	if wait < opsMinWait {
-		batch, err = cons.FetchNoWait(max)
-	} else {
-		var cancel context.CancelFunc
-		fctx, cancel = context.WithTimeout(ctx, wait)
-		defer cancel()
-		batch, err = cons.Fetch(max, jetstream.FetchContext(fctx))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("fetch ops %s/%s: %w", base, lane, err)
-	}
 	out := make([]actions.Delivery, 0, max)
 	var msgs []jetstream.Msg
-	for msg := range batch.Messages() {
-		msgs = append(msgs, msg)
-		var op seaflow.Op
-		if err := json.Unmarshal(msg.Data(), &op); err != nil {
-			q.log.Error().Err(err).Str("subject", msg.Subject()).Msg("undecodable op dropped")
-			_ = msg.Term()
-			continue
+	take := func(batch jetstream.MessageBatch) error {
+		n := 0
+		for msg := range batch.Messages() {
+			n++
+			msgs = append(msgs, msg)
+			var op seaflow.Op
+			if err := json.Unmarshal(msg.Data(), &op); err != nil {
+				q.log.Error().Err(err).Str("subject", msg.Subject()).Msg("undecodable op dropped")
+				_ = msg.Term()
+				continue
+			}
+			out = append(out, q.delivery(op, msg))
 		}
-		out = append(out, q.delivery(op, msg))
+		if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
+			// What arrived is still good; the error ends only this fetch.
+			if n == 0 && len(out) == 0 {
+				return fmt.Errorf("fetch ops %s/%s: %w", base, lane, err)
+			}
+			q.log.Warn().Err(err).Str("base", base).Str("lane", string(lane)).Int("ops", len(out)).Msg("fetch ended early")
+		}
+		return nil
+	}
+	var batch jetstream.MessageBatch
+	timed := wait >= opsMinWait
+	if timed {
+		fctx, cancel := context.WithTimeout(ctx, wait)
+		batch, err = cons.Fetch(max, jetstream.FetchContext(fctx))
+		if err == nil {
+			err = take(batch)
+		}
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("fetch ops %s/%s: %w", base, lane, err)
+		}
+	}
+	// Whatever is queued when the wait ends goes in too: a timed fetch on
+	// a loaded machine can end while the server is still handing over ops
+	// that were there all along, and those belong in this batch, not in a
+	// call of their own. (A timed fetch that got nothing found the queue
+	// empty: no second round trip for an idle lane.)
+	for len(msgs) < max && ctx.Err() == nil && (!timed || len(msgs) > 0) {
+		before := len(msgs)
+		if batch, err = cons.FetchNoWait(max - len(msgs)); err != nil {
+			if len(msgs) == 0 {
+				return nil, fmt.Errorf("fetch ops %s/%s: %w", base, lane, err)
+			}
+			break
+		}
+		if err := take(batch); err != nil || len(msgs) == before {
+			break
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		for _, m := range msgs {
 			_ = m.Nak()
 		}
 		return nil, err
-	}
-	if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		// What arrived is still good; the error ends only this fetch.
-		if len(out) == 0 {
-			return nil, fmt.Errorf("fetch ops %s/%s: %w", base, lane, err)
-		}
-		q.log.Warn().Err(err).Str("base", base).Str("lane", string(lane)).Int("ops", len(out)).Msg("fetch ended early")
 	}
 	return out, nil
 }
