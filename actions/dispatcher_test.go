@@ -468,3 +468,41 @@ func TestDispatcherMarksTargetRowsBeforeSending(t *testing.T) {
 		t.Errorf("OnSending ran after the row was written")
 	}
 }
+
+// TestDispatcherAddsAndRemovesBases: a base added while the dispatcher
+// runs (a reload) gets its loops and its queued ops land; a removed base
+// stops taking ops, which stay queued.
+func TestDispatcherAddsAndRemovesBases(t *testing.T) {
+	b := setup(t)
+	m := newModel()
+	m.put("T1", "x1", map[string]any{})
+	shop := &fakeRows{n: b.n, m: m, events: b.events}
+	d := NewDispatcher(b.cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	shopOp := func(id string) seaflow.Op {
+		return seaflow.Op{ID: id, Kind: seaflow.KindUpdate, Base: "shop", Table: "T1", Lane: seaflow.Urgent, RowID: "x1", Values: map[string]any{"n": id}}
+	}
+	b.source.push(shopOp("s1"), u("c1", seaflow.Urgent, "r1", map[string]any{"n": 1}))
+	waitUntil(t, b.n, "crm op acked", func() bool { return b.source.ackedCount() == 1 })
+	if q := b.source.queued("shop", seaflow.Urgent); q != 1 {
+		t.Fatalf("%d shop ops queued before the base was added, want 1", q)
+	}
+	d.SetBase("shop", shop)
+	waitUntil(t, b.n, "shop op acked", func() bool { return b.source.ackedCount() == 2 })
+	shop.mu.Lock()
+	got := shop.m.tables["T1"]["x1"].cells["n"]
+	shop.mu.Unlock()
+	if got != "s1" {
+		t.Fatalf("shop row n = %v, want s1", got)
+	}
+	d.RemoveBase("shop")
+	b.source.push(shopOp("s2"), u("c2", seaflow.Urgent, "r2", map[string]any{"n": 2}))
+	waitUntil(t, b.n, "crm op acked", func() bool { return b.source.ackedCount() == 3 })
+	if q := b.source.queued("shop", seaflow.Urgent); q != 1 {
+		t.Fatalf("%d shop ops queued after the base was removed, want 1 (kept)", q)
+	}
+}

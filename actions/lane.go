@@ -1,0 +1,350 @@
+package actions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/seaflow/seaflow"
+	"github.com/seaflow/seaflow/seatable"
+)
+
+// laneLoop is the loop of one base and lane.
+type laneLoop struct {
+	d    *Dispatcher
+	base string
+	lane seaflow.Lane
+	exec *Executor
+	log  zerolog.Logger
+
+	// held are the deliveries fetched and not yet settled, in queue order.
+	held []Delivery
+	// failures counts failed rounds in a row, for the backoff.
+	failures int
+	// frozenUntil is the end of the last freeze after a 429: the lane
+	// waits for it even if the budget forgot it.
+	frozenUntil time.Time
+	// extendedAt is when held ops were last extended.
+	extendedAt time.Time
+}
+
+func (l *laneLoop) now() time.Time { return l.d.cfg.Clock.Now() }
+
+func (l *laneLoop) run(ctx context.Context) {
+	defer l.releaseAll(context.WithoutCancel(ctx))
+	for ctx.Err() == nil {
+		ready, wake, err := l.ready(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				l.log.Error().Err(err).Msg("ask rule budget")
+				l.backoff(ctx)
+			}
+			continue
+		}
+		if ready != nil {
+			l.dispatch(ctx, ready)
+			continue
+		}
+		// Nothing held may go now: reach for more work, unless the lane
+		// already holds as much as it may, then wait for a rule's slot.
+		if len(l.held) >= l.d.cfg.MaxHeld {
+			l.sleepUntil(ctx, wake)
+			continue
+		}
+		if len(l.held) > 0 && !l.now().Before(l.extendedAt.Add(extendEvery)) {
+			l.extendAll(ctx)
+		}
+		l.fetch(ctx, wake)
+	}
+}
+
+// fetch waits until the budget admits a call, then fetches a batch into
+// held, waiting for ops no later than wake when that is set (a held rule's
+// next slot). It reports whether it got any ops.
+func (l *laneLoop) fetch(ctx context.Context, wake time.Time) bool {
+	cfg := l.d.cfg
+	if !l.sleepUntil(ctx, l.frozenUntil) {
+		return false
+	}
+	if !cfg.DryRun {
+		next, err := cfg.Budget.Next(ctx, l.base, l.lane)
+		if err != nil {
+			if ctx.Err() == nil {
+				l.log.Error().Err(err).Msg("ask budget")
+				l.backoff(ctx)
+			}
+			return false
+		}
+		if next.After(l.now()) {
+			l.sleepUntil(ctx, next)
+			return false
+		}
+	}
+	pending, err := cfg.Source.Pending(ctx, l.base, l.lane)
+	if err != nil {
+		pending = 0
+	}
+	wait := l.d.linger[l.lane] * time.Duration(max(MaxBatchRows-pending, 0)) / MaxBatchRows
+	if pending == 0 {
+		// Nothing queued: Fetch is where the lane waits for work.
+		wait = max(wait, idleFetchWait)
+	}
+	if !wake.IsZero() {
+		wait = min(wait, max(wake.Sub(l.now()), idleFetchWait))
+	}
+	ds, err := cfg.Source.Fetch(ctx, l.base, l.lane, min(MaxBatchRows, cfg.MaxHeld-len(l.held)), wait)
+	// A failed fetch may still have handed over deliveries.
+	l.held = append(l.held, ds...)
+	if err != nil && ctx.Err() == nil {
+		l.log.Error().Err(err).Msg("fetch ops")
+		l.backoff(ctx)
+	}
+	return len(ds) > 0
+}
+
+// dispatch plans the held ops at the indexes ready and sends their
+// batches in order, settling each op as its batch finishes. It stops at the
+// first batch that fails, and at a batch whose rule budget is spent.
+func (l *laneLoop) dispatch(ctx context.Context, ready []int) {
+	cfg := l.d.cfg
+	bg := context.WithoutCancel(ctx)
+	// ops[i] is held[ready[i]]; Plan and Execute index ops.
+	ops := make([]seaflow.Op, len(ready))
+	for i, h := range ready {
+		ops[i] = replaySafe(l.held[h])
+	}
+	settled := make([]bool, len(l.held))
+	defer func() {
+		var rest []Delivery
+		for i, dl := range l.held {
+			if !settled[i] {
+				rest = append(rest, dl)
+			}
+		}
+		l.held = rest
+	}()
+	deadFailed := false
+	for _, b := range Plan(ops) {
+		if ctx.Err() != nil {
+			return
+		}
+		if cfg.DryRun {
+			l.log.Info().Str("kind", string(b.Kind)).Str("table", b.Table).Int("rows", b.Rows()).
+				Int("calls", b.Calls()).Int("ops", len(b.Ops())).Msg("dry run: planned call")
+			l.report(CallReport{Kind: b.Kind, Table: b.Table, Call: string(b.Kind), Rows: b.Rows(), Status: "dry_run"})
+			for _, i := range b.Ops() {
+				l.ack(bg, ready[i], settled)
+			}
+			continue
+		}
+		// Mark the rows the batch targets before sending: SeaTable may
+		// deliver the webhook for a write before the write's response
+		// arrives, and the loop guard must already know the row.
+		l.sending(targetRows(ops, b))
+		out := l.exec.Execute(ctx, ops, b, l.callFunc(b, batchRules(ops, b)))
+		l.written(out.Written)
+		for _, i := range out.Done {
+			l.ack(bg, ready[i], settled)
+		}
+		for _, dead := range out.Dead {
+			l.log.Warn().Str("op", ops[dead.Index].ID).Str("rule", ops[dead.Index].Rule).Str("kind", string(b.Kind)).
+				Str("table", b.Table).Str("reason", dead.Reason).Msg("op refused as invalid")
+			if err := cfg.Dead.DeadLetter(bg, ops[dead.Index], dead.Reason); err != nil {
+				// Not stored: hand the op back so it is not lost, and
+				// slow down before the next round.
+				l.log.Error().Err(err).Str("op", ops[dead.Index].ID).Msg("dead letter")
+				settled[ready[dead.Index]] = true
+				if err := l.held[ready[dead.Index]].Release(bg); err != nil {
+					l.log.Warn().Err(err).Str("op", ops[dead.Index].ID).Msg("release op")
+				}
+				deadFailed = true
+				continue
+			}
+			l.ack(bg, ready[dead.Index], settled)
+		}
+		if errors.Is(out.Err, errRuleSpent) {
+			// Not a failure: the rest waits for the rule's next slot
+			// (the lane re-plans what may go without it).
+			return
+		}
+		if out.Err != nil {
+			// Settle what is done before deciding about the rest.
+			var rest []Delivery
+			for i, dl := range l.held {
+				if !settled[i] {
+					rest = append(rest, dl)
+				}
+			}
+			l.held, settled = rest, make([]bool, len(rest))
+			l.failed(ctx, out.Err)
+			return
+		}
+	}
+	if deadFailed {
+		l.failures++
+		l.backoff(ctx)
+		return
+	}
+	l.failures = 0
+}
+
+// ack acks delivery i and marks it settled.
+func (l *laneLoop) ack(ctx context.Context, i int, settled []bool) {
+	settled[i] = true
+	if err := l.held[i].Ack(ctx); err != nil {
+		// The op landed; a redelivery repeats an idempotent write.
+		l.log.Warn().Err(err).Str("op", l.held[i].Op.ID).Msg("ack op")
+	}
+}
+
+// failed handles the error that stopped a batch; held are the ops not
+// settled.
+func (l *laneLoop) failed(ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		return // run releases what is held
+	}
+	cfg := l.d.cfg
+	var se *seatable.Error
+	switch seatable.KindOf(err) {
+	case seatable.KindRateLimited:
+		until := time.Time{}
+		if errors.As(err, &se) {
+			until = se.ResetAt
+		}
+		if !until.After(l.now()) {
+			until = l.now().Add(DefaultFreeze)
+		}
+		l.log.Warn().Time("until", until).Msg("rate limited: base frozen")
+		if err := cfg.Budget.Freeze(ctx, l.base, until); err != nil {
+			l.log.Error().Err(err).Msg("freeze base")
+		}
+		l.frozenUntil = until
+		// The freeze may be long: hand the ops back rather than hold them.
+		l.releaseAll(context.WithoutCancel(ctx))
+	case seatable.KindTransient:
+		l.failures++
+		l.log.Warn().Err(err).Int("failures", l.failures).Msg("transient error")
+		if l.failures >= maxHeldAttempts {
+			l.releaseAll(context.WithoutCancel(ctx))
+		} else {
+			l.extendAll(ctx) // keep them fetched through the backoff
+		}
+		l.backoff(ctx)
+	default:
+		l.failures++
+		l.log.Error().Err(err).Int("failures", l.failures).Msg("send batch")
+		l.releaseAll(context.WithoutCancel(ctx))
+		l.backoff(ctx)
+	}
+}
+
+// backoff waits after the l.failures-th failure in a row: doubling from
+// minBackoff up to maxBackoff, jittered to between half and all of it.
+func (l *laneLoop) backoff(ctx context.Context) {
+	d := minBackoff
+	for i := 1; i < l.failures && d < maxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, maxBackoff)
+	d = d/2 + time.Duration(l.d.cfg.Rand()*float64(d/2))
+	l.sleepUntil(ctx, l.now().Add(d))
+}
+
+// callFunc returns the CallFunc for the calls of batch b: each waits for
+// the budget's admission (extending the held ops while it waits), then
+// sends. The send itself is not cancelled by ctx, so a call in flight
+// finishes when the dispatcher stops.
+//
+// With per-rule budgets, every call is first charged to each capped rule of
+// rules; when one of them has no slot left the call is not made and
+// errRuleSpent stops the batch. Rules are charged before the base so a
+// charged rule slot is always followed by its call (a cancelled context
+// aside), and checked all before any is charged so a call refused for one
+// rule charges none (within this process: replicas may race for a rule's
+// last slot, which then over-charges, never over-spends).
+func (l *laneLoop) callFunc(b Batch, rules []string) CallFunc {
+	cfg := l.d.cfg
+	return func(ctx context.Context, name string, rows int, send func(ctx context.Context) error) error {
+		if err := l.chargeRules(ctx, rules); err != nil {
+			return err
+		}
+		for {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			ok, next, err := cfg.Budget.Reserve(ctx, l.base, l.lane)
+			if err != nil {
+				return fmt.Errorf("reserve call: %w", err)
+			}
+			if ok {
+				break
+			}
+			l.extendAll(ctx)
+			if !next.After(l.now()) {
+				// A budget that refuses without a later slot: do not spin.
+				next = l.now().Add(minBackoff)
+			}
+			if !l.sleepUntil(ctx, next) {
+				return ctx.Err()
+			}
+		}
+		start := l.now()
+		err := send(context.WithoutCancel(ctx))
+		l.report(CallReport{Kind: b.Kind, Table: b.Table, Call: name, Rows: rows,
+			Status: status(err), Err: err, Duration: l.now().Sub(start)})
+		return err
+	}
+}
+
+func (l *laneLoop) report(r CallReport) {
+	if l.d.cfg.OnCall == nil {
+		return
+	}
+	r.Base, r.Lane = l.base, l.lane
+	l.d.cfg.OnCall(r)
+}
+
+// sleepUntil waits until t, extending the held ops every extendEvery. It
+// returns false when ctx ended first.
+func (l *laneLoop) sleepUntil(ctx context.Context, t time.Time) bool {
+	for {
+		d := t.Sub(l.now())
+		if d <= 0 {
+			return ctx.Err() == nil
+		}
+		if len(l.held) > 0 {
+			d = min(d, extendEvery)
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-l.d.cfg.Clock.After(d):
+		}
+		if t.After(l.now()) {
+			l.extendAll(ctx)
+		}
+	}
+}
+
+// extendAll tells the queue the held ops are still being worked on.
+func (l *laneLoop) extendAll(ctx context.Context) {
+	l.extendedAt = l.now()
+	for _, dl := range l.held {
+		if err := dl.Extend(ctx); err != nil && ctx.Err() == nil {
+			l.log.Warn().Err(err).Str("op", dl.Op.ID).Msg("extend op")
+		}
+	}
+}
+
+// releaseAll hands the held ops back to the queue.
+func (l *laneLoop) releaseAll(ctx context.Context) {
+	for _, dl := range l.held {
+		if err := dl.Release(ctx); err != nil {
+			l.log.Warn().Err(err).Str("op", dl.Op.ID).Msg("release op")
+		}
+	}
+	l.held = nil
+}
