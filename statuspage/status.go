@@ -15,12 +15,27 @@ type Status struct {
 	Started time.Time `json:"started"`
 	// DryRun is true when the daemon computes ops but does not send them.
 	DryRun bool `json:"dry_run"`
+	// Reload is the outcome of the last config load (the start or a
+	// SIGHUP); omitted by daemons that do not report it.
+	Reload *ReloadStatus `json:"reload,omitempty"`
 	// Bases is every configured base, sorted by name.
 	Bases []BaseStatus `json:"bases"`
 	// Traces is the most recent handled events, newest first.
 	Traces []TraceStatus `json:"traces"`
 	// Dead is the dead-letter list.
 	Dead []DeadStatus `json:"dead"`
+}
+
+// ReloadStatus is the outcome of the last config load.
+type ReloadStatus struct {
+	// At is when the load was tried.
+	At time.Time `json:"at"`
+	// OK is true when the config was applied; false when it was refused
+	// and the previous one keeps running.
+	OK bool `json:"ok"`
+	// Error says why a reload was refused: every problem of the file, or
+	// what could not be applied.
+	Error string `json:"error,omitempty"`
 }
 
 // BaseStatus is one base's budget, call history, forecast and queues.

@@ -139,37 +139,34 @@ func (n *NATS) Run(ctx context.Context) error {
 	return nil
 }
 
-// Update replaces the subjects (a reload): new ones are subscribed, dropped
-// ones unsubscribed, the rest keep their subscription. When a subscription
-// fails the error names it; the others are in place.
+// Update replaces the subjects (a reload), all or nothing: new ones are
+// subscribed, dropped ones unsubscribed, the rest keep their subscription.
+// When a subscription fails the error names it and the old subjects stay.
 func (n *NATS) Update(subjects []string) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	old := n.subjects
 	n.subjects = uniqueSubjects(subjects)
 	if n.ctx == nil {
 		return nil
 	}
 	if err := n.syncLocked(); err != nil {
+		n.subjects = old
 		return err
 	}
 	return nil
 }
 
-// syncLocked makes the subscriptions match n.subjects; n.mu is held.
+// syncLocked makes the subscriptions match n.subjects, all or nothing: the
+// new subjects are subscribed first, and only when every one succeeded are
+// the dropped ones unsubscribed; on an error the new subscriptions are
+// undone and the old subjects stay. n.mu is held.
 func (n *NATS) syncLocked() error {
 	want := make(map[string]bool, len(n.subjects))
 	for _, s := range n.subjects {
 		want[s] = true
 	}
-	for subject, sub := range n.subs {
-		if want[subject] {
-			continue
-		}
-		if err := sub.Unsubscribe(); err != nil {
-			n.log.Warn().Err(err).Str("subject", subject).Msg("nats unsubscribe")
-		}
-		delete(n.subs, subject)
-	}
+	added := map[string]*nats.Subscription{}
 	var errs []error
 	for _, subject := range n.subjects {
 		if _, ok := n.subs[subject]; ok {
@@ -180,10 +177,28 @@ func (n *NATS) syncLocked() error {
 			errs = append(errs, fmt.Errorf("subscribe %q: %w", subject, err))
 			continue
 		}
+		added[subject] = sub
+	}
+	if len(errs) > 0 {
+		for _, sub := range added {
+			_ = sub.Unsubscribe()
+		}
+		return errors.Join(errs...)
+	}
+	for subject, sub := range added {
 		n.subs[subject] = sub
 		n.log.Info().Str("subject", subject).Str("queue", n.group).Msg("nats subscribed")
 	}
-	return errors.Join(errs...)
+	for subject, sub := range n.subs {
+		if want[subject] {
+			continue
+		}
+		if err := sub.Unsubscribe(); err != nil {
+			n.log.Warn().Err(err).Str("subject", subject).Msg("nats unsubscribe")
+		}
+		delete(n.subs, subject)
+	}
+	return nil
 }
 
 // handler returns the callback of the subscription to subscribed, bound to

@@ -21,6 +21,7 @@ import (
 	"github.com/seaflow/seaflow/rules"
 	"github.com/seaflow/seaflow/runner"
 	"github.com/seaflow/seaflow/seatable"
+	"github.com/seaflow/seaflow/statuspage"
 	"github.com/seaflow/seaflow/triggers"
 )
 
@@ -37,9 +38,15 @@ type daemonOptions struct {
 	Clock seaflow.Clock
 	// Listener replaces server.listen (tests pass a ready listener).
 	Listener net.Listener
+	// DataDir, when set, replaces storage.dir (the --data-dir flag), on
+	// start and on every reload.
+	DataDir string
 	// onDeadLetter, when set, is called after each op is dead-lettered
 	// (tests wait on it).
 	onDeadLetter func()
+	// onTrace, when set, is called with every handled event's trace, after
+	// its ops are queued (tests wait on it).
+	onTrace func(runner.Trace)
 }
 
 // daemon is a running seaflow: storage, triggers, runner, dispatcher and
@@ -47,27 +54,36 @@ type daemonOptions struct {
 type daemon struct {
 	log      zerolog.Logger
 	cfg      atomic.Pointer[rules.Config] // swapped on reload
+	pending  atomic.Pointer[rules.Config] // the config a reload is building
+	reloaded atomic.Pointer[ReloadStatus]
+	reloadMu sync.Mutex
 	opts     daemonOptions
 	q        *queue.Queue
 	keeper   *budget.Keeper
 	metrics  *metrics.Metrics
-	clients  map[string]*seatable.Client
+	clients  baseClients
 	emus     *emulators
+	disp     *actions.Dispatcher
+	self     *runner.SelfWrites
 	runner   *runner.Runner
 	traces   *runner.Traces
+	sink     sinkFunc
 	hooks    *triggers.Webhooks
 	cron     *triggers.Cron
 	nats     *triggers.NATS
-	srv      *http.Server
-	addr     string
-	failed   chan error
-	cancel   context.CancelFunc // stops triggers, consumer and dispatcher
-	intake   sync.WaitGroup     // cron, NATS, event consumer
-	dispatch sync.WaitGroup
-	stopOnce sync.Once
-	stopErr  error
-	started  time.Time
-	ready    chan struct{}
+	// triggerCtx is the context triggers run under (a NATS trigger a
+	// reload adds too).
+	triggerCtx context.Context
+	srv        *http.Server
+	addr       string
+	failed     chan error
+	cancel     context.CancelFunc // stops triggers, consumer and dispatcher
+	intake     sync.WaitGroup     // cron, NATS, event consumer
+	dispatch   sync.WaitGroup
+	stopOnce   sync.Once
+	stopErr    error
+	started    time.Time
+	ready      chan struct{}
 }
 
 // sinkFunc adapts the queue's durable publish to triggers.Sink.
@@ -81,6 +97,9 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 		clock = seaflow.SystemClock{}
 	}
 	opts.Clock = clock
+	if opts.DataDir != "" {
+		cfg.Storage.Dir = opts.DataDir
+	}
 	d := &daemon{log: opts.Logger, opts: opts, failed: make(chan error, 4), started: clock.Now(), ready: make(chan struct{})}
 	d.cfg.Store(cfg)
 	d.metrics = metrics.New()
@@ -91,97 +110,135 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 			d.stop(5 * time.Second)
 		}
 	}()
-
-	// Storage: the embedded NATS server, or an external cluster.
-	q, err := queue.Open(parent, queue.Options{Dir: cfg.Storage.Dir, URL: cfg.Storage.NATSURL, SyncAlways: cfg.Storage.SyncAlways, Logger: d.log.With().Str("component", "queue").Logger()})
-	if err != nil {
-		return nil, fmt.Errorf("start storage: %w", err)
+	if err := d.startStorage(parent, cfg); err != nil {
+		return nil, err
 	}
-	d.q = q
-
 	// The HTTP server's listener first: emulator webhooks point at it.
 	ln := opts.Listener
 	if ln == nil {
+		var err error
 		if ln, err = net.Listen("tcp", cfg.Server.Listen); err != nil {
 			return nil, fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 		}
 	}
 	d.addr = ln.Addr().String()
-
-	// Bases: in-process emulators where url is "emulator", then one client each.
-	d.keeper = budget.NewKeeper(q.BudgetStore(), func(base string) budget.Limits { return d.config().BaseBudget(base) }, clock.Now)
-	if d.emus, err = startEmulators(cfg, clock.Now, d.log); err != nil {
-		return nil, err
-	}
-	d.clients = make(map[string]*seatable.Client, len(cfg.Bases))
-	rows := make(map[string]actions.Rows, len(cfg.Bases))
-	for name, base := range cfg.Bases {
-		serverURL, token := base.URL, base.APIToken
-		if base.URL == "emulator" {
-			serverURL, token = d.emus.endpoint(name)
-		}
-		c := seatable.New(seatable.Config{ServerURL: serverURL, APIToken: token, Now: clock.Now, Observe: d.observe(name)})
-		d.clients[name] = c
-		rows[name] = c
-	}
-
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
-	// A store that cannot go on (a disk that was full) stops the daemon
-	// cleanly, so its supervisor restarts it and the store reopens.
-	go func() {
-		select {
-		case <-q.Failed():
-			d.failed <- q.Err()
-		case <-ctx.Done():
-		}
-	}()
-	self := runner.NewSelfWrites(0, clock.Now)
-	d.traces = runner.NewTraces(2000, 24*time.Hour, clock.Now)
+	if err := d.startBases(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if err := d.startRunner(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if err := d.startTriggers(ctx, cfg); err != nil {
+		return nil, err
+	}
+	d.serve(ln)
+	d.metrics.ConfigLoaded(clock.Now())
+	d.reloaded.Store(&ReloadStatus{At: clock.Now(), OK: true})
+	close(d.ready)
+	d.log.Info().Str("listen", d.addr).Int("rules", len(cfg.Rules)).Int("bases", len(cfg.Bases)).Bool("dry_run", opts.DryRun).Msg("seaflow running")
+	ok = true
+	return d, nil
+}
 
-	// Dispatcher: OPS → budget → SeaTable.
-	disp := actions.NewDispatcher(actions.DispatcherConfig{
-		Bases: rows, Source: q, Dead: countingDead{q, d.metrics, opts.onDeadLetter}, Budget: d.keeper, Clock: clock,
-		Logger: d.log.With().Str("component", "dispatcher").Logger(), DryRun: opts.DryRun,
-		OnWritten: self.Mark, OnSending: self.Mark,
+// startStorage opens the durable spine: the embedded NATS server, or an
+// external cluster. A store that cannot go on (a disk that was full) stops
+// the daemon cleanly, so its supervisor restarts it and the store reopens.
+func (d *daemon) startStorage(parent context.Context, cfg *rules.Config) error {
+	q, err := queue.Open(parent, queue.Options{Dir: cfg.Storage.Dir, URL: cfg.Storage.NATSURL, SyncAlways: cfg.Storage.SyncAlways, Logger: d.log.With().Str("component", "queue").Logger()})
+	if err != nil {
+		return fmt.Errorf("start storage: %w", err)
+	}
+	d.q = q
+	go func() {
+		<-q.Failed()
+		d.failed <- q.Err()
+	}()
+	return nil
+}
+
+// startBases starts the bases' clients (and in-process emulators) and the
+// dispatcher: OPS → budget → SeaTable. The budget reads the limits of the
+// config in force, so a reload applies new limits at once.
+func (d *daemon) startBases(ctx context.Context, cfg *rules.Config) error {
+	clock := d.opts.Clock
+	d.keeper = budget.NewKeeper(d.q.BudgetStore(), func(base string) budget.Limits { return d.config().BaseBudget(base) }, clock.Now)
+	d.emus = newEmulators(clock.Now, d.log)
+	ch, err := d.clients.prepare(cfg, d.newClient)
+	if err != nil {
+		return err
+	}
+	d.clients.commit(ch)
+	d.self = runner.NewSelfWrites(0, clock.Now)
+	d.disp = actions.NewDispatcher(actions.DispatcherConfig{
+		Source: d.q, Dead: countingDead{d.q, d.metrics, d.opts.onDeadLetter}, Budget: d.keeper, Clock: clock,
+		Logger: d.log.With().Str("component", "dispatcher").Logger(), DryRun: d.opts.DryRun,
+		OnWritten: d.self.Mark, OnSending: d.self.Mark,
 		// Per-rule budget shares, read from the config in force so a reload
 		// applies at once; replicas share them through the budget KV.
 		RuleShare: func(base, rule string) (budget.Limits, bool) { return d.config().RuleLimits(base, rule) },
-		RuleStore: q.BudgetStore(),
+		RuleStore: d.q.BudgetStore(),
 	})
+	for name, c := range ch.clients {
+		d.disp.SetBase(name, c)
+	}
 	d.dispatch.Add(1)
 	go func() {
 		defer d.dispatch.Done()
-		if err := disp.Run(ctx); err != nil && ctx.Err() == nil {
+		if err := d.disp.Run(ctx); err != nil && ctx.Err() == nil {
 			d.failed <- fmt.Errorf("dispatcher: %w", err)
 		}
 	}()
+	return nil
+}
 
-	// Runner: EVENTS → rules → OPS.
+// newClient builds the SeaTable client of a base: of its in-process
+// emulator for url: emulator.
+func (d *daemon) newClient(name string, base *rules.BaseConfig) (*seatable.Client, error) {
+	serverURL, token := base.URL, base.APIToken
+	if base.Emulator() {
+		var err error
+		if serverURL, token, err = d.emus.ensure(d.pendingConfig(name), name); err != nil {
+			return nil, err
+		}
+	}
+	return seatable.New(seatable.Config{ServerURL: serverURL, APIToken: token, Now: d.opts.Clock.Now, Observe: d.observe(name)}), nil
+}
+
+// startRunner starts the runner: EVENTS → rules → OPS.
+func (d *daemon) startRunner(ctx context.Context, cfg *rules.Config) error {
+	d.traces = runner.NewTraces(2000, 24*time.Hour, d.opts.Clock.Now)
 	d.runner = runner.New(runner.Config{
-		Rules: cfg.RuleSet(), Publisher: countingPublisher{q, d.metrics}, Query: d.query, SelfWrites: self, Traces: d.traces,
-		OnTrace: traceMetrics(d.metrics),
-		Now:     clock.Now, Logger: d.log.With().Str("component", "runner").Logger(),
+		Rules: cfg.RuleSet(), Publisher: countingPublisher{d.q, d.metrics}, Query: d.query, SelfWrites: d.self, Traces: d.traces,
+		OnTrace: traceMetrics(d.metrics, d.opts.onTrace),
+		Now:     d.opts.Clock.Now, Logger: d.log.With().Str("component", "runner").Logger(),
 	})
-	stopConsume, err := q.ConsumeEvents(ctx, "runner", d.runner.Handle)
+	stopConsume, err := d.q.ConsumeEvents(ctx, "runner", d.runner.Handle)
 	if err != nil {
-		return nil, fmt.Errorf("consume events: %w", err)
+		return fmt.Errorf("consume events: %w", err)
 	}
 	go func() { <-ctx.Done(); stopConsume() }()
+	return nil
+}
 
-	// Triggers: webhooks, cron, NATS → EVENTS.
-	sink := countingSink(func(ctx context.Context, evs ...seaflow.Event) error {
+// startTriggers starts the triggers: webhooks, cron, NATS → EVENTS.
+func (d *daemon) startTriggers(ctx context.Context, cfg *rules.Config) error {
+	clock := d.opts.Clock
+	d.sink = countingSink(func(ctx context.Context, evs ...seaflow.Event) error {
 		// Bounded well below the HTTP write timeout, so a storage outage
 		// (a full disk, a lost cluster) answers 503 instead of a dropped
 		// connection.
 		ctx, cancel := context.WithTimeout(ctx, intakeTimeout)
 		defer cancel()
-		return q.PublishEvents(ctx, evs)
+		return d.q.PublishEvents(ctx, evs)
 	}, d.metrics)
-	d.hooks = triggers.NewWebhooks(cfg.Webhooks, sink, clock, d.log.With().Str("component", "webhooks").Logger())
-	if d.cron, err = triggers.NewCron(cronJobs(cfg), sink, newCronCursor(q), clock, d.log.With().Str("component", "cron").Logger()); err != nil {
-		return nil, fmt.Errorf("cron: %w", err)
+	d.hooks = triggers.NewWebhooks(cfg.Webhooks, d.sink, clock, d.log.With().Str("component", "webhooks").Logger())
+	cron, err := triggers.NewCron(cronJobs(cfg), d.sink, newCronCursor(d.q), clock, d.log.With().Str("component", "cron").Logger())
+	if err != nil {
+		return fmt.Errorf("cron: %w", err)
 	}
+	d.cron = cron
 	d.intake.Add(1)
 	go func() {
 		defer d.intake.Done()
@@ -189,24 +246,38 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 			d.failed <- fmt.Errorf("cron: %w", err)
 		}
 	}()
-	if subjects := cfg.RuleSet().NATSSubjects(); len(subjects) > 0 {
-		nc := q.Conn()
-		if cfg.NATS.URL != "" {
-			if nc, err = nats.Connect(cfg.NATS.URL, nats.Name("seaflow-triggers"), nats.MaxReconnects(-1)); err != nil {
-				return nil, fmt.Errorf("connect to nats.url: %w", err)
-			}
-		}
-		d.nats = triggers.NewNATS(nc, subjects, "seaflow", triggers.NATSEvent, sink, clock, d.log.With().Str("component", "nats").Logger())
-		d.intake.Add(1)
-		go func() {
-			defer d.intake.Done()
-			if err := d.nats.Run(ctx); err != nil && ctx.Err() == nil {
-				d.failed <- fmt.Errorf("nats trigger: %w", err)
-			}
-		}()
-	}
+	d.triggerCtx = ctx
+	return d.ensureNATS(cfg)
+}
 
-	// HTTP: hooks, health, status, the emulator (when one runs in process).
+// ensureNATS starts the NATS trigger when cfg has NATS rules and none runs
+// yet (at start, or when a reload adds the first NATS rule).
+func (d *daemon) ensureNATS(cfg *rules.Config) error {
+	if d.nats != nil || len(cfg.RuleSet().NATSSubjects()) == 0 {
+		return nil
+	}
+	nc := d.q.Conn()
+	if cfg.NATS.URL != "" {
+		var err error
+		if nc, err = nats.Connect(cfg.NATS.URL, nats.Name("seaflow-triggers"), nats.MaxReconnects(-1)); err != nil {
+			return fmt.Errorf("connect to nats.url: %w", err)
+		}
+	}
+	n := triggers.NewNATS(nc, cfg.RuleSet().NATSSubjects(), "seaflow", triggers.NATSEvent, d.sink, d.opts.Clock, d.log.With().Str("component", "nats").Logger())
+	d.nats = n
+	d.intake.Add(1)
+	go func() {
+		defer d.intake.Done()
+		if err := n.Run(d.triggerCtx); err != nil && d.triggerCtx.Err() == nil {
+			d.failed <- fmt.Errorf("nats trigger: %w", err)
+		}
+	}()
+	return nil
+}
+
+// serve starts the HTTP server: hooks, health, status, the emulator (when
+// one runs in process).
+func (d *daemon) serve(ln net.Listener) {
 	d.srv = &http.Server{
 		Handler:           d.routes(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -220,10 +291,6 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 			d.failed <- fmt.Errorf("http server: %w", err)
 		}
 	}()
-	close(d.ready)
-	d.log.Info().Str("listen", d.addr).Int("rules", len(cfg.Rules)).Int("bases", len(cfg.Bases)).Bool("dry_run", opts.DryRun).Msg("seaflow running")
-	ok = true
-	return d, nil
 }
 
 // stop closes intake first (HTTP, cron, NATS, the event consumer), then
@@ -261,28 +328,107 @@ func (d *daemon) stop(grace time.Duration) error {
 	return d.stopErr
 }
 
-// reload re-reads the config file; the new rules replace the old only when
-// the whole file is valid. Storage, bases and the listen address are not
-// reloaded (a restart applies them).
-func (d *daemon) reload(path string) {
+// ReloadStatus is the outcome of the last config load, for the status.
+type ReloadStatus = statuspage.ReloadStatus
+
+// reload re-reads the config file and applies it whole, or refuses it
+// whole: the old config keeps running, and the log, the metrics and the
+// status say why. Everything the new config needs is built first (rules,
+// webhooks, cron jobs, NATS subscriptions, clients and emulators of added
+// or changed bases); only then is it swapped in, at once. What a running
+// daemon cannot change (the listener, storage) and removing a base whose
+// ops are still queued refuse the reload.
+func (d *daemon) reload(path string) error {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	err := d.apply(path)
+	now := d.opts.Clock.Now()
+	if err != nil {
+		d.metrics.ConfigRefused()
+		d.reloaded.Store(&ReloadStatus{At: now, OK: false, Error: err.Error()})
+		d.log.Error().Str("config", path).Str("errors", err.Error()).Msg("reload refused: the old config keeps running")
+		return err
+	}
+	d.metrics.ConfigLoaded(now)
+	d.reloaded.Store(&ReloadStatus{At: now, OK: true})
+	d.log.Info().Str("config", path).Int("rules", len(d.config().Rules)).Int("bases", len(d.config().Bases)).Msg("config reloaded")
+	return nil
+}
+
+func (d *daemon) apply(path string) error {
 	cfg, err := rules.Load(path, d.opts.LookupEnv)
 	if err != nil {
-		d.log.Error().Str("config", path).Str("errors", err.Error()).Msg("reload refused: the old rules keep running")
-		return
+		return err
 	}
-	if err := d.cron.Update(cronJobs(cfg)); err != nil {
-		d.log.Error().Err(err).Msg("reload refused: cron")
-		return
+	old := d.config()
+	if d.opts.DataDir != "" {
+		cfg.Storage.Dir = d.opts.DataDir
+	}
+	if cfg.Storage != old.Storage {
+		return errors.New("storage: changes need a restart")
+	}
+	if d.opts.Listener == nil && cfg.Server.Listen != old.Server.Listen {
+		return errors.New("server.listen: changes need a restart")
+	}
+	d.pending.Store(cfg)
+	defer d.pending.Store(nil)
+	ch, err := d.clients.prepare(cfg, d.newClient)
+	if err != nil {
+		return err
+	}
+	for _, name := range ch.removed {
+		if n := d.queuedOps(name); n > 0 {
+			return fmt.Errorf("base %q: removed while %d of its ops are queued; let them drain (or drop them) first", name, n)
+		}
+	}
+	if err := d.ensureNATS(cfg); err != nil {
+		return err
 	}
 	if d.nats != nil {
 		if err := d.nats.Update(cfg.RuleSet().NATSSubjects()); err != nil {
-			d.log.Error().Err(err).Msg("reload: nats subjects")
+			return fmt.Errorf("nats: %w", err)
 		}
 	}
-	d.hooks.Update(cfg.Webhooks)
-	d.runner.Swap(cfg.RuleSet())
+	if err := d.cron.Update(cronJobs(cfg)); err != nil {
+		return err // cannot happen: the load checked the jobs
+	}
+	// Swap.
 	d.cfg.Store(cfg)
-	d.log.Info().Str("config", path).Int("rules", len(cfg.Rules)).Msg("rules reloaded")
+	d.clients.commit(ch)
+	d.runner.Swap(cfg.RuleSet())
+	d.hooks.Update(cfg.Webhooks)
+	for _, name := range ch.removed {
+		d.disp.RemoveBase(name)
+	}
+	for _, name := range ch.changed {
+		d.disp.SetBase(name, ch.clients[name])
+	}
+	return nil
+}
+
+// queuedOps counts the ops of base waiting in every lane; -1 when the
+// queue cannot tell, which refuses what depends on it.
+func (d *daemon) queuedOps(base string) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	total := 0
+	for _, lane := range seaflow.Lanes {
+		n, err := d.q.Pending(ctx, base, lane)
+		if err != nil {
+			return -1
+		}
+		total += n
+	}
+	return total
+}
+
+// pendingConfig is the config being applied while a reload builds it, else
+// the one in force.
+func (d *daemon) pendingConfig(string) *rules.Config {
+	if c := d.pending.Load(); c != nil {
+		return c
+	}
+	return d.config()
 }
 
 // observe feeds every SeaTable response's rate-limit headers and every 429
@@ -303,7 +449,7 @@ func (d *daemon) observe(base string) func(seatable.Call) {
 // query runs a for_each SELECT through the budget: it waits for a call of
 // the rule's lane to be admitted for every page it reads.
 func (d *daemon) query(ctx context.Context, base string, lane seaflow.Lane, sql string, params []any) ([]map[string]any, error) {
-	c, ok := d.clients[base]
+	c, ok := d.clients.get(base)
 	if !ok {
 		return nil, fmt.Errorf("unknown base %q", base)
 	}

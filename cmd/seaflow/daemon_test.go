@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/seaflow/seaflow/rules"
+	"github.com/seaflow/seaflow/runner"
 	"github.com/seaflow/seaflow/seatable/emulator"
 )
 
@@ -105,7 +106,7 @@ func startTestDaemonWith(t *testing.T, config string, opts daemonOptions) (*daem
 	if err != nil {
 		t.Fatalf("load config: %v", err)
 	}
-	cfg.Storage.Dir = filepath.Join(dir, "data")
+	opts.DataDir = filepath.Join(dir, "data")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -217,4 +218,127 @@ func TestDaemonReload(t *testing.T) {
 		t.Fatalf("HTTP %d after reload", code)
 	}
 	b.waitForCell(t, "Deals", "Note", "NEW RULES")
+}
+
+// TestDaemonReloadIsAtomic: a reload is applied whole or refused whole.
+// Refused for a bad cron spec, it puts none of the file's other changes in
+// force (a new webhook token among them); applied, a webhook it adds
+// answers at once, a lowered limit is what the budget enforces, and an
+// added base gets a dispatcher; removing a base whose ops are still queued
+// is refused with the reason.
+func TestDaemonReloadIsAtomic(t *testing.T) {
+	traces := make(chan runner.Trace, 16)
+	d, b := startTestDaemonWith(t, daemonConfig, daemonOptions{onTrace: func(tr runner.Trace) { traces <- tr }})
+	id := b.firstRowID(t)
+	srvURL := d.config().Bases["crm"].URL
+	write := func(cfg string) {
+		t.Helper()
+		if err := os.WriteFile(b.cfgPath, []byte(strings.NewReplacer("$URL", srvURL, "$TOKEN", b.base.APIToken).Replace(cfg)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	handled := func() {
+		t.Helper()
+		select {
+		case <-traces:
+		case <-time.After(20 * time.Second):
+			t.Fatal("event not handled")
+		}
+	}
+
+	// A new token and a bad cron spec: refused whole.
+	write(`
+server: { listen: "127.0.0.1:0" }
+bases: { crm: { url: "$URL", api_token: "$TOKEN" } }
+webhooks: [ { name: form, path: /hooks/form, token: "form-token-2" } ]
+rules:
+  - { name: note, on: { webhook: form }, do: [ { update: { base: crm, table: Deals, row: "=body.row", values: { Note: "=body.note" } } } ] }
+  - { name: tick, on: { cron: "@every 500ms" }, do: [ { sql: { base: crm, sql: "UPDATE Deals SET Note = 'tick'" } } ] }
+`)
+	err := d.reload(b.cfgPath)
+	if err == nil || !strings.Contains(err.Error(), "@every 500ms") {
+		t.Fatalf("reload = %v, want it refused for the cron spec", err)
+	}
+	if code := b.post(t, "/hooks/form", "form-token-2", `{"row":"`+id+`","note":"x"}`); code != http.StatusUnauthorized {
+		t.Fatalf("the refused file's token: HTTP %d, want 401", code)
+	}
+	if code := b.post(t, "/hooks/form", "form-token", `{"row":"`+id+`","note":"old"}`); code != http.StatusAccepted {
+		t.Fatalf("the old token: HTTP %d, want 202", code)
+	}
+	handled()
+	if st := d.status(context.Background(), 0); st.Reload == nil || st.Reload.OK || !strings.Contains(st.Reload.Error, "@every 500ms") {
+		t.Fatalf("status reload = %+v, want the refusal", st.Reload)
+	}
+	if v := gauge(t, d, "seaflow_config_last_reload_successful"); v != 0 {
+		t.Fatalf("seaflow_config_last_reload_successful = %v after a refusal", v)
+	}
+
+	// Applied: a webhook, a lowered limit and a base, all at once.
+	write(`
+server: { listen: "127.0.0.1:0" }
+bases:
+  crm: { url: "$URL", api_token: "$TOKEN", limits: [ {window: 1m, calls: 100}, {window: 24h, calls: 1000} ] }
+  crm2: { url: "$URL", api_token: "$TOKEN" }
+webhooks:
+  - { name: form, path: /hooks/form, token: "form-token" }
+  - { name: form2, path: /hooks/form2, token: "form2-token" }
+rules:
+  - { name: note, on: { webhook: form }, do: [ { update: { base: crm, table: Deals, row: "=body.row", values: { Note: "=body.note" } } } ] }
+  - { name: note2, on: { webhook: form2 }, do: [ { update: { base: crm2, table: Deals, row: "=body.row", values: { Note: "=body.note" } } } ] }
+`)
+	if err := d.reload(b.cfgPath); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if code := b.post(t, "/hooks/form2", "form2-token", `{"row":"`+id+`","note":"via crm2"}`); code != http.StatusAccepted {
+		t.Fatalf("added webhook: HTTP %d, want 202", code)
+	}
+	handled()
+	b.waitForCell(t, "Deals", "Note", "via crm2")
+	st := d.status(context.Background(), 0)
+	for _, bs := range st.Bases {
+		if bs.Name == "crm" && (len(bs.Windows) != 2 || bs.Windows[0].Limit != 100 || bs.Windows[1].Limit != 1000) {
+			t.Fatalf("crm windows after reload = %+v, want 100/1m and 1000/24h", bs.Windows)
+		}
+	}
+	if st.Reload == nil || !st.Reload.OK || gauge(t, d, "seaflow_config_last_reload_successful") != 1 {
+		t.Fatalf("status reload = %+v, want applied", st.Reload)
+	}
+
+	// crm2 keeps an op queued (its budget is frozen); removing it is refused.
+	if err := d.keeper.Freeze(context.Background(), "crm2", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if code := b.post(t, "/hooks/form2", "form2-token", `{"row":"`+id+`","note":"stuck"}`); code != http.StatusAccepted {
+		t.Fatalf("HTTP %d", code)
+	}
+	handled()
+	write(`
+server: { listen: "127.0.0.1:0" }
+bases: { crm: { url: "$URL", api_token: "$TOKEN" } }
+webhooks: [ { name: form, path: /hooks/form, token: "form-token" } ]
+rules:
+  - { name: note, on: { webhook: form }, do: [ { update: { base: crm, table: Deals, row: "=body.row", values: { Note: "=body.note" } } } ] }
+`)
+	if err := d.reload(b.cfgPath); err == nil || !strings.Contains(err.Error(), `base "crm2": removed while 1 of its ops are queued`) {
+		t.Fatalf("reload = %v, want it refused for crm2's queued op", err)
+	}
+	if _, ok := d.config().Bases["crm2"]; !ok {
+		t.Fatal("the refused reload removed crm2")
+	}
+}
+
+// gauge reads a gauge of the daemon's /metrics registry.
+func gauge(t *testing.T, d *daemon, name string) float64 {
+	t.Helper()
+	fams, err := d.metrics.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() == name && len(f.GetMetric()) > 0 {
+			return f.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }

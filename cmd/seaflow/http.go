@@ -75,7 +75,7 @@ const (
 func (d *daemon) status(ctx context.Context, traces int) Status {
 	cfg := d.config()
 	now := d.opts.Clock.Now()
-	st := Status{Version: version, Now: now, Started: d.started, DryRun: d.opts.DryRun}
+	st := Status{Version: version, Now: now, Started: d.started, DryRun: d.opts.DryRun, Reload: d.reloaded.Load()}
 	names := make([]string, 0, len(cfg.Bases))
 	for name := range cfg.Bases {
 		names = append(names, name)

@@ -68,8 +68,11 @@ func countingSink(next sinkFunc, m *metrics.Metrics) sinkFunc {
 }
 
 // traceMetrics records rule matches and expression errors from traces.
-func traceMetrics(m *metrics.Metrics) func(runner.Trace) {
+func traceMetrics(m *metrics.Metrics, then func(runner.Trace)) func(runner.Trace) {
 	return func(tr runner.Trace) {
+		if then != nil {
+			defer then(tr)
+		}
 		for _, r := range tr.Rules {
 			if r.When {
 				m.RuleMatched(r.Rule)

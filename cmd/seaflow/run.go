@@ -45,10 +45,7 @@ func runDaemon(ctx context.Context, m *Main, args []string) error {
 		fmt.Fprintln(m.Stderr, err)
 		return exitError{1}
 	}
-	if *dataDir != "" {
-		cfg.Storage.Dir = *dataDir
-	}
-	d, err := startDaemon(ctx, cfg, daemonOptions{DryRun: *dryRun, Logger: logger, LookupEnv: m.LookupEnv})
+	d, err := startDaemon(ctx, cfg, daemonOptions{DryRun: *dryRun, Logger: logger, LookupEnv: m.LookupEnv, DataDir: *dataDir})
 	if err != nil {
 		return err
 	}
@@ -58,7 +55,7 @@ func runDaemon(ctx context.Context, m *Main, args []string) error {
 	for {
 		select {
 		case <-hup:
-			d.reload(*configPath)
+			_ = d.reload(*configPath) // a refused reload is logged, counted and shown; the old config runs on
 		case err := <-d.failed:
 			d.stop(shutdownGrace)
 			return err

@@ -164,9 +164,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if err != nil {
 		t.Fatalf("load config: %v", err)
 	}
-	cfg.Storage.Dir = filepath.Join(dir, "data")
 	dead := make(chan struct{}, 10)
 	d, err := startDaemon(context.Background(), cfg, daemonOptions{
+		DataDir:      filepath.Join(dir, "data"),
 		Logger:       zerolog.New(logs).Level(zerolog.DebugLevel),
 		Listener:     ln,
 		LookupEnv:    func(string) (string, bool) { return "", false },

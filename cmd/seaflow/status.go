@@ -52,6 +52,10 @@ func printStatus(w io.Writer, st Status) {
 		fmt.Fprint(w, " (dry run)")
 	}
 	fmt.Fprintln(w)
+	if r := st.Reload; r != nil && !r.OK {
+		fmt.Fprintf(w, "config reload refused at %s; the previous config keeps running:\n  %s\n",
+			r.At.Format(time.RFC3339), strings.ReplaceAll(r.Error, "\n", "\n  "))
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nBASE\tWINDOW\tUSED\tLIMIT\tREMAINING\tNEXT FREE")
 	for _, b := range st.Bases {

@@ -73,10 +73,7 @@ func runRuleTests(ctx context.Context, m *Main, args []string) error {
 // in-process emulator for `url: emulator` bases) and checks every table and
 // column the rules name.
 func checkOnline(ctx context.Context, cfg *rules.Config) rules.ErrorList {
-	emus, err := startEmulators(cfg, time.Now, zerolog.Nop())
-	if err != nil {
-		return rules.ErrorList{{File: cfg.Path, Msg: err.Error()}}
-	}
+	emus := newEmulators(time.Now, zerolog.Nop())
 	defer emus.close()
 	meta := func(ctx context.Context, base string) (map[string][]string, error) {
 		b, ok := cfg.Bases[base]
@@ -85,7 +82,10 @@ func checkOnline(ctx context.Context, cfg *rules.Config) rules.ErrorList {
 		}
 		serverURL, token := b.URL, b.APIToken
 		if b.Emulator() {
-			serverURL, token = emus.endpoint(base)
+			var err error
+			if serverURL, token, err = emus.ensure(cfg, base); err != nil {
+				return nil, err
+			}
 		}
 		md, err := seatable.New(seatable.Config{ServerURL: serverURL, APIToken: token}).Metadata(ctx)
 		if err != nil {

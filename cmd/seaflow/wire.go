@@ -4,17 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
-	"sort"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rs/zerolog"
 
 	"github.com/seaflow/seaflow/queue"
 	"github.com/seaflow/seaflow/rules"
-	"github.com/seaflow/seaflow/seatable/emulator"
 	"github.com/seaflow/seaflow/triggers"
 )
 
@@ -59,104 +54,4 @@ func (c cronCursor) Save(ctx context.Context, rule string, t time.Time) error {
 		return fmt.Errorf("cron cursor %s: %w", rule, err)
 	}
 	return nil
-}
-
-// emulators runs one in-process SeaTable emulator per fixture file named by
-// `url: emulator` bases, each on its own loopback port.
-type emulators struct {
-	byFixture map[string]*runningEmulator
-	byBase    map[string]*runningEmulator
-}
-
-type runningEmulator struct {
-	emu    *emulator.Emulator
-	url    string
-	srv    *http.Server
-	tokens map[string]string // fixture base name → API token
-}
-
-func startEmulators(cfg *rules.Config, now func() time.Time, log zerolog.Logger) (*emulators, error) {
-	es := &emulators{byFixture: map[string]*runningEmulator{}, byBase: map[string]*runningEmulator{}}
-	for name, base := range cfg.Bases {
-		if base.URL != "emulator" {
-			continue
-		}
-		re, ok := es.byFixture[base.Fixture]
-		if !ok {
-			fx, err := emulator.LoadFixtureFile(base.Fixture)
-			if err != nil {
-				es.close()
-				return nil, fmt.Errorf("base %q: %w", name, err)
-			}
-			emu := emulator.New(emulator.Options{Limits: emulatorLimits(cfg, name), Now: now, Logger: log.With().Str("component", "emulator").Logger()})
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				es.close()
-				return nil, fmt.Errorf("emulator: listen: %w", err)
-			}
-			re = &runningEmulator{emu: emu, url: "http://" + ln.Addr().String(), tokens: map[string]string{}}
-			emu.SetServerURL(re.url)
-			infos, err := emu.Load(fx)
-			if err != nil {
-				ln.Close()
-				es.close()
-				return nil, fmt.Errorf("base %q: load fixture: %w", name, err)
-			}
-			for _, info := range infos {
-				re.tokens[info.Name] = info.APIToken
-			}
-			re.srv = &http.Server{Handler: emu, ReadHeaderTimeout: 5 * time.Second}
-			go re.srv.Serve(ln)
-			es.byFixture[base.Fixture] = re
-			log.Info().Str("url", re.url).Str("fixture", base.Fixture).Msg("in-process SeaTable emulator running")
-		}
-		if _, ok := re.tokens[name]; !ok {
-			es.close()
-			return nil, fmt.Errorf("base %q: fixture %s has no base named %q", name, base.Fixture, name)
-		}
-		es.byBase[name] = re
-	}
-	return es, nil
-}
-
-// emulatorLimits gives the emulator the limits configured for the base, so
-// the emulated SeaTable enforces exactly what seaflow plans for.
-func emulatorLimits(cfg *rules.Config, base string) []emulator.Limit {
-	var out []emulator.Limit
-	for _, w := range cfg.BaseBudget(base).Windows {
-		if w.Month {
-			out = append(out, emulator.Limit{Window: 30 * 24 * time.Hour, Calls: w.Calls})
-			continue
-		}
-		out = append(out, emulator.Limit{Window: w.Span, Calls: w.Calls})
-	}
-	return out
-}
-
-// endpoint returns the server URL and API token of an emulated base.
-func (es *emulators) endpoint(base string) (string, string) {
-	re := es.byBase[base]
-	return re.url, re.tokens[base]
-}
-
-// handler returns the emulator serving base names (for /emulator/ on the
-// daemon's own server), or nil.
-func (es *emulators) first() *runningEmulator {
-	keys := make([]string, 0, len(es.byFixture))
-	for k := range es.byFixture {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	if len(keys) == 0 {
-		return nil
-	}
-	return es.byFixture[keys[0]]
-}
-
-func (es *emulators) close() {
-	for _, re := range es.byFixture {
-		if re.srv != nil {
-			re.srv.Close()
-		}
-	}
 }
