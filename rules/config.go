@@ -5,6 +5,7 @@ import (
 
 	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow/seatable/emulator"
 )
 
 // EmulatorURL is the special base url that makes seaflow start an in-process
@@ -82,6 +83,8 @@ type BaseConfig struct {
 	// Fixture is the emulator fixture file, resolved relative to the config
 	// file. Only for emulator bases, where it is required.
 	Fixture string
+	// fixture is the parsed Fixture, checked at load.
+	fixture *emulator.Fixture
 	// Limits are the base's API limits: calls per rolling window (or per
 	// calendar month). Empty in the file = seaflow.LegacyWindows (300 per
 	// minute, 5,000 per 24 hours).
@@ -92,6 +95,10 @@ type BaseConfig struct {
 	UrgentReserve int
 	Pos
 }
+
+// ParsedFixture returns the emulator base's fixture as the load parsed and
+// checked it (nil for other bases).
+func (b *BaseConfig) ParsedFixture() *emulator.Fixture { return b.fixture }
 
 // Emulator reports whether the base is served by an in-process emulator.
 func (b *BaseConfig) Emulator() bool { return b.URL == EmulatorURL }

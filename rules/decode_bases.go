@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/seaflow/seaflow"
+	"github.com/seaflow/seaflow/seatable/emulator"
 )
 
 func (d *decoder) bases(n *yaml.Node, cfg *Config) {
@@ -83,6 +84,12 @@ func (d *decoder) base(n *yaml.Node, name, field string) *BaseConfig {
 				b.Fixture = s
 				if _, err := os.Stat(s); err != nil {
 					d.errorf(e.val, field+".fixture", "fixture file %s does not exist", s)
+				} else if fx, err := emulator.LoadFixtureFile(s); err != nil {
+					d.errorf(e.val, field+".fixture", "%v", err)
+				} else if !fixtureHas(fx, b.Name) {
+					d.errorf(e.val, field+".fixture", "fixture file %s has no base named %q", s, b.Name)
+				} else {
+					b.fixture = fx
 				}
 			}
 		}
@@ -287,6 +294,16 @@ func (d *decoder) webhooks(n *yaml.Node, cfg *Config) {
 		}
 		cfg.Webhooks = append(cfg.Webhooks, w)
 	}
+}
+
+// fixtureHas reports whether fx has a base called name.
+func fixtureHas(fx *emulator.Fixture, name string) bool {
+	for _, b := range fx.Bases {
+		if b.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // headerNameRe matches an HTTP header name (RFC 9110 token characters).

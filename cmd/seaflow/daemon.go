@@ -234,7 +234,7 @@ func (d *daemon) startTriggers(ctx context.Context, cfg *rules.Config) error {
 		return d.q.PublishEvents(ctx, evs)
 	}, d.metrics)
 	d.hooks = triggers.NewWebhooks(cfg.Webhooks, d.sink, clock, d.log.With().Str("component", "webhooks").Logger())
-	cron, err := triggers.NewCron(cronJobs(cfg), d.sink, newCronCursor(d.q), clock, d.log.With().Str("component", "cron").Logger())
+	cron, err := triggers.NewCron(cronJobs(cfg), d.sink, d.q.CronCursor(), clock, d.log.With().Str("component", "cron").Logger())
 	if err != nil {
 		return fmt.Errorf("cron: %w", err)
 	}

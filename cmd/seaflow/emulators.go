@@ -45,10 +45,7 @@ func (es *emulators) ensure(cfg *rules.Config, name string) (url, token string, 
 	defer es.mu.Unlock()
 	re, ok := es.byFixture[base.Fixture]
 	if !ok {
-		fx, err := emulator.LoadFixtureFile(base.Fixture)
-		if err != nil {
-			return "", "", err
-		}
+		fx := base.ParsedFixture()
 		emu := emulator.New(emulator.Options{Limits: emulatorLimits(cfg, name), Now: es.now, Logger: es.log.With().Str("component", "emulator").Logger()})
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
