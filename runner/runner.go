@@ -95,12 +95,7 @@ func (r *Runner) Swap(rs *rules.RuleSet) { r.rules.Store(rs) }
 // trace and logged, and the other rules still run.
 func (r *Runner) Handle(ctx context.Context, ev seaflow.Event) error {
 	start := r.now()
-	if r.self != nil && ev.Source == seaflow.SourceWebhook && ev.RowID != "" {
-		if depth, ok := r.self.Lookup(ev.Base, ev.Table, ev.RowID); ok {
-			ev.Self = true
-			ev.Depth = depth
-		}
-	}
+	r.guard(&ev)
 	tr := Trace{EventID: ev.ID, Source: string(ev.Source), Name: ev.Name, Time: start}
 	ops, err := r.evaluate(ctx, &ev, &tr)
 	if ev.Redelivered {
@@ -126,6 +121,18 @@ func (r *Runner) Handle(ctx context.Context, ev seaflow.Event) error {
 		r.onTrace(tr)
 	}
 	return err
+}
+
+// guard marks an event that reports seaflow's own write as event.self,
+// with the depth of the chain that wrote it (the loop guard).
+func (r *Runner) guard(ev *seaflow.Event) {
+	if r.self == nil || ev.Source != seaflow.SourceWebhook || ev.RowID == "" {
+		return
+	}
+	if depth, ok := r.self.Lookup(ev.Base, ev.Table, ev.RowID); ok {
+		ev.Self = true
+		ev.Depth = depth
+	}
 }
 
 // Evaluate runs the rules on one event without queuing anything: the ops

@@ -2,13 +2,12 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/seaflow/seaflow"
+	"github.com/seaflow/seaflow/runner"
 )
 
 // adminRoutes adds the write side of the HTTP API: dead-letter retry and
@@ -49,18 +48,10 @@ func (d *daemon) serveDeadAction(w http.ResponseWriter, r *http.Request) {
 }
 
 // ReplayProgress is one line of the NDJSON stream POST /api/replay answers.
-type ReplayProgress struct {
-	Events int    `json:"events"`
-	Ops    int    `json:"ops"`
-	Errors int    `json:"errors"`
-	Done   bool   `json:"done"`
-	Error  string `json:"error,omitempty"`
-}
+type ReplayProgress = runner.ReplayProgress
 
 // serveReplay re-runs stored events received in the last `since` through
-// the current rules. Ops get ids of their own per replay ("replay/<start>/
-// <op id>"), so they run again even if the original ops ran; with dry_run
-// they are only counted.
+// the current rules (runner.Replay); with dry_run the ops are only counted.
 func (d *daemon) serveReplay(w http.ResponseWriter, r *http.Request) {
 	since, err := time.ParseDuration(r.URL.Query().Get("since"))
 	if err != nil || since <= 0 {
@@ -77,45 +68,13 @@ func (d *daemon) serveReplay(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	enc := json.NewEncoder(w)
 	flusher, _ := w.(http.Flusher)
-	var p ReplayProgress
-	emit := func() {
+	emit := func(p ReplayProgress) {
 		_ = enc.Encode(p)
 		if flusher != nil {
 			flusher.Flush()
 		}
 	}
-	start := d.opts.Clock.Now()
-	prefix := "replay/" + strconv.FormatInt(start.UnixNano(), 36) + "/"
-	err = d.q.ReplayEvents(r.Context(), start.Add(-since), func(ev seaflow.Event) error {
-		ops, _, err := d.runner.Evaluate(r.Context(), ev)
-		p.Events++
-		if err != nil {
-			p.Errors++
-		}
-		var keep []seaflow.Op
-		for _, op := range ops {
-			if onlyRule == "" || op.Rule == onlyRule {
-				op.ID = prefix + op.ID
-				keep = append(keep, op)
-			}
-		}
-		p.Ops += len(keep)
-		if !dryRun && len(keep) > 0 {
-			if err := d.q.PublishOps(r.Context(), keep); err != nil {
-				return fmt.Errorf("queue replayed ops: %w", err)
-			}
-		}
-		if p.Events%200 == 0 {
-			emit()
-		}
-		return nil
-	})
-	p.Done = true
-	if err != nil && !errors.Is(err, r.Context().Err()) {
-		p.Error = err.Error()
-	}
-	emit()
-	d.log.Info().Dur("since", since).Str("rule", onlyRule).Bool("dry_run", dryRun).Int("events", p.Events).Int("ops", p.Ops).Msg("replay finished")
+	emit(d.runner.Replay(r.Context(), d.q.ReplayEvents, runner.ReplayOptions{Since: since, Rule: onlyRule, DryRun: dryRun}, emit))
 }
 
 func (d *daemon) hasRule(name string) bool {
