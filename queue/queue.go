@@ -109,6 +109,11 @@ type Options struct {
 	// EventsMaxAge is how long events are kept. Zero means
 	// DefaultEventsMaxAge (7 days).
 	EventsMaxAge time.Duration
+	// SetupTimeout bounds how long Open keeps retrying the creation of the
+	// streams and buckets, which a cluster that is still electing its
+	// leaders refuses (two replicas starting together on a fresh cluster
+	// both see it). Zero means DefaultSetupTimeout.
+	SetupTimeout time.Duration
 	// Now is the clock used to stamp dead letters. Nil means time.Now.
 	Now func() time.Time
 	// Logger receives the queue's logs and the embedded server's.
@@ -208,7 +213,7 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 			q.o.Replicas = 1
 		}
 	}
-	if err := q.setup(ctx); err != nil {
+	if err := q.setupWithRetry(ctx); err != nil {
 		q.shutdown()
 		return nil, err
 	}
