@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"regexp"
 	"sort"
@@ -239,9 +240,12 @@ func (d *decoder) config(data []byte) *Config {
 		d.webhooks(e.val, cfg)
 	}
 	if e, ok := top["nats"]; ok {
-		if f := d.fields(e.val, "nats", "url"); f != nil {
+		if f := d.fields(e.val, "nats", "url", "listen"); f != nil {
 			if e, ok := f["url"]; ok {
 				cfg.NATS.URL, _ = d.str(e.val, "nats.url")
+			}
+			if e, ok := f["listen"]; ok {
+				d.natsListen(e.val, cfg)
 			}
 		}
 	}
@@ -264,6 +268,27 @@ func (d *decoder) server(n *yaml.Node, s *ServerConfig) {
 	}
 	if e, ok := f["token"]; ok {
 		s.Token, _ = d.str(e.val, "server.token")
+	}
+}
+
+// natsListen decodes nats.listen: host:port with the host written out, for
+// the embedded server only.
+func (d *decoder) natsListen(n *yaml.Node, cfg *Config) {
+	v, ok := d.str(n, "nats.listen")
+	if !ok || v == "" {
+		return
+	}
+	host, port, err := net.SplitHostPort(v)
+	p, perr := strconv.Atoi(port)
+	switch {
+	case err != nil || perr != nil || p < 0 || p > 65535:
+		d.errorf(n, "nats.listen", "%q is not host:port (want 127.0.0.1:4222)", v)
+	case host == "":
+		d.errorf(n, "nats.listen", "%q has no host: write 127.0.0.1%s for this machine only, or 0.0.0.0%s to open it to the network (no authentication or TLS)", v, v, v)
+	case cfg.Storage.NATSURL != "":
+		d.errorf(n, "nats.listen", "opens a port on the embedded NATS server, and with storage.nats_url there is none (clients connect to that cluster)")
+	default:
+		cfg.NATS.Listen = v
 	}
 }
 

@@ -93,11 +93,12 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 	}()
 
 	// Storage: the embedded NATS server, or an external cluster.
-	q, err := queue.Open(parent, queue.Options{Dir: cfg.Storage.Dir, URL: cfg.Storage.NATSURL, SyncAlways: cfg.Storage.SyncAlways, Logger: d.log.With().Str("component", "queue").Logger()})
+	q, err := queue.Open(parent, queue.Options{Dir: cfg.Storage.Dir, URL: cfg.Storage.NATSURL, SyncAlways: cfg.Storage.SyncAlways, Listen: cfg.NATS.Listen, Logger: d.log.With().Str("component", "queue").Logger()})
 	if err != nil {
 		return nil, fmt.Errorf("start storage: %w", err)
 	}
 	d.q = q
+	d.logNATSListen()
 
 	// The HTTP server's listener first: emulator webhooks point at it.
 	ln := opts.Listener
