@@ -226,7 +226,7 @@ func (d *decoder) config(data []byte) *Config {
 		d.errAt(1, 1, "", "empty config file")
 		return cfg
 	}
-	top := d.fields(root.Content[0], "", "server", "storage", "bases", "webhooks", "nats", "rules")
+	top := d.fields(root.Content[0], "", keyNames("")...)
 	if e, ok := top["server"]; ok {
 		d.server(e.val, &cfg.Server)
 	}
@@ -240,7 +240,7 @@ func (d *decoder) config(data []byte) *Config {
 		d.webhooks(e.val, cfg)
 	}
 	if e, ok := top["nats"]; ok {
-		if f := d.fields(e.val, "nats", "url", "listen"); f != nil {
+		if f := d.fields(e.val, "nats", keyNames("nats")...); f != nil {
 			if e, ok := f["url"]; ok {
 				cfg.NATS.URL, _ = d.str(e.val, "nats.url")
 			}
@@ -256,7 +256,7 @@ func (d *decoder) config(data []byte) *Config {
 }
 
 func (d *decoder) server(n *yaml.Node, s *ServerConfig) {
-	f := d.fields(n, "server", "listen", "token")
+	f := d.fields(n, "server", keyNames("server")...)
 	if e, ok := f["listen"]; ok {
 		if v, ok := d.str(e.val, "server.listen"); ok {
 			if !validHostPort(v) {
@@ -302,7 +302,7 @@ func validHostPort(s string) bool {
 }
 
 func (d *decoder) storage(n *yaml.Node, s *StorageConfig) {
-	f := d.fields(n, "storage", "dir", "nats_url", "sync_always")
+	f := d.fields(n, "storage", keyNames("storage")...)
 	if e, ok := f["dir"]; ok {
 		if v, ok := d.str(e.val, "storage.dir"); ok && v != "" {
 			s.Dir = v

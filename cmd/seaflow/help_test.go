@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"net/http"
 	"net/http/httptest"
@@ -164,5 +165,18 @@ func TestStatusListsMatchedRules(t *testing.T) {
 	if !strings.Contains(out, "MATCHED") || !strings.Contains(out, "stamp,broken!") || strings.Contains(out, "kickoff") ||
 		!strings.Contains(out, "broken: when: cannot fetch Stage from <nil>") {
 		t.Errorf("status:\n%s", out)
+	}
+}
+
+func TestSchemaCommand(t *testing.T) {
+	t.Parallel()
+	out, errOut, code := runCLI(t, nil, "schema")
+	var s map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &s) != nil || s["$schema"] == nil || s["properties"] == nil {
+		t.Fatalf("exit %d, stderr %q, stdout %.200q", code, errOut, out)
+	}
+	nats := s["properties"].(map[string]any)["nats"].(map[string]any)["properties"].(map[string]any)
+	if nats["listen"] == nil {
+		t.Errorf("the schema lacks nats.listen: %v", nats)
 	}
 }
