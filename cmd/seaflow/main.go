@@ -95,6 +95,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		args = append([]string{"help"}, args[1:]...)
 	case "--version", "-version":
 		args = append([]string{"version"}, args[1:]...)
+	case completeCommand:
+		return m.runComplete(args[1:])
 	}
 	name := args[0]
 	cmd, ok := commands[name]
