@@ -161,7 +161,9 @@ func writeFish(w io.Writer, names []string, flags map[string][]*flag.Flag) {
 	fmt.Fprintf(w, "complete -c seaflow -n %s -F\n", fishQuote("__fish_seen_subcommand_from validate test"))
 }
 
-func fishQuote(s string) string { return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'" }
+func fishQuote(s string) string {
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"
+}
 
 func isBoolFlag(f *flag.Flag) bool {
 	b, ok := f.Value.(interface{ IsBoolFlag() bool })
