@@ -83,7 +83,11 @@ func readable(err error) string {
 	if errors.As(err, &apiErr) && apiErr.Description != "" {
 		msg = strings.Replace(msg, apiErr.Error(), "NATS: "+apiErr.Description, 1)
 	}
-	msg = strings.ReplaceAll(msg, "nats: ", "NATS: ")
+	// nats.go's own errors read "nats: …".
+	msg = strings.ReplaceAll(msg, ": nats: ", ": NATS: ")
+	if rest, ok := strings.CutPrefix(msg, "nats: "); ok {
+		msg = "NATS: " + rest
+	}
 	lines := strings.Split(strings.TrimSpace(msg), "\n")
 	for i := range lines {
 		lines[i] = strings.TrimSpace(lines[i])

@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -10,6 +12,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seaflow/seaflow/statuspage"
 )
@@ -178,5 +183,20 @@ func TestSchemaCommand(t *testing.T) {
 	nats := s["properties"].(map[string]any)["nats"].(map[string]any)["properties"].(map[string]any)
 	if nats["listen"] == nil {
 		t.Errorf("the schema lacks nats.listen: %v", nats)
+	}
+}
+
+func TestReadable(t *testing.T) {
+	t.Parallel()
+	api := &jetstream.APIError{Code: 503, ErrorCode: 10039, Description: "jetstream not enabled"}
+	cases := map[error]string{
+		fmt.Errorf("start storage: %w", api):             "start storage: NATS: jetstream not enabled",
+		fmt.Errorf("publish: %w", nats.ErrNoResponders):  "publish: NATS: no responders available for request",
+		errors.New("two problems:\n  first\n  second\n"): "two problems:; first; second",
+	}
+	for err, want := range cases {
+		if got := readable(err); got != want {
+			t.Errorf("readable(%q) = %q, want %q", err, got, want)
+		}
 	}
 }
