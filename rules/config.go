@@ -175,6 +175,15 @@ type NATSConfig struct {
 	// URL of the NATS server (comma-separated for a cluster). Empty = the
 	// server of the durable spine (embedded, or storage.nats_url).
 	URL string
+	// Listen, when set, is a host:port on which the embedded NATS server
+	// accepts clients (`seaflow publish`, nats CLI, other services), so
+	// NATS rules can be fed from outside the process. Empty (the default)
+	// opens no port. The host must be written out: a loopback address
+	// (127.0.0.1, localhost) keeps it to this machine; any other address
+	// opens it to the network without authentication or TLS, so put it
+	// behind a firewall. Port 0 picks a free port (logged at start). Only
+	// for the embedded server: it is an error with storage.nats_url.
+	Listen string
 }
 
 // DefaultConfig returns a config with every default set and nothing else:

@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"regexp"
 	"sort"
@@ -225,7 +226,7 @@ func (d *decoder) config(data []byte) *Config {
 		d.errAt(1, 1, "", "empty config file")
 		return cfg
 	}
-	top := d.fields(root.Content[0], "", "server", "storage", "bases", "webhooks", "nats", "rules")
+	top := d.fields(root.Content[0], "", keyNames("")...)
 	if e, ok := top["server"]; ok {
 		d.server(e.val, &cfg.Server)
 	}
@@ -239,9 +240,12 @@ func (d *decoder) config(data []byte) *Config {
 		d.webhooks(e.val, cfg)
 	}
 	if e, ok := top["nats"]; ok {
-		if f := d.fields(e.val, "nats", "url"); f != nil {
+		if f := d.fields(e.val, "nats", keyNames("nats")...); f != nil {
 			if e, ok := f["url"]; ok {
 				cfg.NATS.URL, _ = d.str(e.val, "nats.url")
+			}
+			if e, ok := f["listen"]; ok {
+				d.natsListen(e.val, cfg)
 			}
 		}
 	}
@@ -252,7 +256,7 @@ func (d *decoder) config(data []byte) *Config {
 }
 
 func (d *decoder) server(n *yaml.Node, s *ServerConfig) {
-	f := d.fields(n, "server", "listen", "token")
+	f := d.fields(n, "server", keyNames("server")...)
 	if e, ok := f["listen"]; ok {
 		if v, ok := d.str(e.val, "server.listen"); ok {
 			if !validHostPort(v) {
@@ -267,6 +271,27 @@ func (d *decoder) server(n *yaml.Node, s *ServerConfig) {
 	}
 }
 
+// natsListen decodes nats.listen: host:port with the host written out, for
+// the embedded server only.
+func (d *decoder) natsListen(n *yaml.Node, cfg *Config) {
+	v, ok := d.str(n, "nats.listen")
+	if !ok || v == "" {
+		return
+	}
+	host, port, err := net.SplitHostPort(v)
+	p, perr := strconv.Atoi(port)
+	switch {
+	case err != nil || perr != nil || p < 0 || p > 65535:
+		d.errorf(n, "nats.listen", "%q is not host:port (want 127.0.0.1:4222)", v)
+	case host == "":
+		d.errorf(n, "nats.listen", "%q has no host: write 127.0.0.1%s for this machine only, or 0.0.0.0%s to open it to the network (no authentication or TLS)", v, v, v)
+	case cfg.Storage.NATSURL != "":
+		d.errorf(n, "nats.listen", "opens a port on the embedded NATS server, and with storage.nats_url there is none (clients connect to that cluster)")
+	default:
+		cfg.NATS.Listen = v
+	}
+}
+
 func validHostPort(s string) bool {
 	i := strings.LastIndexByte(s, ':')
 	if i < 0 {
@@ -277,7 +302,7 @@ func validHostPort(s string) bool {
 }
 
 func (d *decoder) storage(n *yaml.Node, s *StorageConfig) {
-	f := d.fields(n, "storage", "dir", "nats_url", "sync_always")
+	f := d.fields(n, "storage", keyNames("storage")...)
 	if e, ok := f["dir"]; ok {
 		if v, ok := d.str(e.val, "storage.dir"); ok && v != "" {
 			s.Dir = v

@@ -45,7 +45,7 @@ func (d *decoder) bases(n *yaml.Node, cfg *Config) {
 
 func (d *decoder) base(n *yaml.Node, name, field string) *BaseConfig {
 	b := &BaseConfig{Name: name, Pos: d.pos(n)}
-	f := d.fields(n, field, "url", "api_token", "fixture", "limits", "urgent_reserve")
+	f := d.fields(n, field, keyNames("bases")...)
 	if f == nil {
 		return nil
 	}
@@ -133,7 +133,7 @@ func (d *decoder) limits(n *yaml.Node, field string) []seaflow.Window {
 	for i, item := range n.Content {
 		item = resolve(item)
 		ifield := field + "[" + strconv.Itoa(i) + "]"
-		f := d.fields(item, ifield, "window", "calls")
+		f := d.fields(item, ifield, keyNames("bases.limits")...)
 		if f == nil {
 			continue
 		}
@@ -194,7 +194,7 @@ func (d *decoder) webhooks(n *yaml.Node, cfg *Config) {
 	for i, item := range n.Content {
 		item = resolve(item)
 		field := "webhooks[" + strconv.Itoa(i) + "]"
-		f := d.fields(item, field, "name", "path", "seatable", "token", "hmac", "auth", "rate_limit")
+		f := d.fields(item, field, keyNames("webhooks")...)
 		if f == nil {
 			continue
 		}
@@ -226,7 +226,7 @@ func (d *decoder) webhooks(n *yaml.Node, cfg *Config) {
 		auths := 0
 		if e, ok := f["seatable"]; ok {
 			auths++
-			sf := d.fields(e.val, field+".seatable", "base", "secret")
+			sf := d.fields(e.val, field+".seatable", keyNames("webhooks.seatable")...)
 			w.SeaTable = &SeaTableHook{}
 			if b, ok := sf["base"]; ok {
 				w.SeaTable.Base, _ = d.str(b.val, field+".seatable.base")
@@ -251,7 +251,7 @@ func (d *decoder) webhooks(n *yaml.Node, cfg *Config) {
 		}
 		if e, ok := f["hmac"]; ok {
 			auths++
-			hf := d.fields(e.val, field+".hmac", "header", "secret")
+			hf := d.fields(e.val, field+".hmac", keyNames("webhooks.hmac")...)
 			w.HMAC = &HMACAuth{Header: DefaultHMACHeader}
 			if h, ok := hf["header"]; ok {
 				if s, ok := d.str(h.val, field+".hmac.header"); ok && s != "" {
@@ -311,7 +311,7 @@ var headerNameRe = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 
 // rateLimit decodes a webhook's rate_limit: {events: N, per: DURATION}.
 func (d *decoder) rateLimit(n *yaml.Node, field string) *RateLimit {
-	f := d.fields(n, field, "events", "per")
+	f := d.fields(n, field, keyNames("webhooks.rate_limit")...)
 	if f == nil {
 		return nil
 	}

@@ -80,7 +80,7 @@ func (d *decoder) rule(n *yaml.Node, cfg *Config, index int) *Rule {
 		d.errorf(n, field, "got %s, want a rule (a mapping)", kindName(n))
 		return nil
 	}
-	f := d.fields(n, "", "name", "on", "when", "priority", "for_each", "do", "on_self", "max_depth", "budget_share")
+	f := d.fields(n, "", keyNames("rules")...)
 	if f == nil {
 		return nil
 	}
@@ -182,7 +182,7 @@ func (d *decoder) rule(n *yaml.Node, cfg *Config, index int) *Rule {
 // trigger decodes on:, setting the rule's trigger, environment kind,
 // schedule and zone. It reports whether the kind is known.
 func (d *decoder) trigger(n *yaml.Node, cfg *Config, r *Rule) bool {
-	f := d.fields(n, "on", "webhook", "nats", "cron", "tz", "catch_up")
+	f := d.fields(n, "on", keyNames("rules.on")...)
 	if f == nil {
 		return false
 	}
@@ -277,7 +277,7 @@ func checkSubject(s string) string {
 }
 
 func (d *decoder) forEach(n *yaml.Node, cfg *Config, r *Rule) *ForEach {
-	f := d.fields(n, "for_each", "base", "sql", "params")
+	f := d.fields(n, "for_each", keyNames("rules.for_each")...)
 	if f == nil {
 		return nil
 	}

@@ -415,3 +415,16 @@ func mustLoc(t *testing.T, name string) *time.Location {
 	}
 	return loc
 }
+
+func TestManualCronEvent(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 3, 4, 5, 6, 7, 890, time.FixedZone("X", 3600))
+	ev := ManualCronEvent("nightly", at)
+	tick := CronEvent("nightly", at)
+	if ev.ID != "cron/nightly/manual/2026-03-04T04:06:07.00000089Z" || ev.ID == tick.ID {
+		t.Errorf("id %q (tick %q)", ev.ID, tick.ID)
+	}
+	if ev.Source != tick.Source || ev.Rule != "nightly" || ev.Name != "nightly" || !ev.Time.Equal(at) {
+		t.Errorf("event %+v", ev)
+	}
+}

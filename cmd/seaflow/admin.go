@@ -17,6 +17,7 @@ func (d *daemon) adminRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /api/dead/{seq}/retry", d.requireStatusToken(http.HandlerFunc(d.serveDeadAction)))
 	mux.Handle("POST /api/dead/{seq}/drop", d.requireStatusToken(http.HandlerFunc(d.serveDeadAction)))
 	mux.Handle("POST /api/replay", d.requireStatusToken(http.HandlerFunc(d.serveReplay)))
+	mux.Handle("POST /api/rules/{rule}/trigger", d.requireStatusToken(http.HandlerFunc(d.serveTrigger)))
 }
 
 func (d *daemon) serveDeadList(w http.ResponseWriter, r *http.Request) {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -26,7 +25,7 @@ func addAPIFlags(fs *flag.FlagSet) *apiClient {
 }
 
 // do sends a request and returns the response when its status is 200;
-// otherwise an error with the daemon's JSON reason.
+// otherwise an error with the reason of the daemon's {"error": …} answer.
 func (c *apiClient) do(ctx context.Context, method, path string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.url, "/")+path, nil)
 	if err != nil {
@@ -37,12 +36,12 @@ func (c *apiClient) do(ctx context.Context, method, path string) (*http.Response
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("is the daemon running at %s? %w", c.url, err)
+		return nil, unreachableError(c.url, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
+		return nil, answerError(resp.StatusCode, body)
 	}
 	return resp, nil
 }

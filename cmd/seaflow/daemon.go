@@ -41,6 +41,9 @@ type daemonOptions struct {
 	// DataDir, when set, replaces storage.dir (the --data-dir flag), on
 	// start and on every reload.
 	DataDir string
+	// ListenOverride, when set, replaces server.listen (the --listen
+	// flag), on start and on every reload.
+	ListenOverride string
 	// onDeadLetter, when set, is called after each op is dead-lettered
 	// (tests wait on it).
 	onDeadLetter func()
@@ -146,11 +149,12 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 // external cluster. A store that cannot go on (a disk that was full) stops
 // the daemon cleanly, so its supervisor restarts it and the store reopens.
 func (d *daemon) startStorage(parent context.Context, cfg *rules.Config) error {
-	q, err := queue.Open(parent, queue.Options{Dir: cfg.Storage.Dir, URL: cfg.Storage.NATSURL, SyncAlways: cfg.Storage.SyncAlways, Logger: d.log.With().Str("component", "queue").Logger()})
+	q, err := queue.Open(parent, queue.Options{Dir: cfg.Storage.Dir, URL: cfg.Storage.NATSURL, SyncAlways: cfg.Storage.SyncAlways, Listen: cfg.NATS.Listen, Logger: d.log.With().Str("component", "queue").Logger()})
 	if err != nil {
 		return fmt.Errorf("start storage: %w", err)
 	}
 	d.q = q
+	d.logNATSListen()
 	go func() {
 		<-q.Failed()
 		d.failed <- q.Err()
@@ -363,6 +367,9 @@ func (d *daemon) apply(path string) error {
 	old := d.config()
 	if d.opts.DataDir != "" {
 		cfg.Storage.Dir = d.opts.DataDir
+	}
+	if d.opts.ListenOverride != "" {
+		cfg.Server.Listen = d.opts.ListenOverride
 	}
 	if cfg.Storage != old.Storage {
 		return errors.New("storage: changes need a restart")

@@ -17,17 +17,15 @@ func init() {
 func runDead(ctx context.Context, m *Main, args []string) error {
 	fs := m.newFlagSet("dead")
 	api := addAPIFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	// Flags may come anywhere: dead retry 7 --url URL.
+	rest, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	// Flags may also follow the subcommand: dead list --url URL.
-	sub := fs.Arg(0)
-	if fs.NArg() > 0 {
-		if err := fs.Parse(fs.Args()[1:]); err != nil {
-			return err
-		}
+	sub, seqs := "", []string(nil)
+	if len(rest) > 0 {
+		sub, seqs = rest[0], rest[1:]
 	}
-	seqs := fs.Args()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	switch sub {
@@ -53,8 +51,7 @@ func runDead(ctx context.Context, m *Main, args []string) error {
 		return tw.Flush()
 	case "retry", "drop":
 		if len(seqs) == 0 {
-			fmt.Fprintf(m.Stderr, "usage: seaflow dead %s SEQ...\n", sub)
-			return exitError{2}
+			return usagef("seaflow dead list, for the sequence numbers", "dead %s needs the sequence numbers of the dead letters: seaflow dead %s SEQ...", sub, sub)
 		}
 		for _, a := range seqs {
 			if _, err := strconv.ParseUint(a, 10, 64); err != nil {
@@ -69,7 +66,6 @@ func runDead(ctx context.Context, m *Main, args []string) error {
 		}
 		return nil
 	default:
-		fmt.Fprintf(m.Stderr, "seaflow dead: unknown subcommand %q (want list, retry or drop)\n", sub)
-		return exitError{2}
+		return usagef("seaflow dead --help", "dead: unknown subcommand %q (want list, retry or drop)", sub)
 	}
 }

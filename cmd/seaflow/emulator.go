@@ -27,8 +27,7 @@ func runEmulator(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	if *fixture == "" {
-		fmt.Fprintln(m.Stderr, "seaflow emulator: --fixture is required")
-		return exitError{2}
+		return usagef("seaflow emulator --fixture rules.example.fixture.yaml", "emulator needs --fixture FILE")
 	}
 	fx, err := emulator.LoadFixtureFile(*fixture)
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,16 +17,7 @@ func runCLI(t *testing.T, env map[string]string, args ...string) (stdout, stderr
 		v, ok := env[k]
 		return v, ok
 	}}
-	err := m.Run(context.Background(), args)
-	var exit exitError
-	switch {
-	case err == nil:
-	case errors.As(err, &exit):
-		code = exit.code
-	default: // as main prints it
-		errOut.WriteString("seaflow: " + err.Error() + "\n")
-		code = 1
-	}
+	code = m.ExitCode(m.Run(context.Background(), args)) // as main prints it
 	return out.String(), errOut.String(), code
 }
 

@@ -26,8 +26,7 @@ func runReplay(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	if *since <= 0 {
-		fmt.Fprintln(m.Stderr, "seaflow replay: --since is required, e.g. --since 2h")
-		return exitError{2}
+		return usagef("seaflow replay --since 2h --dry-run", "replay needs --since DURATION")
 	}
 	q := url.Values{"since": {since.String()}}
 	if *rule != "" {

@@ -2,15 +2,13 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
-
-	"github.com/seaflow/seaflow/rules"
 )
 
 func init() {
@@ -27,25 +25,34 @@ func runDaemon(ctx context.Context, m *Main, args []string) error {
 	dataDir := fs.String("data-dir", "", "storage directory (overrides storage.dir)")
 	dryRun := fs.Bool("dry-run", false, "run everything but the SeaTable writes, which are logged with their cost")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	listen := fs.String("listen", "", "host:port of the HTTP server (overrides server.listen)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *configPath == "" {
-		fmt.Fprintln(m.Stderr, "seaflow run: --config is required")
-		return exitError{2}
+		return usagef("seaflow run --config rules.example.yaml", "run needs --config FILE")
+	}
+	if fs.NArg() > 0 {
+		return usagef("seaflow run --config "+fs.Arg(0), "run takes no arguments, got %q", fs.Arg(0))
 	}
 	level, err := zerolog.ParseLevel(*logLevel)
-	if err != nil {
-		fmt.Fprintf(m.Stderr, "seaflow run: --log-level: %v\n", err)
-		return exitError{2}
+	if err != nil || *logLevel == "" {
+		return usagef("--log-level debug, info, warn or error", "run: --log-level %q is not a level", *logLevel)
+	}
+	if *listen != "" {
+		if _, port, err := net.SplitHostPort(*listen); err != nil || port == "" {
+			return usagef("--listen 127.0.0.1:8080", "run: --listen %q is not host:port", *listen)
+		}
 	}
 	logger := newLogger(m).Level(level)
-	cfg, err := rules.Load(*configPath, m.LookupEnv)
+	cfg, err := m.loadConfig(*configPath)
 	if err != nil {
-		fmt.Fprintln(m.Stderr, err)
-		return exitError{1}
+		return err
 	}
-	d, err := startDaemon(ctx, cfg, daemonOptions{DryRun: *dryRun, Logger: logger, LookupEnv: m.LookupEnv, DataDir: *dataDir})
+	if *listen != "" {
+		cfg.Server.Listen = *listen
+	}
+	d, err := startDaemon(ctx, cfg, daemonOptions{DryRun: *dryRun, Logger: logger, LookupEnv: m.LookupEnv, DataDir: *dataDir, ListenOverride: *listen})
 	if err != nil {
 		return err
 	}

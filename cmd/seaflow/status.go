@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/seaflow/seaflow/statuspage"
 )
 
 func init() {
@@ -91,15 +93,10 @@ func printStatus(w io.Writer, st Status) {
 	if len(st.Traces) > 0 {
 		fmt.Fprintln(w, "\nRECENT EVENTS")
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "TIME\tSOURCE\tNAME\tRULES\tOPS\tERROR")
+		fmt.Fprintln(tw, "TIME\tSOURCE\tNAME\tMATCHED\tOPS\tERROR")
 		for _, t := range st.Traces {
-			var names []string
-			ops := 0
-			for _, r := range t.Rules {
-				names = append(names, r.Rule)
-				ops += r.Ops
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", t.Time.Format(time.TimeOnly), t.Source, t.Name, strings.Join(names, ","), ops, t.Error)
+			matched, ops, errs := traceRules(t)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", t.Time.Format(time.TimeOnly), t.Source, t.Name, matched, ops, errs)
 		}
 		tw.Flush()
 	}
@@ -112,4 +109,31 @@ func printStatus(w io.Writer, st Status) {
 		}
 		tw.Flush()
 	}
+}
+
+// traceRules sums up an event's rules for the status table: the rules that
+// matched (when: true) or were stopped, the ops they queued, and the
+// event's error followed by each rule's ("rule: reason").
+func traceRules(t statuspage.TraceStatus) (matched string, ops int, errs string) {
+	var names, problems []string
+	if t.Error != "" {
+		problems = append(problems, t.Error)
+	}
+	for _, r := range t.Rules {
+		ops += r.Ops
+		switch {
+		case r.Error != "":
+			names = append(names, r.Rule+"!")
+			problems = append(problems, r.Rule+": "+r.Error)
+		case r.Stopped != "":
+			names = append(names, r.Rule+"(stopped)")
+			problems = append(problems, r.Rule+": "+r.Stopped)
+		case r.When:
+			names = append(names, r.Rule)
+		}
+	}
+	if len(names) == 0 {
+		names = []string{"-"}
+	}
+	return strings.Join(names, ","), ops, strings.Join(problems, "; ")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -22,17 +23,21 @@ func runValidate(ctx context.Context, m *Main, args []string) error {
 	fs := m.newFlagSet("validate")
 	configPath := fs.String("config", "", "config/rules file (YAML)")
 	online := fs.Bool("online", false, "also check tables and columns against each base's metadata")
-	if err := fs.Parse(args); err != nil {
+	files, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if *configPath == "" {
-		fmt.Fprintln(m.Stderr, "seaflow validate: --config is required")
-		return exitError{2}
+	switch {
+	case len(files) > 1 || (len(files) == 1 && *configPath != "" && files[0] != *configPath):
+		return usagef("seaflow validate FILE", "validate checks one file, got %s", strings.Join(append(files, *configPath), ", "))
+	case len(files) == 1:
+		*configPath = files[0]
+	case *configPath == "":
+		return usagef("seaflow validate rules.yaml", "validate needs the config file: seaflow validate FILE")
 	}
-	cfg, err := rules.Load(*configPath, m.LookupEnv)
+	cfg, err := m.loadConfig(*configPath)
 	if err != nil {
-		fmt.Fprintln(m.Stderr, err)
-		return exitError{1}
+		return err
 	}
 	if *online {
 		if errs := checkOnline(ctx, cfg); len(errs) > 0 {
@@ -46,20 +51,20 @@ func runValidate(ctx context.Context, m *Main, args []string) error {
 
 func runRuleTests(ctx context.Context, m *Main, args []string) error {
 	fs := m.newFlagSet("test")
-	if err := fs.Parse(args); err != nil {
+	files, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
-		fmt.Fprintln(m.Stderr, "usage: seaflow test FILE...")
-		return exitError{2}
+	if len(files) == 0 {
+		return usagef("seaflow test rules.example.test.yaml", "test needs one or more rule test files: seaflow test FILE...")
 	}
-	failed, err := ruletest.Run(fs.Args(), m.Stdout)
+	failed, err := ruletest.Run(files, m.Stdout)
 	if err != nil {
 		var list rules.ErrorList
 		if errors.As(err, &list) {
 			fmt.Fprintln(m.Stderr, list)
 		} else {
-			fmt.Fprintln(m.Stderr, "seaflow test:", err)
+			printError(m.Stderr, fmt.Errorf("test: %w", err))
 		}
 		return exitError{1}
 	}
