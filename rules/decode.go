@@ -252,7 +252,7 @@ func (d *decoder) config(data []byte) *Config {
 }
 
 func (d *decoder) server(n *yaml.Node, s *ServerConfig) {
-	f := d.fields(n, "server", "listen", "token")
+	f := d.fields(n, "server", "listen", "token", "auth", "hosts")
 	if e, ok := f["listen"]; ok {
 		if v, ok := d.str(e.val, "server.listen"); ok {
 			if !validHostPort(v) {
@@ -263,8 +263,28 @@ func (d *decoder) server(n *yaml.Node, s *ServerConfig) {
 		}
 	}
 	if e, ok := f["token"]; ok {
-		s.Token, _ = d.str(e.val, "server.token")
+		if v, ok := d.str(e.val, "server.token"); ok && v != "" {
+			if why := weakToken(v); why != "" {
+				d.errorf(e.val, "server.token", "%s", why)
+			}
+			s.Token = v
+		}
 	}
+	explicit := false
+	if e, ok := f["auth"]; ok {
+		if v, ok := d.str(e.val, "server.auth"); ok && v != "" {
+			switch v {
+			case AuthToken, AuthNone:
+				s.Auth, explicit = v, true
+			default:
+				d.errorf(e.val, "server.auth", "%q is not token or none", v)
+			}
+		}
+	}
+	if e, ok := f["hosts"]; ok {
+		d.hosts(e.val, s)
+	}
+	d.checkServerAuth(n, f, s, explicit)
 }
 
 func validHostPort(s string) bool {
@@ -277,7 +297,7 @@ func validHostPort(s string) bool {
 }
 
 func (d *decoder) storage(n *yaml.Node, s *StorageConfig) {
-	f := d.fields(n, "storage", "dir", "nats_url", "sync_always")
+	f := d.fields(n, "storage", "dir", "nats_url", "sync_always", "dead_max_age", "dead_max_messages", "dead_max_bytes")
 	if e, ok := f["dir"]; ok {
 		if v, ok := d.str(e.val, "storage.dir"); ok && v != "" {
 			s.Dir = v
@@ -288,6 +308,33 @@ func (d *decoder) storage(n *yaml.Node, s *StorageConfig) {
 	}
 	if e, ok := f["sync_always"]; ok {
 		s.SyncAlways, _ = d.boolean(e.val, "storage.sync_always")
+	}
+	if e, ok := f["dead_max_age"]; ok {
+		if v, ok := d.str(e.val, "storage.dead_max_age"); ok {
+			if age, month, err := parseWindow(v); err != nil || month || age <= 0 {
+				d.errorf(e.val, "storage.dead_max_age", "%q is not a positive duration (want e.g. 720h or 30d)", v)
+			} else {
+				s.DeadMaxAge = age
+			}
+		}
+	}
+	if e, ok := f["dead_max_messages"]; ok {
+		if v, ok := d.integer(e.val, "storage.dead_max_messages"); ok {
+			if v <= 0 {
+				d.errorf(e.val, "storage.dead_max_messages", "must be positive, not %d", v)
+			} else {
+				s.DeadMaxMessages = v
+			}
+		}
+	}
+	if e, ok := f["dead_max_bytes"]; ok {
+		if v, ok := d.str(e.val, "storage.dead_max_bytes"); ok {
+			if b, err := parseBytes(v); err != nil {
+				d.errorf(e.val, "storage.dead_max_bytes", "%v", err)
+			} else {
+				s.DeadMaxBytes = b
+			}
+		}
 	}
 }
 
