@@ -36,7 +36,7 @@ bases:
 
 // configHead is the part of every config before its webhooks and rules.
 const configHead = `
-server: { listen: "${E2E_LISTEN}" }
+server: { listen: "${E2E_LISTEN}", auth: none }
 bases:
   crm: { url: "${E2E_EMU_URL}", api_token: "${E2E_TOKEN}" }
 `

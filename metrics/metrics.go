@@ -30,6 +30,7 @@ type Metrics struct {
 	apiDuration    *prometheus.HistogramVec
 	api429         *prometheus.CounterVec
 	deadLettered   *prometheus.CounterVec
+	adminRefused   *prometheus.CounterVec
 
 	snap *snapshotCollector
 }
@@ -81,7 +82,8 @@ func New() *Metrics {
 			Name: "seaflow_dead_letters_total",
 			Help: "Row operations moved to the dead-letter list.",
 		}, []string{"base"}),
-		snap: newSnapshotCollector(),
+		adminRefused: newAdminRefused(),
+		snap:         newSnapshotCollector(),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -91,6 +93,7 @@ func New() *Metrics {
 		m.opsQueued,
 		m.apiCalls, m.apiRows, m.apiDuration, m.api429,
 		m.deadLettered,
+		m.adminRefused,
 		m.snap,
 	)
 	return m

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/seaflow/seaflow/actions"
+	"github.com/seaflow/seaflow/adminguard"
 	"github.com/seaflow/seaflow/budget"
 	"github.com/seaflow/seaflow/metrics"
 	"github.com/seaflow/seaflow/queue"
@@ -59,6 +60,7 @@ type daemon struct {
 	nats     *triggers.NATS
 	srv      *http.Server
 	addr     string
+	guard    *adminguard.Guard // the admin surface's Host, origin and token checks
 	failed   chan error
 	cancel   context.CancelFunc // stops triggers, consumer and dispatcher
 	intake   sync.WaitGroup     // cron, NATS, event consumer
@@ -106,6 +108,7 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 		}
 	}
 	d.addr = ln.Addr().String()
+	d.guard = adminguard.New(d.addr, d.adminPolicy, func(r adminguard.Reason) { d.metrics.AdminRefused(string(r)) })
 
 	// Bases: in-process emulators where url is "emulator", then one client each.
 	d.keeper = budget.NewKeeper(q.BudgetStore(), func(base string) budget.Limits { return baseLimits(cfg, base) }, clock.Now)
@@ -222,7 +225,7 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 		}
 	}()
 	close(d.ready)
-	d.log.Info().Str("listen", d.addr).Int("rules", len(cfg.Rules)).Int("bases", len(cfg.Bases)).Bool("dry_run", opts.DryRun).Msg("seaflow running")
+	d.log.Info().Str("listen", d.addr).Str("admin", adminMode(cfg.Server)).Int("rules", len(cfg.Rules)).Int("bases", len(cfg.Bases)).Bool("dry_run", opts.DryRun).Msg("seaflow running")
 	ok = true
 	return d, nil
 }

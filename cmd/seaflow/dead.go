@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -32,7 +31,7 @@ func runDead(ctx context.Context, m *Main, args []string) error {
 	defer cancel()
 	switch sub {
 	case "", "list":
-		resp, err := api.do(ctx, http.MethodGet, "/api/dead")
+		resp, err := api.get(ctx, "/api/dead")
 		if err != nil {
 			return fmt.Errorf("dead list: %w", err)
 		}
@@ -57,10 +56,11 @@ func runDead(ctx context.Context, m *Main, args []string) error {
 			return exitError{2}
 		}
 		for _, a := range seqs {
-			if _, err := strconv.ParseUint(a, 10, 64); err != nil {
+			seq, err := strconv.ParseUint(a, 10, 64)
+			if err != nil || seq == 0 {
 				return fmt.Errorf("dead %s: %q is not a sequence number", sub, a)
 			}
-			resp, err := api.do(ctx, http.MethodPost, "/api/dead/"+a+"/"+sub)
+			resp, err := api.post(ctx, "/api/dead/"+sub, DeadAction{Seq: seq})
 			if err != nil {
 				return fmt.Errorf("dead %s %s: %w", sub, a, err)
 			}

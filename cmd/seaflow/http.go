@@ -15,8 +15,7 @@ import (
 )
 
 // routes is the daemon's HTTP surface: webhooks under their configured
-// paths, health and readiness, the status API, and the in-process emulator
-// under /emulator/ when one runs.
+// paths, health and readiness, and the admin surface (adminRoutes).
 func (d *daemon) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -30,33 +29,9 @@ func (d *daemon) routes() http.Handler {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
 		}
 	})
-	mux.Handle("GET /api/status", d.requireStatusToken(http.HandlerFunc(d.serveStatus)))
 	d.adminRoutes(mux)
-	if re := d.emus.first(); re != nil {
-		mux.Handle("/emulator/", http.StripPrefix("/emulator", re.emu))
-	}
-	// The page is static (no data): it reads /api/status with the token.
-	mux.Handle("GET /{$}", statuspage.Handler())
-	mux.Handle("GET /metrics", d.requireStatusToken(d.metrics.Handler()))
 	mux.Handle("/", rejectMetrics(d.hooks, d.metrics))
 	return mux
-}
-
-// requireStatusToken guards the status API with server.token when one is
-// configured, and always when the server listens beyond loopback.
-func (d *daemon) requireStatusToken(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token := d.config().Server.Token
-		if token == "" && isLoopback(d.addr) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if token == "" || !bearerMatches(r, token) {
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "status API needs Authorization: Bearer <server.token>"})
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // Status is the JSON of GET /api/status and of `seaflow status`.

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -29,14 +27,7 @@ func runReplay(ctx context.Context, m *Main, args []string) error {
 		fmt.Fprintln(m.Stderr, "seaflow replay: --since is required, e.g. --since 2h")
 		return exitError{2}
 	}
-	q := url.Values{"since": {since.String()}}
-	if *rule != "" {
-		q.Set("rule", *rule)
-	}
-	if *dryRun {
-		q.Set("dry_run", "true")
-	}
-	resp, err := api.do(ctx, http.MethodPost, "/api/replay?"+q.Encode())
+	resp, err := api.post(ctx, "/api/replay", ReplayRequest{Since: since.String(), Rule: *rule, DryRun: *dryRun})
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -26,7 +25,7 @@ func runStatus(ctx context.Context, m *Main, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	resp, err := api.do(ctx, http.MethodGet, "/api/status")
+	resp, err := api.get(ctx, "/api/status")
 	if err != nil {
 		return fmt.Errorf("status: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/seaflow/seaflow/adminguard"
 	"github.com/seaflow/seaflow/budget"
 	"github.com/seaflow/seaflow/queue"
 	"github.com/seaflow/seaflow/rules"
@@ -126,7 +127,11 @@ func startEmulators(cfg *rules.Config, now func() time.Time, log zerolog.Logger)
 			for _, info := range infos {
 				re.tokens[info.Name] = info.APIToken
 			}
-			re.srv = &http.Server{Handler: emu, ReadHeaderTimeout: 5 * time.Second}
+			// Its own port takes only requests for its address (no DNS
+			// rebinding) and no cross-site writes: its _emulator/ endpoints
+			// have no auth of their own.
+			local := adminguard.New(ln.Addr().String(), func() adminguard.Policy { return adminguard.Policy{Open: true} }, nil)
+			re.srv = &http.Server{Handler: local.Protect(emu), ReadHeaderTimeout: 5 * time.Second}
 			go re.srv.Serve(ln)
 			es.byFixture[base.Fixture] = re
 			log.Info().Str("url", re.url).Str("fixture", base.Fixture).Msg("in-process SeaTable emulator running")
