@@ -109,6 +109,15 @@ type Options struct {
 	// EventsMaxAge is how long events are kept. Zero means
 	// DefaultEventsMaxAge (7 days).
 	EventsMaxAge time.Duration
+	// AcceptDataLoss lets Open go on with a store whose streams lost
+	// messages since the last run (the damage is logged, not returned).
+	// False, the default: Open returns a *DamageError saying which streams
+	// and how many messages.
+	AcceptDataLoss bool
+	// CheckEvery is how often the running queue checks its streams for
+	// lost or unreadable messages (CheckIntegrity). Zero means
+	// DefaultCheckEvery (30 s); negative, never.
+	CheckEvery time.Duration
 	// Now is the clock used to stamp dead letters. Nil means time.Now.
 	Now func() time.Time
 	// Logger receives the queue's logs and the embedded server's.
@@ -141,6 +150,8 @@ type Queue struct {
 
 	// retry is the redelivery delay after a failed event handler.
 	retry backoff
+	// integ holds the integrity checks' marks and the damage found.
+	integ integrity
 
 	mu        sync.Mutex
 	consumers map[string]jetstream.Consumer // OPS pull consumers by durable name
@@ -195,6 +206,7 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 		connDone:  make(chan struct{}),
 		failed:    make(chan struct{}),
 		opened:    time.Now(),
+		integ:     integrity{corrupt: make(chan string, 16)},
 	}
 	if err := q.connect(); err != nil {
 		q.shutdown()
@@ -208,7 +220,15 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 			q.o.Replicas = 1
 		}
 	}
+	if err := q.checkAtOpen(ctx); err != nil {
+		q.shutdown()
+		return nil, err
+	}
 	if err := q.setup(ctx); err != nil {
+		q.shutdown()
+		return nil, err
+	}
+	if err := q.startIntegrity(ctx); err != nil {
 		q.shutdown()
 		return nil, err
 	}
@@ -232,7 +252,7 @@ func (q *Queue) connect() error {
 		}
 		q.lock = lock
 		q.writeFailed = make(chan string, 1)
-		ns, err := startEmbedded(q.o, q.log, q.writeFailed)
+		ns, err := startEmbedded(q.o, q.log, q.writeFailed, q.integ.corrupt)
 		if err != nil {
 			return err
 		}
@@ -363,6 +383,7 @@ func (q *Queue) where() string {
 // Open. Close is idempotent.
 func (q *Queue) Close() error {
 	q.closeOnce.Do(func() {
+		q.stopIntegrity()
 		if q.nc != nil && !q.nc.IsClosed() {
 			if err := q.nc.Drain(); err != nil {
 				q.closeErr = fmt.Errorf("drain nats connection: %w", err)
@@ -370,6 +391,8 @@ func (q *Queue) Close() error {
 			}
 			<-q.connDone
 		}
+		// Every client write is done: the ledger records the final state.
+		q.closeLedger()
 		q.stopServer()
 		q.log.Info().Msg("queue closed")
 	})
@@ -378,6 +401,7 @@ func (q *Queue) Close() error {
 
 // shutdown releases what a failed Open acquired.
 func (q *Queue) shutdown() {
+	q.stopIntegrity()
 	if q.nc != nil {
 		q.nc.Close()
 	}

@@ -21,6 +21,9 @@ type Status struct {
 	Traces []TraceStatus `json:"traces"`
 	// Dead is the dead-letter list.
 	Dead []DeadStatus `json:"dead"`
+	// StorageDamage describes each stream of the store found with lost or
+	// unreadable messages (then /readyz is 503); omitted when it is sound.
+	StorageDamage []string `json:"storage_damage,omitempty"`
 }
 
 // BaseStatus is one base's budget, call history, forecast and queues.
@@ -136,7 +139,7 @@ type RuleStatus struct {
 
 // DeadStatus is one dead-lettered op.
 type DeadStatus struct {
-	// Seq identifies the op in POST /api/dead/{seq}/retry and /drop.
+	// Seq identifies the op in POST /api/dead/retry and /drop ({"seq": N}).
 	Seq uint64 `json:"seq"`
 	// Base, Rule and Kind say where the op came from and what it does.
 	Base string `json:"base"`

@@ -33,6 +33,12 @@ type daemonOptions struct {
 	DryRun    bool
 	Logger    zerolog.Logger
 	LookupEnv func(string) (string, bool)
+	// AcceptDataLoss starts on a store whose streams lost messages
+	// (--accept-data-loss); otherwise such a start is refused.
+	AcceptDataLoss bool
+	// CheckEvery overrides how often the store is checked for damage
+	// (tests); zero = queue.DefaultCheckEvery.
+	CheckEvery time.Duration
 	// Clock replaces the wall clock (tests); nil = the system clock.
 	Clock actions.Clock
 	// Listener replaces server.listen (tests pass a ready listener).
@@ -94,7 +100,11 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 	}()
 
 	// Storage: the embedded NATS server, or an external cluster.
-	q, err := queue.Open(parent, queue.Options{Dir: cfg.Storage.Dir, URL: cfg.Storage.NATSURL, SyncAlways: cfg.Storage.SyncAlways, Logger: d.log.With().Str("component", "queue").Logger()})
+	q, err := queue.Open(parent, queue.Options{
+		Dir: cfg.Storage.Dir, URL: cfg.Storage.NATSURL, SyncAlways: cfg.Storage.SyncAlways,
+		AcceptDataLoss: opts.AcceptDataLoss, CheckEvery: opts.CheckEvery,
+		Logger: d.log.With().Str("component", "queue").Logger(),
+	})
 	if err != nil {
 		return nil, fmt.Errorf("start storage: %w", err)
 	}

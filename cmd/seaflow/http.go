@@ -21,14 +21,7 @@ func (d *daemon) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-d.ready:
-			writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-		default:
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
-		}
-	})
+	mux.HandleFunc("GET /readyz", d.serveReady)
 	d.adminRoutes(mux)
 	mux.Handle("/", rejectMetrics(d.hooks, d.metrics))
 	return mux
@@ -102,6 +95,9 @@ func (d *daemon) status(ctx context.Context, traces int) Status {
 			ts.Rules = append(ts.Rules, statuspage.RuleStatus{Rule: r.Rule, When: r.When, Ops: r.Ops, Error: r.Error, Stopped: r.Stopped})
 		}
 		st.Traces = append(st.Traces, ts)
+	}
+	for _, x := range d.q.Damage() {
+		st.StorageDamage = append(st.StorageDamage, x.String())
 	}
 	if dead, err := d.q.ListDead(ctx); err == nil {
 		for _, op := range dead {

@@ -127,6 +127,7 @@ func (d *daemon) snapshot(ctx context.Context) metrics.Snapshot {
 		}
 	}
 	snap.DeadLetters = len(st.Dead)
+	snap.StorageDamage = storageDamage(d.q)
 	for _, b := range st.Bases {
 		for _, r := range b.Rules {
 			snap.RuleShares = append(snap.RuleShares, metrics.RuleShare{Base: b.Name, Rule: r.Rule, Limit: r.Limit, Used: r.Used})

@@ -27,6 +27,7 @@ func runDaemon(ctx context.Context, m *Main, args []string) error {
 	dataDir := fs.String("data-dir", "", "storage directory (overrides storage.dir)")
 	dryRun := fs.Bool("dry-run", false, "run everything but the SeaTable writes, which are logged with their cost")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	acceptLoss := fs.Bool("accept-data-loss", false, "start even though the store lost messages since the last run (it is refused otherwise; see docs/guide.md)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -48,7 +49,11 @@ func runDaemon(ctx context.Context, m *Main, args []string) error {
 	if *dataDir != "" {
 		cfg.Storage.Dir = *dataDir
 	}
-	d, err := startDaemon(ctx, cfg, daemonOptions{DryRun: *dryRun, Logger: logger, LookupEnv: m.LookupEnv})
+	d, err := startDaemon(ctx, cfg, daemonOptions{DryRun: *dryRun, AcceptDataLoss: *acceptLoss, Logger: logger, LookupEnv: m.LookupEnv})
+	if msg, ok := damageMessage(err); ok {
+		fmt.Fprintln(m.Stderr, msg)
+		return exitError{1}
+	}
 	if err != nil {
 		return err
 	}

@@ -53,6 +53,9 @@ func printStatus(w io.Writer, st Status) {
 		fmt.Fprint(w, " (dry run)")
 	}
 	fmt.Fprintln(w)
+	for _, x := range st.StorageDamage {
+		fmt.Fprintf(w, "STORAGE DAMAGED: %s (see /readyz)\n", x)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nBASE\tWINDOW\tUSED\tLIMIT\tREMAINING\tNEXT FREE")
 	for _, b := range st.Bases {
