@@ -19,12 +19,14 @@
 //	SEAFLOW_EVENTS  seaflow.events.<source>      limits, 7 days, dedupe by Event.ID
 //	SEAFLOW_OPS     seaflow.ops.<base>.<lane>    work queue, dedupe by Op.ID,
 //	                                             one durable pull consumer per base and lane
-//	SEAFLOW_DEAD    seaflow.dead.<base>          limits, kept until retried or dropped
+//	SEAFLOW_DEAD    seaflow.dead.<base>          limits: kept until retried or dropped, or
+//	                                             past Options.DeadMaxAge/Msgs/Bytes
 //	KV seaflow_budget  <base>                    budget state, compare-and-set
 //	KV seaflow_state   free-form cursors
 package queue
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -109,6 +111,13 @@ type Options struct {
 	// EventsMaxAge is how long events are kept. Zero means
 	// DefaultEventsMaxAge (7 days).
 	EventsMaxAge time.Duration
+	// DeadMaxAge, DeadMaxMsgs and DeadMaxBytes bound the dead letters
+	// kept: past any of them the oldest are discarded (DeadStats counts
+	// them). Zero means no limit of that kind (the daemon passes
+	// storage.dead_max_*, which have defaults).
+	DeadMaxAge   time.Duration
+	DeadMaxMsgs  int64
+	DeadMaxBytes int64
 	// AcceptDataLoss lets Open go on with a store whose streams lost
 	// messages since the last run (the damage is logged, not returned).
 	// False, the default: Open returns a *DamageError saying which streams
@@ -176,8 +185,8 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.DuplicateWindow < 0 || o.EventsMaxAge < 0 {
-		return nil, errors.New("open queue: negative duplicate window or events max age")
+	if o.DuplicateWindow < 0 || o.EventsMaxAge < 0 || o.DeadMaxAge < 0 || o.DeadMaxMsgs < 0 || o.DeadMaxBytes < 0 {
+		return nil, errors.New("open queue: negative duplicate window, max age or dead-letter limit")
 	}
 	if o.EventsMaxAge < o.DuplicateWindow {
 		return nil, fmt.Errorf("open queue: events max age %s is shorter than the duplicate window %s", o.EventsMaxAge, o.DuplicateWindow)
@@ -329,8 +338,15 @@ func (q *Queue) setup(ctx context.Context) error {
 			Description: "seaflow dead letters: ops SeaTable refused as invalid, with the reason",
 			Subjects:    []string{deadPrefix + ">"},
 			Retention:   jetstream.LimitsPolicy,
-			Storage:     jetstream.FileStorage,
-			Replicas:    q.o.Replicas,
+			MaxAge:      q.o.DeadMaxAge,
+			MaxMsgs:     cmp.Or(q.o.DeadMaxMsgs, -1),
+			MaxBytes:    cmp.Or(q.o.DeadMaxBytes, -1),
+			// Dead letters carry no Nats-Msg-Id; the window must only not
+			// exceed the max age.
+			Duplicates: deadDuplicates(q.o.DeadMaxAge),
+			Discard:    jetstream.DiscardOld,
+			Storage:    jetstream.FileStorage,
+			Replicas:   q.o.Replicas,
 		}, &q.dead},
 	}
 	for _, s := range streams {
@@ -368,6 +384,15 @@ func (q *Queue) setup(ctx context.Context) error {
 	}
 	q.log.Info().Str("nats", q.where()).Int("replicas", q.o.Replicas).Bool("sync_always", q.o.SyncAlways && q.ns != nil).Msg("queue open")
 	return nil
+}
+
+// deadDuplicates is the DEAD stream's duplicate window: JetStream's
+// default, or the max age when that is shorter.
+func deadDuplicates(maxAge time.Duration) time.Duration {
+	if maxAge > 0 && maxAge < DefaultDuplicateWindow {
+		return maxAge
+	}
+	return DefaultDuplicateWindow
 }
 
 // where names the server for logs and errors, never with credentials.

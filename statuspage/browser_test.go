@@ -211,6 +211,7 @@ func TestBrowser(t *testing.T) {
 			st.Traces[3].Rules[0].Rule + ": " + st.Traces[3].Rules[0].Error, // a rule's error shows too
 			"version " + st.Version, "updated ", "<rect",
 			"Rule budget shares", st.Bases[0].Rules[0].Rule, "2,500", // a rule's budget_share
+			"newest 2 of 1,234", // the dead letters shown of all kept
 		} {
 			if !strings.Contains(text, want) {
 				t.Errorf("rendered page lacks %q", want)

@@ -19,8 +19,11 @@ type Status struct {
 	Bases []BaseStatus `json:"bases"`
 	// Traces is the most recent handled events, newest first.
 	Traces []TraceStatus `json:"traces"`
-	// Dead is the dead-letter list.
+	// Dead is the newest dead letters (50), newest first.
 	Dead []DeadStatus `json:"dead"`
+	// DeadTotal is how many dead letters are kept in all (GET /api/dead
+	// pages through them).
+	DeadTotal uint64 `json:"dead_total"`
 	// StorageDamage describes each stream of the store found with lost or
 	// unreadable messages (then /readyz is 503); omitted when it is sound.
 	StorageDamage []string `json:"storage_damage,omitempty"`

@@ -72,8 +72,45 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
+// DeadPage is the answer of GET /api/dead?limit=N&before=SEQ: up to limit
+// (default 100, at most 1,000) dead letters below before, newest first.
+type DeadPage struct {
+	Dead []DeadStatus `json:"dead"`
+	// Total is every dead letter kept, from the stream's state.
+	Total uint64 `json:"total"`
+	// Next is the before of the next page; 0 when there is none.
+	Next uint64 `json:"next,omitempty"`
+}
+
 func (d *daemon) serveDeadList(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"dead": d.status(r.Context(), 0).Dead})
+	limit, before := 100, uint64(0)
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > 1000 {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "limit must be from 1 to 1000"})
+			return
+		}
+		limit = n
+	}
+	if v := r.URL.Query().Get("before"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "before must be a sequence number"})
+			return
+		}
+		before = n
+	}
+	stats, err := d.q.DeadStats(r.Context())
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+		return
+	}
+	page, next, err := d.q.DeadPage(r.Context(), before, limit)
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, DeadPage{Dead: deadStatuses(page), Total: stats.Count, Next: next})
 }
 
 // DeadAction is the body of POST /api/dead/retry and /api/dead/drop.

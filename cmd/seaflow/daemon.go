@@ -103,6 +103,7 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 	q, err := queue.Open(parent, queue.Options{
 		Dir: cfg.Storage.Dir, URL: cfg.Storage.NATSURL, SyncAlways: cfg.Storage.SyncAlways,
 		AcceptDataLoss: opts.AcceptDataLoss, CheckEvery: opts.CheckEvery,
+		DeadMaxAge: cfg.Storage.DeadMaxAge, DeadMaxMsgs: int64(cfg.Storage.DeadMaxMessages), DeadMaxBytes: cfg.Storage.DeadMaxBytes,
 		Logger: d.log.With().Str("component", "queue").Logger(),
 	})
 	if err != nil {

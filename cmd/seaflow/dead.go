@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -16,6 +17,8 @@ func init() {
 func runDead(ctx context.Context, m *Main, args []string) error {
 	fs := m.newFlagSet("dead")
 	api := addAPIFlags(fs)
+	limit := fs.Int("limit", 100, "list: how many dead letters, newest first (at most 1000)")
+	before := fs.Uint64("before", 0, "list: only those with a sequence below this (the next page)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -31,12 +34,16 @@ func runDead(ctx context.Context, m *Main, args []string) error {
 	defer cancel()
 	switch sub {
 	case "", "list":
-		resp, err := api.get(ctx, "/api/dead")
+		q := url.Values{"limit": {strconv.Itoa(*limit)}}
+		if *before > 0 {
+			q.Set("before", strconv.FormatUint(*before, 10))
+		}
+		resp, err := api.get(ctx, "/api/dead?"+q.Encode())
 		if err != nil {
 			return fmt.Errorf("dead list: %w", err)
 		}
 		defer resp.Body.Close()
-		var out struct{ Dead []DeadStatus }
+		var out DeadPage
 		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 			return fmt.Errorf("dead list: decode: %w", err)
 		}
@@ -49,7 +56,13 @@ func runDead(ctx context.Context, m *Main, args []string) error {
 		for _, d := range out.Dead {
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", d.Seq, d.Time.Format(time.RFC3339), d.Base, d.Rule, d.Kind, d.Reason)
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if out.Next != 0 {
+			fmt.Fprintf(m.Stdout, "%d of %d dead letters shown, newest first; more with --before %d\n", len(out.Dead), out.Total, out.Next)
+		}
+		return nil
 	case "retry", "drop":
 		if len(seqs) == 0 {
 			fmt.Fprintf(m.Stderr, "usage: seaflow dead %s SEQ...\n", sub)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/seaflow/seaflow/actions"
 	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow/queue"
 	"github.com/seaflow/seaflow/rules"
 	"github.com/seaflow/seaflow/statuspage"
 )
@@ -39,7 +40,17 @@ const (
 	historyBucket  = time.Hour
 )
 
+// deadInStatus is how many dead letters, newest first, the status carries;
+// DeadTotal counts them all (from the stream's state).
+const deadInStatus = 50
+
 func (d *daemon) status(ctx context.Context, traces int) Status {
+	return d.statusWith(ctx, traces, deadInStatus)
+}
+
+// statusWith is the status with the newest traces events and dead dead
+// letters; every read is bounded by those counts, the bases and lanes.
+func (d *daemon) statusWith(ctx context.Context, traces, dead int) Status {
 	cfg := d.config()
 	now := d.opts.Clock.Now()
 	st := Status{Version: version, Now: now, Started: d.started, DryRun: d.opts.DryRun}
@@ -99,12 +110,22 @@ func (d *daemon) status(ctx context.Context, traces int) Status {
 	for _, x := range d.q.Damage() {
 		st.StorageDamage = append(st.StorageDamage, x.String())
 	}
-	if dead, err := d.q.ListDead(ctx); err == nil {
-		for _, op := range dead {
-			st.Dead = append(st.Dead, DeadStatus{Seq: op.Seq, Base: op.Op.Base, Rule: op.Op.Rule, Kind: string(op.Op.Kind), Reason: op.Reason, Time: op.Time})
-		}
+	if ds, err := d.q.DeadStats(ctx); err == nil {
+		st.DeadTotal = ds.Count
+	}
+	if page, _, err := d.q.DeadPage(ctx, 0, dead); err == nil {
+		st.Dead = deadStatuses(page)
 	}
 	return st
+}
+
+// deadStatuses turns dead letters into their status form.
+func deadStatuses(dead []queue.DeadOp) []DeadStatus {
+	out := make([]DeadStatus, 0, len(dead))
+	for _, op := range dead {
+		out = append(out, DeadStatus{Seq: op.Seq, Base: op.Op.Base, Rule: op.Op.Rule, Kind: string(op.Op.Kind), Reason: op.Reason, Time: op.Time})
+	}
+	return out
 }
 
 func (d *daemon) serveStatus(w http.ResponseWriter, r *http.Request) {

@@ -104,7 +104,7 @@ func printStatus(w io.Writer, st Status) {
 		tw.Flush()
 	}
 	if len(st.Dead) > 0 {
-		fmt.Fprintln(w, "\nDEAD LETTERS")
+		fmt.Fprintf(w, "\nDEAD LETTERS (newest %d of %d; seaflow dead list pages through them)\n", len(st.Dead), max(st.DeadTotal, uint64(len(st.Dead))))
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "SEQ\tBASE\tRULE\tKIND\tREASON")
 		for _, d := range st.Dead {
