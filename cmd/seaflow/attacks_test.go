@@ -153,16 +153,28 @@ func startEmulatorDaemon(t *testing.T, server string) (*daemon, string) {
 	if err := os.WriteFile(path, []byte(strings.Replace(emulatorMountConfig, "%s", server, 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := rules.Load(path, func(string) (string, bool) { return "", false })
+	return startFromFile(t, path, filepath.Join(dir, "data"), daemonOptions{})
+}
+
+// startFromFile runs the daemon on the config file at path, with its store
+// in dataDir ("" = the file's storage.dir), on a loopback port, and returns
+// it with its base URL.
+func startFromFile(t *testing.T, path, dataDir string, opts daemonOptions) (*daemon, string) {
+	t.Helper()
+	noEnv := func(string) (string, bool) { return "", false }
+	cfg, err := rules.Load(path, noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Storage.Dir = filepath.Join(dir, "data")
+	if dataDir != "" {
+		cfg.Storage.Dir = dataDir
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := startDaemon(context.Background(), cfg, daemonOptions{Logger: zerolog.Nop(), Listener: ln, LookupEnv: func(string) (string, bool) { return "", false }})
+	opts.Listener, opts.Logger, opts.LookupEnv = ln, zerolog.Nop(), noEnv
+	d, err := startDaemon(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

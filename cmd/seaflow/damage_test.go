@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -133,20 +132,7 @@ func TestDamagedDataDirRefused(t *testing.T) {
 func TestDamageWhileRunningTurnsReadyzRed(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	queueOps(t, dir, 1000)
-	c, err := rules.Load(damageConfig(t, dir), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := "http://" + ln.Addr().String()
-	d, err := startDaemon(context.Background(), c, daemonOptions{Listener: ln, CheckEvery: -1, Logger: zerolog.Nop(), LookupEnv: func(string) (string, bool) { return "", false }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.stop(10 * time.Second)
+	d, u := startFromFile(t, damageConfig(t, dir), "", daemonOptions{CheckEvery: -1})
 	if _, errOut, code := runCLI(t, nil, "health", "--url", u); code != 0 {
 		t.Fatalf("health before the damage: exit %d %s", code, errOut)
 	}

@@ -1,24 +1,20 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/seaflow/seaflow/actions"
 	"github.com/seaflow/seaflow/budget"
 	"github.com/seaflow/seaflow/queue"
-	"github.com/seaflow/seaflow/rules"
 )
 
 // TestDeadLettersBoundedReads: with 5,000 dead letters the status API and
@@ -46,21 +42,7 @@ func TestDeadLettersBoundedReads(t *testing.T) {
 	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := rules.Load(path, func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := "http://" + ln.Addr().String()
-	d, err := startDaemon(context.Background(), cfg, daemonOptions{Listener: ln, CheckEvery: -1, Logger: zerolog.Nop(), LookupEnv: func(string) (string, bool) { return "", false }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.stop(10 * time.Second)
-
+	d, u := startFromFile(t, path, "", daemonOptions{CheckEvery: -1})
 	get := func(path string) []byte {
 		t.Helper()
 		resp, err := http.Get(u + path)
