@@ -91,8 +91,8 @@ type env struct {
 	vars    map[string]string // environment of the daemon, for ${VAR}
 	client  *http.Client
 	cur     *daemonProc
-	// expectWarn are log messages a scenario causes on purpose (a crash's
-	// recovery); every other warning or error fails the test.
+	// expectWarn are log messages a scenario causes on purpose (the loop
+	// guard's stop); every other warning or error fails the test.
 	expectWarn []string
 	gate       atomic.Pointer[callGate]
 }

@@ -21,14 +21,14 @@ func weakToken(tok string) string {
 		return "must not contain whitespace"
 	}
 	if n := utf8.RuneCountInString(tok); n < MinTokenLength {
-		return fmt.Sprintf("is %d characters long; use at least %d (for example: openssl rand -hex 16)", n, MinTokenLength)
+		return fmt.Sprintf("is %s long; use at least %d (for example: openssl rand -hex 16)", plural(n, "character"), MinTokenLength)
 	}
 	distinct := map[rune]bool{}
 	for _, r := range tok {
 		distinct[r] = true
 	}
 	if len(distinct) < minTokenDistinct {
-		return fmt.Sprintf("is made of %d different characters; use a random token (for example: openssl rand -hex 16)", len(distinct))
+		return fmt.Sprintf("is made of %s; use a random token (for example: openssl rand -hex 16)", plural(len(distinct), "different character"))
 	}
 	return ""
 }

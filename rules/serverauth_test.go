@@ -23,7 +23,7 @@ func TestServerAuth(t *testing.T) {
 			want: ServerConfig{Listen: "0.0.0.0:8080", Token: "0123456789abcdef", Auth: AuthToken, Hosts: []string{"seaflow.example.com", "10.0.0.5:8080", "[::1]:8080"}}},
 		{name: "empty host listens everywhere", server: `server: { listen: ":8080" }`, err: "s.yaml:1:19: server.listen: \":8080\" is reachable beyond loopback"},
 		{name: "short token", server: `server: { token: "abc" }`, err: "s.yaml:1:18: server.token: is 3 characters long"},
-		{name: "one repeated character", server: `server: { token: "aaaaaaaaaaaaaaaaaaaa" }`, err: "made of 1 different characters"},
+		{name: "one repeated character", server: `server: { token: "aaaaaaaaaaaaaaaaaaaa" }`, err: "made of 1 different character;"},
 		{name: "unknown auth", server: `server: { auth: basic }`, err: `server.auth: "basic" is not token or none`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -64,6 +64,7 @@ func TestDeadLettersBoundedReads(t *testing.T) {
 	if len(st.Dead) != deadInStatus || st.DeadTotal != 1000 || st.Dead[0].Seq != 5000 || len(body) > 64<<10 {
 		t.Errorf("status: %d dead letters (newest seq %d) of %d, %d bytes; want the newest %d of the 1,000 kept, small", len(st.Dead), st.Dead[0].Seq, st.DeadTotal, len(body), deadInStatus)
 	}
+	t.Logf("GET /api/status with 1,000 dead letters kept (5,000 stored): %d bytes, %d letters", len(body), len(st.Dead))
 	var page DeadPage
 	if err := json.Unmarshal(get("/api/dead?limit=10&before=4500"), &page); err != nil {
 		t.Fatal(err)
