@@ -306,6 +306,7 @@ func (q *Queue) setup(ctx context.Context) error {
 		}
 		return fmt.Errorf("jetstream account info at %s: %w", q.where(), err)
 	}
+	deadBytes := q.deadMaxBytes()
 	streams := []struct {
 		cfg jetstream.StreamConfig
 		dst *jetstream.Stream
@@ -340,7 +341,7 @@ func (q *Queue) setup(ctx context.Context) error {
 			Retention:   jetstream.LimitsPolicy,
 			MaxAge:      q.o.DeadMaxAge,
 			MaxMsgs:     cmp.Or(q.o.DeadMaxMsgs, -1),
-			MaxBytes:    cmp.Or(q.o.DeadMaxBytes, -1),
+			MaxBytes:    cmp.Or(deadBytes, -1),
 			// Dead letters carry no Nats-Msg-Id; the window must only not
 			// exceed the max age.
 			Duplicates: deadDuplicates(q.o.DeadMaxAge),
@@ -351,6 +352,9 @@ func (q *Queue) setup(ctx context.Context) error {
 	}
 	for _, s := range streams {
 		st, err := q.js.CreateOrUpdateStream(ctx, s.cfg)
+		if err != nil && s.cfg.MaxBytes > 0 && storageExceeded(err) {
+			return fmt.Errorf("create or update stream %s: JetStream cannot reserve its %d bytes (lower storage.dead_max_bytes): %w", s.cfg.Name, s.cfg.MaxBytes, err)
+		}
 		if err != nil {
 			return fmt.Errorf("create or update stream %s: %w", s.cfg.Name, err)
 		}
@@ -384,6 +388,28 @@ func (q *Queue) setup(ctx context.Context) error {
 	}
 	q.log.Info().Str("nats", q.where()).Int("replicas", q.o.Replicas).Bool("sync_always", q.o.SyncAlways && q.ns != nil).Msg("queue open")
 	return nil
+}
+
+// storageExceeded reports JetStream's "insufficient storage resources
+// available" (err_code 10047).
+func storageExceeded(err error) bool {
+	var je jetstream.JetStreamError
+	return errors.As(err, &je) && je.APIError() != nil && je.APIError().ErrorCode == 10047
+}
+
+// deadMaxBytes is Options.DeadMaxBytes, at most a quarter of the embedded
+// server's storage: JetStream reserves a stream's byte cap when it creates
+// it, and refuses one larger than the store (a small volume).
+func (q *Queue) deadMaxBytes() int64 {
+	b := q.o.DeadMaxBytes
+	if q.ns == nil || b <= 0 {
+		return b
+	}
+	if c := q.ns.JetStreamConfig(); c != nil && c.MaxStore > 0 && b > c.MaxStore/4 {
+		q.log.Info().Int64("dead_max_bytes", b).Int64("store_bytes", c.MaxStore).Int64("using", c.MaxStore/4).Msg("dead-letter byte cap lowered to a quarter of the store's space")
+		return c.MaxStore / 4
+	}
+	return b
 }
 
 // deadDuplicates is the DEAD stream's duplicate window: JetStream's
