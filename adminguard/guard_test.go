@@ -278,6 +278,9 @@ func TestLoginForm(t *testing.T) {
 		if w := b.do(t, "GET", "/", host, ""); w.Code != http.StatusOK {
 			t.Errorf("GET / with auth none: HTTP %d", w.Code)
 		}
+		if w := b.do(t, "GET", "/?token=anything", host, ""); w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/" || w.Header().Get("Set-Cookie") != "" {
+			t.Errorf("GET /?token= with auth none: HTTP %d → %q, cookie %q; want the token dropped", w.Code, w.Header().Get("Location"), w.Header().Get("Set-Cookie"))
+		}
 	})
 }
 

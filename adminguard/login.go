@@ -87,11 +87,15 @@ func (g *Guard) Page(next http.Handler) http.Handler {
 		}
 		q := r.URL.Query()
 		if q.Has("token") {
-			if p.Token == "" || !TokenEqual(q.Get("token"), p.Token) {
+			switch {
+			case p.Token == "" && p.Open:
+				// No token to check: only take it out of the address.
+			case p.Token == "" || !TokenEqual(q.Get("token"), p.Token):
 				g.refuse(w, http.StatusUnauthorized, ReasonToken, "wrong token")
 				return
+			default:
+				setSession(w, r, p.Token)
 			}
-			setSession(w, r, p.Token)
 			q.Del("token")
 			u := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
 			w.Header().Set("Referrer-Policy", "no-referrer")
