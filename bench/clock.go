@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Clock is the virtual time of a simulation. It satisfies actions.Clock.
+// Clock is the virtual time of a simulation. It satisfies seaflow.Clock.
 //
 // Goroutines that take part in the simulation are actors: the Clock knows
 // how many there are (Go starts one, AddActors declares ones started

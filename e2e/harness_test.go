@@ -91,7 +91,10 @@ type env struct {
 	vars    map[string]string // environment of the daemon, for ${VAR}
 	client  *http.Client
 	cur     *daemonProc
-	gate    atomic.Pointer[callGate]
+	// expectWarn are log messages a scenario causes on purpose (the loop
+	// guard's stop); every other warning or error fails the test.
+	expectWarn []string
+	gate       atomic.Pointer[callGate]
 }
 
 // callGate holds the emulator's answers to calls that match it until it is
@@ -176,6 +179,9 @@ func setup(t *testing.T, fixture, config string, extra map[string]string) *env {
 	t.Cleanup(func() {
 		if e.cur != nil && e.cur.running() {
 			e.cur.kill()
+		}
+		if bad := e.unexpectedWarnings(); len(bad) > 0 {
+			t.Errorf("the daemon logged %d unexpected warnings or errors (a healthy run logs none):\n%s", len(bad), strings.Join(bad, "\n"))
 		}
 		if t.Failed() {
 			t.Logf("daemon log (tail):\n%s", e.logTail(80))
@@ -306,6 +312,30 @@ func (e *env) stop(d *daemonProc) {
 	if d.err != nil {
 		e.t.Errorf("seaflow exited with %v after SIGTERM", d.err)
 	}
+}
+
+// unexpectedWarnings returns the daemon's log lines at level warn or
+// error (the first 20) whose message is not one of e.expectWarn.
+func (e *env) unexpectedWarnings() []string {
+	b, err := os.ReadFile(e.logPath)
+	if err != nil {
+		return nil
+	}
+	var bad []string
+	for _, line := range strings.Split(string(b), "\n") {
+		var l struct{ Level, Message string }
+		if json.Unmarshal([]byte(line), &l) != nil || (l.Level != "warn" && l.Level != "error") {
+			continue
+		}
+		expected := false
+		for _, w := range e.expectWarn {
+			expected = expected || strings.Contains(l.Message, w)
+		}
+		if !expected && len(bad) < 20 {
+			bad = append(bad, line)
+		}
+	}
+	return bad
 }
 
 // logTail returns the last n lines of the daemon's log.

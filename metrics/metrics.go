@@ -31,6 +31,7 @@ type Metrics struct {
 	api429         *prometheus.CounterVec
 	deadLettered   *prometheus.CounterVec
 	reload         reloadMetrics
+	adminRefused   *prometheus.CounterVec
 
 	snap *snapshotCollector
 }
@@ -82,8 +83,9 @@ func New() *Metrics {
 			Name: "seaflow_dead_letters_total",
 			Help: "Row operations moved to the dead-letter list.",
 		}, []string{"base"}),
-		reload: newReloadMetrics(),
-		snap:   newSnapshotCollector(),
+		reload:       newReloadMetrics(),
+		adminRefused: newAdminRefused(),
+		snap:         newSnapshotCollector(),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -94,6 +96,7 @@ func New() *Metrics {
 		m.apiCalls, m.apiRows, m.apiDuration, m.api429,
 		m.deadLettered,
 		m.reload.ok, m.reload.last,
+		m.adminRefused,
 		m.snap,
 	)
 	return m

@@ -22,6 +22,20 @@ type Snapshot struct {
 	DeadLetters int
 	// RuleShares is the spend of every rule a budget_share caps, per base.
 	RuleShares []RuleShare
+	// StorageDamage is every stream found with lost or unreadable
+	// messages; empty when the store is sound.
+	StorageDamage []StreamDamage
+	// DeadDiscarded is how many dead letters the retention
+	// (storage.dead_max_age, _messages, _bytes) has dropped, ever.
+	DeadDiscarded uint64
+}
+
+// StreamDamage is one damaged stream of the store.
+type StreamDamage struct {
+	// Stream is the JetStream stream name.
+	Stream string
+	// Messages is how many messages are lost or unreadable (0: unknown).
+	Messages uint64
 }
 
 // RuleShare is how much of its budget_share one rule has spent on a base.
@@ -83,6 +97,9 @@ type snapshotCollector struct {
 	deadLetters     *prometheus.Desc
 	ruleUsed        *prometheus.Desc
 	ruleLimit       *prometheus.Desc
+	storageDamaged  *prometheus.Desc
+	damagedMessages *prometheus.Desc
+	deadDiscarded   *prometheus.Desc
 	timeoutsDesc    *prometheus.Desc
 
 	timeouts atomic.Uint64 // snapshot calls that outlived their context
@@ -103,6 +120,9 @@ func newSnapshotCollector() *snapshotCollector {
 		deadLetters:     prometheus.NewDesc("seaflow_dead_letters", "Ops on the dead-letter list now.", nil, nil),
 		ruleUsed:        prometheus.NewDesc("seaflow_rule_budget_used_calls", "API calls a rule's batches were charged in its budget_share window.", []string{"base", "rule"}, nil),
 		ruleLimit:       prometheus.NewDesc("seaflow_rule_budget_limit_calls", "API calls a rule's budget_share allows in its window.", []string{"base", "rule"}, nil),
+		storageDamaged:  prometheus.NewDesc("seaflow_storage_damaged", "1 when a stream of the store has lost or unreadable messages (then /readyz is 503), else 0.", nil, nil),
+		damagedMessages: prometheus.NewDesc("seaflow_storage_damaged_messages", "Messages lost or unreadable in a damaged stream (0: the store cannot say how many).", []string{"stream"}, nil),
+		deadDiscarded:   prometheus.NewDesc("seaflow_dead_letters_discarded_total", "Dead letters dropped by the retention (storage.dead_max_age, dead_max_messages, dead_max_bytes).", nil, nil),
 		timeoutsDesc:    prometheus.NewDesc("seaflow_snapshot_timeouts_total", "Scrapes whose status snapshot did not return in time.", nil, nil),
 	}
 }
@@ -123,6 +143,9 @@ func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.deadLetters
 	ch <- c.ruleUsed
 	ch <- c.ruleLimit
+	ch <- c.storageDamaged
+	ch <- c.damagedMessages
+	ch <- c.deadDiscarded
 	ch <- c.timeoutsDesc
 }
 
@@ -174,6 +197,18 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.queueOldest, q.OldestAge.Seconds(), q.Base, q.Lane)
 	}
 	gauge(c.deadLetters, float64(s.DeadLetters))
+	ch <- prometheus.MustNewConstMetric(c.deadDiscarded, prometheus.CounterValue, float64(s.DeadDiscarded))
+	damaged := 0.0
+	seenStream := make(map[string]bool, len(s.StorageDamage))
+	for _, d := range s.StorageDamage {
+		damaged = 1
+		if seenStream[d.Stream] {
+			continue
+		}
+		seenStream[d.Stream] = true
+		gauge(c.damagedMessages, float64(d.Messages), d.Stream)
+	}
+	gauge(c.storageDamaged, damaged)
 	seenRule := make(map[[2]string]bool, len(s.RuleShares))
 	for _, r := range s.RuleShares {
 		k := [2]string{r.Base, r.Rule}

@@ -32,8 +32,9 @@ func TestSnapshotGauges(t *testing.T) {
 				{Base: "crm", Lane: "urgent"},
 				{Base: "crm", Lane: "bulk", Pending: 1200, OldestAge: 3*time.Minute + 20*time.Second},
 			},
-			DeadLetters: 4,
-			RuleShares:  []RuleShare{{Base: "crm", Rule: "web-lead", Limit: 2500, Used: 40}},
+			DeadLetters:   4,
+			RuleShares:    []RuleShare{{Base: "crm", Rule: "web-lead", Limit: 2500, Used: 40}},
+			StorageDamage: []StreamDamage{{Stream: "SEAFLOW_OPS", Messages: 742}},
 		}
 	})
 	_, fams := scrape(t, m)
@@ -56,6 +57,8 @@ func TestSnapshotGauges(t *testing.T) {
 		{"seaflow_queue_oldest_age_seconds", map[string]string{"base": "crm", "lane": "urgent"}, 0},
 		{"seaflow_queue_oldest_age_seconds", map[string]string{"base": "crm", "lane": "bulk"}, 200},
 		{"seaflow_dead_letters", map[string]string{}, 4},
+		{"seaflow_storage_damaged", map[string]string{}, 1},
+		{"seaflow_storage_damaged_messages", map[string]string{"stream": "SEAFLOW_OPS"}, 742},
 		{"seaflow_rule_budget_used_calls", map[string]string{"base": "crm", "rule": "web-lead"}, 40},
 		{"seaflow_rule_budget_limit_calls", map[string]string{"base": "crm", "rule": "web-lead"}, 2500},
 		{"seaflow_snapshot_timeouts_total", map[string]string{}, 0},

@@ -49,7 +49,8 @@ func (q *Queue) DeadLetter(ctx context.Context, op seaflow.Op, reason string) er
 	return nil
 }
 
-// ListDead returns every dead letter, oldest first.
+// ListDead returns every dead letter, oldest first. It reads them all, one
+// call each: for tests and tools; the daemon reads DeadPage and DeadStats.
 func (q *Queue) ListDead(ctx context.Context) ([]DeadOp, error) {
 	var out []DeadOp
 	for seq := uint64(1); ; {
@@ -102,6 +103,7 @@ func (q *Queue) RetryDead(ctx context.Context, seq uint64) error {
 	if err := q.dead.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 		return fmt.Errorf("retry dead letter %d: remove: %w", seq, err)
 	}
+	q.countSettled(ctx)
 	return nil
 }
 
@@ -110,5 +112,6 @@ func (q *Queue) DropDead(ctx context.Context, seq uint64) error {
 	if err := q.dead.DeleteMsg(ctx, seq); err != nil {
 		return fmt.Errorf("drop dead letter %d: %w", seq, err)
 	}
+	q.countSettled(ctx)
 	return nil
 }

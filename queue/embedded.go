@@ -17,7 +17,7 @@ const embeddedReadyTimeout = 30 * time.Second
 
 // startEmbedded starts an in-process nats-server with JetStream on o.Dir.
 // It opens no port unless o.Listen is set.
-func startEmbedded(o Options, log zerolog.Logger, writeFailed chan string) (*server.Server, error) {
+func startEmbedded(o Options, log zerolog.Logger, writeFailed, corrupt chan string) (*server.Server, error) {
 	dir, err := filepath.Abs(o.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("storage dir %s: %w", o.Dir, err)
@@ -50,7 +50,7 @@ func startEmbedded(o Options, log zerolog.Logger, writeFailed chan string) (*ser
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
-	sl := serverLogger{l: log.With().Str("component", "nats-server").Logger(), fatal: make(chan string, 1), writeFailed: writeFailed}
+	sl := serverLogger{l: log.With().Str("component", "nats-server").Logger(), fatal: make(chan string, 1), writeFailed: writeFailed, corrupt: corrupt}
 	ns.SetLoggerV2(sl, false, false, false)
 	go ns.Start()
 	for deadline := time.Now().Add(embeddedReadyTimeout); !ns.ReadyForConnections(100 * time.Millisecond); {
@@ -98,10 +98,17 @@ type serverLogger struct {
 	// disk): the stream's store refuses writes from then on, until the
 	// server is restarted.
 	writeFailed chan string
+	// corrupt receives the server's reports of unreadable block records,
+	// for the integrity checks.
+	corrupt chan string
 }
 
 func (s serverLogger) Noticef(format string, v ...any) { s.l.Debug().Msgf(format, v...) }
-func (s serverLogger) Warnf(format string, v ...any)   { s.l.Warn().Msgf(format, v...) }
+func (s serverLogger) Warnf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	s.l.Warn().Msg(msg)
+	noteCorrupt(s.corrupt, msg)
+}
 func (s serverLogger) Fatalf(format string, v ...any) {
 	msg := fmt.Sprintf(format, v...)
 	s.l.Error().Msg(msg)

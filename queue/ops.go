@@ -212,6 +212,13 @@ func (q *Queue) delivery(op seaflow.Op, msg jetstream.Msg) actions.Delivery {
 				return err
 			}
 			if err := msg.InProgress(); err != nil {
+				if errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
+					// Expected: a lane extends what it holds while a later
+					// batch waits, and earlier batches' ops are acked by
+					// then. Nothing is left to keep.
+					q.log.Debug().Str("op", op.ID).Msg("extend op: already acked")
+					return nil
+				}
 				return fmt.Errorf("extend op %s: %w", op.ID, err)
 			}
 			return nil

@@ -3,8 +3,11 @@ package queue
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/actions"
@@ -283,5 +286,31 @@ func TestOpsFromAnEarlierProcessCountAsRedelivered(t *testing.T) {
 		if want := d.Op.ID == "old0"; d.Redelivered != want {
 			t.Errorf("%s: Redelivered = %v, want %v", d.Op.ID, d.Redelivered, want)
 		}
+	}
+}
+
+// TestExtendAfterAck: extending an op already acked (a lane extends what it
+// holds while a later batch waits) is no error and no warning.
+func TestExtendAfterAck(t *testing.T) {
+	t.Parallel()
+	var logs strings.Builder
+	q, err := Open(t.Context(), Options{Dir: t.TempDir(), Logger: zerolog.New(&logs).Level(zerolog.InfoLevel), CheckEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	publishOps(t, q, 1, "x", "crm", seaflow.Urgent)
+	ds, err := q.Fetch(t.Context(), "crm", seaflow.Urgent, 1, 0)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("fetch: %v %v", ds, err)
+	}
+	if err := ds[0].Ack(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := ds[0].Extend(t.Context()); err != nil {
+		t.Errorf("extend after ack: %v", err)
+	}
+	if strings.Contains(logs.String(), "already") {
+		t.Errorf("logged at info or above: %s", logs.String())
 	}
 }

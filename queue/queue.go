@@ -19,12 +19,14 @@
 //	SEAFLOW_EVENTS  seaflow.events.<source>      limits, 7 days, dedupe by Event.ID
 //	SEAFLOW_OPS     seaflow.ops.<base>.<lane>    work queue, dedupe by Op.ID,
 //	                                             one durable pull consumer per base and lane
-//	SEAFLOW_DEAD    seaflow.dead.<base>          limits, kept until retried or dropped
+//	SEAFLOW_DEAD    seaflow.dead.<base>          limits: kept until retried or dropped, or
+//	                                             past Options.DeadMaxAge/Msgs/Bytes
 //	KV seaflow_budget  <base>                    budget state, compare-and-set
 //	KV seaflow_state   free-form cursors
 package queue
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -114,6 +116,22 @@ type Options struct {
 	// leaders refuses (two replicas starting together on a fresh cluster
 	// both see it). Zero means DefaultSetupTimeout.
 	SetupTimeout time.Duration
+	// DeadMaxAge, DeadMaxMsgs and DeadMaxBytes bound the dead letters
+	// kept: past any of them the oldest are discarded (DeadStats counts
+	// them). Zero means no limit of that kind (the daemon passes
+	// storage.dead_max_*, which have defaults).
+	DeadMaxAge   time.Duration
+	DeadMaxMsgs  int64
+	DeadMaxBytes int64
+	// AcceptDataLoss lets Open go on with a store whose streams lost
+	// messages since the last run (the damage is logged, not returned).
+	// False, the default: Open returns a *DamageError saying which streams
+	// and how many messages.
+	AcceptDataLoss bool
+	// CheckEvery is how often the running queue checks its streams for
+	// lost or unreadable messages (CheckIntegrity). Zero means
+	// DefaultCheckEvery (30 s); negative, never.
+	CheckEvery time.Duration
 	// Now is the clock used to stamp dead letters. Nil means time.Now.
 	Now func() time.Time
 	// Logger receives the queue's logs and the embedded server's.
@@ -146,6 +164,8 @@ type Queue struct {
 
 	// retry is the redelivery delay after a failed event handler.
 	retry backoff
+	// integ holds the integrity checks' marks and the damage found.
+	integ integrity
 
 	mu        sync.Mutex
 	consumers map[string]jetstream.Consumer // OPS pull consumers by durable name
@@ -170,8 +190,8 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.DuplicateWindow < 0 || o.EventsMaxAge < 0 {
-		return nil, errors.New("open queue: negative duplicate window or events max age")
+	if o.DuplicateWindow < 0 || o.EventsMaxAge < 0 || o.DeadMaxAge < 0 || o.DeadMaxMsgs < 0 || o.DeadMaxBytes < 0 {
+		return nil, errors.New("open queue: negative duplicate window, max age or dead-letter limit")
 	}
 	if o.EventsMaxAge < o.DuplicateWindow {
 		return nil, fmt.Errorf("open queue: events max age %s is shorter than the duplicate window %s", o.EventsMaxAge, o.DuplicateWindow)
@@ -200,6 +220,7 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 		connDone:  make(chan struct{}),
 		failed:    make(chan struct{}),
 		opened:    time.Now(),
+		integ:     integrity{corrupt: make(chan string, 16)},
 	}
 	if err := q.connect(); err != nil {
 		q.shutdown()
@@ -213,7 +234,15 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 			q.o.Replicas = 1
 		}
 	}
+	if err := q.checkAtOpen(ctx); err != nil {
+		q.shutdown()
+		return nil, err
+	}
 	if err := q.setupWithRetry(ctx); err != nil {
+		q.shutdown()
+		return nil, err
+	}
+	if err := q.startIntegrity(ctx); err != nil {
 		q.shutdown()
 		return nil, err
 	}
@@ -237,7 +266,7 @@ func (q *Queue) connect() error {
 		}
 		q.lock = lock
 		q.writeFailed = make(chan string, 1)
-		ns, err := startEmbedded(q.o, q.log, q.writeFailed)
+		ns, err := startEmbedded(q.o, q.log, q.writeFailed, q.integ.corrupt)
 		if err != nil {
 			return err
 		}
@@ -282,6 +311,7 @@ func (q *Queue) setup(ctx context.Context) error {
 		}
 		return fmt.Errorf("jetstream account info at %s: %w", q.where(), err)
 	}
+	deadBytes := q.deadMaxBytes()
 	streams := []struct {
 		cfg jetstream.StreamConfig
 		dst *jetstream.Stream
@@ -314,12 +344,22 @@ func (q *Queue) setup(ctx context.Context) error {
 			Description: "seaflow dead letters: ops SeaTable refused as invalid, with the reason",
 			Subjects:    []string{deadPrefix + ">"},
 			Retention:   jetstream.LimitsPolicy,
-			Storage:     jetstream.FileStorage,
-			Replicas:    q.o.Replicas,
+			MaxAge:      q.o.DeadMaxAge,
+			MaxMsgs:     cmp.Or(q.o.DeadMaxMsgs, -1),
+			MaxBytes:    cmp.Or(deadBytes, -1),
+			// Dead letters carry no Nats-Msg-Id; the window must only not
+			// exceed the max age.
+			Duplicates: deadDuplicates(q.o.DeadMaxAge),
+			Discard:    jetstream.DiscardOld,
+			Storage:    jetstream.FileStorage,
+			Replicas:   q.o.Replicas,
 		}, &q.dead},
 	}
 	for _, s := range streams {
 		st, err := q.js.CreateOrUpdateStream(ctx, s.cfg)
+		if err != nil && s.cfg.MaxBytes > 0 && storageExceeded(err) {
+			return fmt.Errorf("create or update stream %s: JetStream cannot reserve its %d bytes (lower storage.dead_max_bytes): %w", s.cfg.Name, s.cfg.MaxBytes, err)
+		}
 		if err != nil {
 			return fmt.Errorf("create or update stream %s: %w", s.cfg.Name, err)
 		}
@@ -355,6 +395,37 @@ func (q *Queue) setup(ctx context.Context) error {
 	return nil
 }
 
+// storageExceeded reports JetStream's "insufficient storage resources
+// available" (err_code 10047).
+func storageExceeded(err error) bool {
+	var je jetstream.JetStreamError
+	return errors.As(err, &je) && je.APIError() != nil && je.APIError().ErrorCode == 10047
+}
+
+// deadMaxBytes is Options.DeadMaxBytes, at most a quarter of the embedded
+// server's storage: JetStream reserves a stream's byte cap when it creates
+// it, and refuses one larger than the store (a small volume).
+func (q *Queue) deadMaxBytes() int64 {
+	b := q.o.DeadMaxBytes
+	if q.ns == nil || b <= 0 {
+		return b
+	}
+	if c := q.ns.JetStreamConfig(); c != nil && c.MaxStore > 0 && b > c.MaxStore/4 {
+		q.log.Info().Int64("dead_max_bytes", b).Int64("store_bytes", c.MaxStore).Int64("using", c.MaxStore/4).Msg("dead-letter byte cap lowered to a quarter of the store's space")
+		return c.MaxStore / 4
+	}
+	return b
+}
+
+// deadDuplicates is the DEAD stream's duplicate window: JetStream's
+// default, or the max age when that is shorter.
+func deadDuplicates(maxAge time.Duration) time.Duration {
+	if maxAge > 0 && maxAge < DefaultDuplicateWindow {
+		return maxAge
+	}
+	return DefaultDuplicateWindow
+}
+
 // where names the server for logs and errors, never with credentials.
 func (q *Queue) where() string {
 	if q.o.URL == "" {
@@ -368,6 +439,7 @@ func (q *Queue) where() string {
 // Open. Close is idempotent.
 func (q *Queue) Close() error {
 	q.closeOnce.Do(func() {
+		q.stopIntegrity()
 		if q.nc != nil && !q.nc.IsClosed() {
 			if err := q.nc.Drain(); err != nil {
 				q.closeErr = fmt.Errorf("drain nats connection: %w", err)
@@ -375,6 +447,8 @@ func (q *Queue) Close() error {
 			}
 			<-q.connDone
 		}
+		// Every client write is done: the ledger records the final state.
+		q.closeLedger()
 		q.stopServer()
 		q.log.Info().Msg("queue closed")
 	})
@@ -383,6 +457,7 @@ func (q *Queue) Close() error {
 
 // shutdown releases what a failed Open acquired.
 func (q *Queue) shutdown() {
+	q.stopIntegrity()
 	if q.nc != nil {
 		q.nc.Close()
 	}

@@ -45,12 +45,39 @@ type Config struct {
 
 // ServerConfig configures the HTTP listener.
 type ServerConfig struct {
-	// Listen is host:port; default DefaultListen (loopback only).
+	// Listen is host:port; default DefaultListen (loopback only). An
+	// address beyond loopback needs a Token.
 	Listen string
-	// Token, when set, is required as "Authorization: Bearer TOKEN" by the
-	// status API. Empty = the status API is open (bind it to loopback).
+	// Token, when set, is required by the admin surface (the status page
+	// and API, /api/*, /metrics, /emulator/) as "Authorization: Bearer
+	// TOKEN" or the page's login cookie. At least MinTokenLength
+	// characters, no whitespace. Empty = no token: the admin surface is
+	// closed, unless Auth is AuthNone on a loopback address.
 	Token string
+	// Auth is AuthToken (the default) or AuthNone: no token needed, only
+	// allowed on a loopback Listen address. A Token, when set, is required
+	// whatever Auth says.
+	Auth string
+	// Hosts are the names the admin surface answers to in the Host header
+	// besides the listen address itself (and localhost on loopback), as
+	// "name" (any port) or "name:port", lower case. Empty = only those.
+	Hosts []string
 }
+
+// Values of ServerConfig.Auth.
+const (
+	// AuthToken requires server.token on the admin surface.
+	AuthToken = "token"
+	// AuthNone lets local clients in without a token (loopback only).
+	AuthNone = "none"
+)
+
+// MinTokenLength is the shortest server.token accepted.
+const MinTokenLength = 16
+
+// Open reports whether the admin surface takes requests without a token:
+// auth: none and no token set.
+func (s ServerConfig) Open() bool { return s.Auth == AuthNone && s.Token == "" }
 
 // StorageConfig selects where events and ops are kept durably.
 type StorageConfig struct {
@@ -65,7 +92,28 @@ type StorageConfig struct {
 	// a process crash loses nothing acknowledged, a power cut can lose the
 	// last 2 minutes). Ignored with NATSURL (the cluster's own setting).
 	SyncAlways bool
+	// DeadMaxAge is how long a dead letter is kept; older ones are
+	// dropped. Default DefaultDeadMaxAge; written as a duration or days
+	// ("720h", "30d"); must be positive.
+	DeadMaxAge time.Duration
+	// DeadMaxMessages caps the dead letters kept; past it the oldest are
+	// dropped. Default DefaultDeadMaxMessages; must be positive.
+	DeadMaxMessages int
+	// DeadMaxBytes caps the bytes of the dead letters kept; past it the
+	// oldest are dropped. Default DefaultDeadMaxBytes; written as bytes or
+	// with a unit (KiB, MiB, GiB, KB, MB, GB); must be positive.
+	DeadMaxBytes int64
 }
+
+// Defaults of the dead-letter retention (storage.dead_max_*).
+const (
+	// DefaultDeadMaxAge keeps dead letters 30 days.
+	DefaultDeadMaxAge = 30 * 24 * time.Hour
+	// DefaultDeadMaxMessages keeps at most 100,000 dead letters.
+	DefaultDeadMaxMessages = 100_000
+	// DefaultDeadMaxBytes keeps at most 256 MiB of dead letters.
+	DefaultDeadMaxBytes = 256 << 20
+)
 
 // DefaultUrgentReserveShare is the part of the longest window reserved for
 // urgent rules when a base does not set urgent_reserve: 1/10.
@@ -190,8 +238,8 @@ type NATSConfig struct {
 // no bases, webhooks or rules.
 func DefaultConfig() *Config {
 	return &Config{
-		Server:  ServerConfig{Listen: DefaultListen},
-		Storage: StorageConfig{Dir: DefaultDataDir},
+		Server:  ServerConfig{Listen: DefaultListen, Auth: AuthToken},
+		Storage: StorageConfig{Dir: DefaultDataDir, DeadMaxAge: DefaultDeadMaxAge, DeadMaxMessages: DefaultDeadMaxMessages, DeadMaxBytes: DefaultDeadMaxBytes},
 		Bases:   map[string]*BaseConfig{},
 	}
 }

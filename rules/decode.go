@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/seaflow/seaflow"
 )
 
 // Load reads and parses the config file at path. env looks up ${VAR}
@@ -267,8 +269,28 @@ func (d *decoder) server(n *yaml.Node, s *ServerConfig) {
 		}
 	}
 	if e, ok := f["token"]; ok {
-		s.Token, _ = d.str(e.val, "server.token")
+		if v, ok := d.str(e.val, "server.token"); ok && v != "" {
+			if why := weakToken(v); why != "" {
+				d.errorf(e.val, "server.token", "%s", why)
+			}
+			s.Token = v
+		}
 	}
+	explicit := false
+	if e, ok := f["auth"]; ok {
+		if v, ok := d.str(e.val, "server.auth"); ok && v != "" {
+			switch v {
+			case AuthToken, AuthNone:
+				s.Auth, explicit = v, true
+			default:
+				d.errorf(e.val, "server.auth", "%q is not token or none", v)
+			}
+		}
+	}
+	if e, ok := f["hosts"]; ok {
+		d.hosts(e.val, s)
+	}
+	d.checkServerAuth(n, f, s, explicit)
 }
 
 // natsListen decodes nats.listen: host:port with the host written out, for
@@ -313,6 +335,33 @@ func (d *decoder) storage(n *yaml.Node, s *StorageConfig) {
 	}
 	if e, ok := f["sync_always"]; ok {
 		s.SyncAlways, _ = d.boolean(e.val, "storage.sync_always")
+	}
+	if e, ok := f["dead_max_age"]; ok {
+		if v, ok := d.str(e.val, "storage.dead_max_age"); ok {
+			if w, err := seaflow.ParseWindow(v); err != nil || w.Month {
+				d.errorf(e.val, "storage.dead_max_age", "%q is not a positive duration (want e.g. 720h or 30d)", v)
+			} else {
+				s.DeadMaxAge = w.Span
+			}
+		}
+	}
+	if e, ok := f["dead_max_messages"]; ok {
+		if v, ok := d.integer(e.val, "storage.dead_max_messages"); ok {
+			if v <= 0 {
+				d.errorf(e.val, "storage.dead_max_messages", "must be positive, not %d", v)
+			} else {
+				s.DeadMaxMessages = v
+			}
+		}
+	}
+	if e, ok := f["dead_max_bytes"]; ok {
+		if v, ok := d.str(e.val, "storage.dead_max_bytes"); ok {
+			if b, err := parseBytes(v); err != nil {
+				d.errorf(e.val, "storage.dead_max_bytes", "%v", err)
+			} else {
+				s.DeadMaxBytes = b
+			}
+		}
 	}
 }
 

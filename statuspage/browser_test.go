@@ -3,6 +3,7 @@ package statuspage
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"html"
 	"net/http"
@@ -17,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/seaflow/seaflow/adminguard"
 )
 
 // chromiumPath is where the browser test looks for a browser.
@@ -25,45 +28,51 @@ const chromiumPath = "/usr/bin/chromium"
 // browserTimeout only guards against a hung browser; nothing is timed.
 const browserTimeout = 2 * time.Minute
 
-// browserFixture serves the status page and an /api/status answering with
-// the given status and body, counting requests with and without the
-// expected bearer token.
+// browserFixture serves the status page behind the daemon's admin guard
+// (session cookie from ?token=, login form) and an /api/status answering
+// with the given status and body, counting the requests the guard let
+// through and those it refused.
 type browserFixture struct {
 	srv          *httptest.Server
 	authorized   atomic.Int32
 	unauthorized atomic.Int32
 
 	mu      sync.Mutex
-	actions []string // "3/retry" for each authorized POST /api/dead/{seq}/{action}
+	actions []string // "3/retry" for each POST /api/dead/{action} the guard let through
 }
 
 func newBrowserFixture(t *testing.T, token string, status int, body []byte) *browserFixture {
 	t.Helper()
 	f := &browserFixture{}
 	mux := http.NewServeMux()
-	mux.Handle("GET /{$}", Handler())
-	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if r.Header.Get("Authorization") != "Bearer "+token {
-			f.unauthorized.Add(1)
-			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = w.Write([]byte(`{"error":"status API needs Authorization: Bearer <server.token>"}`))
-			return
-		}
+	f.srv = httptest.NewUnstartedServer(mux) // listens on 127.0.0.1
+	g := adminguard.New(f.srv.Listener.Addr().String(), func() adminguard.Policy { return adminguard.Policy{Token: token} },
+		func(adminguard.Reason) { f.unauthorized.Add(1) })
+	api := func(h http.HandlerFunc) http.Handler { return g.Protect(g.RequireJSON(h)) }
+	mux.Handle("GET /{$}", g.Page(Handler()))
+	mux.Handle("/login", g.Login())
+	mux.Handle("GET /api/status", api(func(w http.ResponseWriter, r *http.Request) {
 		f.authorized.Add(1)
+		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		_, _ = w.Write(body)
-	})
-	mux.HandleFunc("POST /api/dead/{seq}/{action}", func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer "+token {
-			f.unauthorized.Add(1)
-			http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
+	}))
+	mux.Handle("POST /api/dead/{action}", api(func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Seq uint64 }
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, `{"error":"bad body"}`, http.StatusBadRequest)
 			return
 		}
 		f.mu.Lock()
-		f.actions = append(f.actions, r.PathValue("seq")+"/"+r.PathValue("action"))
+		f.actions = append(f.actions, fmt.Sprintf("%d/%s", req.Seq, r.PathValue("action")))
 		f.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
+	}))
+	// The page without the guard in front: its API calls still need the
+	// session, so it shows what a viewer whose session ended sees.
+	mux.HandleFunc("GET /unguarded", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(page)
 	})
 	// The page with a script appended that accepts the confirm dialog and
 	// clicks Retry on the first dead letter and Drop on the second.
@@ -80,11 +89,11 @@ func newBrowserFixture(t *testing.T, token string, status int, body []byte) *bro
 })();
 </script>
 </body>`), 1)
-	mux.HandleFunc("GET /clicker", func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /clicker", g.Page(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Security-Policy", ContentSecurityPolicy)
 		_, _ = w.Write(clicker)
-	})
+	})))
 	// The page with the viewer's clock set a year ahead, and one a year
 	// behind: what it shows must not change (it judges by the daemon's now).
 	for path, days := range map[string]int{"/ahead": 365, "/behind": -365} {
@@ -101,18 +110,18 @@ func newBrowserFixture(t *testing.T, token string, status int, body []byte) *bro
   window.Date = Skewed;
 })();
 </script>`, days)), 1)
-		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {
+		mux.Handle("GET "+path, g.Page(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			_, _ = w.Write(skewed)
-		})
+		})))
 	}
-	f.srv = httptest.NewServer(mux) // listens on 127.0.0.1
+	f.srv.Start()
 	t.Cleanup(f.srv.Close)
 	return f
 }
 
 // chromium runs headless chromium on url with extra flags and returns its
-// standard output.
+// standard output. Each run has a fresh profile unless flags name one.
 func chromium(t *testing.T, url string, flags ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), browserTimeout)
@@ -121,7 +130,10 @@ func chromium(t *testing.T, url string, flags ...string) string {
 		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--disable-dev-shm-usage",
-		"--user-data-dir=" + t.TempDir(), "--virtual-time-budget=5000", "--window-size=1280,1400",
+		"--virtual-time-budget=5000", "--window-size=1280,1400",
+	}
+	if !slices.ContainsFunc(flags, func(f string) bool { return strings.HasPrefix(f, "--user-data-dir=") }) {
+		args = append(args, "--user-data-dir="+t.TempDir())
 	}
 	args = append(append(args, flags...), url)
 	cmd := exec.CommandContext(ctx, chromiumPath, args...)
@@ -200,6 +212,7 @@ func TestBrowser(t *testing.T) {
 			"version " + st.Version, "updated ", "<rect",
 			"Rule budget shares", st.Bases[0].Rules[0].Rule, "2,500", // a rule's budget_share
 			"Config reload refused at 23:41:10; the previous config keeps running", st.Reload.Error, // a refused reload
+			"newest 2 of 1,234", // the dead letters shown of all kept
 		} {
 			if !strings.Contains(text, want) {
 				t.Errorf("rendered page lacks %q", want)
@@ -212,7 +225,7 @@ func TestBrowser(t *testing.T) {
 			t.Error("the token appears in the page")
 		}
 		if f.authorized.Load() == 0 || f.unauthorized.Load() != 0 {
-			t.Errorf("/api/status requests: %d with the bearer token, %d without", f.authorized.Load(), f.unauthorized.Load())
+			t.Errorf("/api/status requests: %d with the session cookie, %d refused", f.authorized.Load(), f.unauthorized.Load())
 		}
 	})
 
@@ -244,7 +257,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("dead letter actions %q, want %q", got, want)
 		}
 		if f.unauthorized.Load() != 0 {
-			t.Errorf("%d requests without the bearer token", f.unauthorized.Load())
+			t.Errorf("%d requests refused (no session cookie, not JSON, cross-site)", f.unauthorized.Load())
 		}
 		if n := f.authorized.Load(); n < 3 {
 			t.Errorf("%d status fetches, want the first and one refresh after each action", n)
@@ -267,9 +280,31 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("no token", func(t *testing.T) {
 		f := newBrowserFixture(t, token, http.StatusOK, raw)
-		dom := rendered(chromium(t, f.srv.URL+"/", "--dump-dom"))
-		if b := banner(dom); !strings.Contains(b, "HTTP 401") || !strings.Contains(b, "?token=") {
-			t.Errorf("error banner %q, want a 401 with a ?token= hint", b)
+		// Without a session the page sends the viewer to the login form.
+		dom := chromium(t, f.srv.URL+"/", "--dump-dom")
+		if !strings.Contains(dom, `<form method="post" action="/login">`) || !strings.Contains(dom, `type="password"`) {
+			t.Errorf("GET / without a session does not show the login form:\n%s", dom)
+		}
+		// A page whose session ended says so and where to log in.
+		dom = rendered(chromium(t, f.srv.URL+"/unguarded", "--dump-dom"))
+		if b := banner(dom); !strings.Contains(b, "HTTP 401") || !strings.Contains(b, "log in at /login") {
+			t.Errorf("error banner %q, want a 401 with a /login hint", b)
+		}
+		if f.authorized.Load() != 0 {
+			t.Errorf("%d API requests got through without a session", f.authorized.Load())
+		}
+	})
+
+	// The session lives in a cookie, so a reload keeps it (the old page
+	// lost a ?token= on reload): the second visit carries no token.
+	t.Run("reload keeps the session", func(t *testing.T) {
+		f := newBrowserFixture(t, token, http.StatusOK, raw)
+		profile := t.TempDir()
+		chromium(t, f.srv.URL+"/?token="+token, "--dump-dom", "--user-data-dir="+profile)
+		before := f.authorized.Load()
+		dom := rendered(chromium(t, f.srv.URL+"/", "--dump-dom", "--user-data-dir="+profile))
+		if b := banner(dom); b != "" || f.authorized.Load() == before {
+			t.Errorf("reload without ?token=: banner %q, %d status fetches before, %d after", b, before, f.authorized.Load())
 		}
 	})
 }

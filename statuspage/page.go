@@ -20,9 +20,10 @@ const ContentSecurityPolicy = "default-src 'self'; script-src 'self' 'unsafe-inl
 
 // Handler serves the status page at GET (and HEAD) / and /index.html; any
 // other path is 404, any other method 405. The page reads GET /api/status
-// of the same origin; a ?token=… in the page URL is sent as
-// "Authorization: Bearer …", kept only in memory and removed from the
-// address bar. The Referrer-Policy keeps the URL out of Referer headers.
+// of the same origin with the browser's cookies (the daemon's admin guard
+// keeps the session in an HttpOnly cookie and turns a ?token= visit into
+// it) and posts dead-letter actions as JSON. The Referrer-Policy keeps the
+// URL out of Referer headers.
 func Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" && r.URL.Path != "/index.html" {

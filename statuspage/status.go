@@ -22,8 +22,14 @@ type Status struct {
 	Bases []BaseStatus `json:"bases"`
 	// Traces is the most recent handled events, newest first.
 	Traces []TraceStatus `json:"traces"`
-	// Dead is the dead-letter list.
+	// Dead is the newest dead letters (50), newest first.
 	Dead []DeadStatus `json:"dead"`
+	// DeadTotal is how many dead letters are kept in all (GET /api/dead
+	// pages through them).
+	DeadTotal uint64 `json:"dead_total"`
+	// StorageDamage describes each stream of the store found with lost or
+	// unreadable messages (then /readyz is 503); omitted when it is sound.
+	StorageDamage []string `json:"storage_damage,omitempty"`
 }
 
 // ReloadStatus is the outcome of the last config load.
@@ -151,7 +157,7 @@ type RuleStatus struct {
 
 // DeadStatus is one dead-lettered op.
 type DeadStatus struct {
-	// Seq identifies the op in POST /api/dead/{seq}/retry and /drop.
+	// Seq identifies the op in POST /api/dead/retry and /drop ({"seq": N}).
 	Seq uint64 `json:"seq"`
 	// Base, Rule and Kind say where the op came from and what it does.
 	Base string `json:"base"`

@@ -1,5 +1,5 @@
 // Package triggers turns what seaflow receives from the outside world into
-// rules.Event values and writes them durably before it answers: cron ticks
+// seaflow.Event values and writes them durably before it answers: cron ticks
 // (Cron), HTTP webhooks (Webhooks, an http.Handler) and NATS messages (NATS).
 //
 // Every trigger hands its events to a Sink and treats a returned nil as

@@ -7,45 +7,155 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/seaflow/seaflow/adminguard"
+	"github.com/seaflow/seaflow/rules"
 	"github.com/seaflow/seaflow/runner"
+	"github.com/seaflow/seaflow/statuspage"
 )
 
-// adminRoutes adds the write side of the HTTP API: dead-letter retry and
-// drop, and replay. They share the status API's token guard.
+// adminRoutes adds the admin surface: the status page and its login, the
+// status API, dead-letter retry and drop, replay, /metrics and the
+// in-process emulator under /emulator/. Every route goes through the
+// guard (Host, cross-site, token); the API's state changes are POSTs with
+// a JSON body. /metrics is guarded too: it names bases and rules and
+// shows their activity, and Prometheus sends a bearer token as easily.
 func (d *daemon) adminRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /api/dead", d.requireStatusToken(http.HandlerFunc(d.serveDeadList)))
-	mux.Handle("POST /api/dead/{seq}/retry", d.requireStatusToken(http.HandlerFunc(d.serveDeadAction)))
-	mux.Handle("POST /api/dead/{seq}/drop", d.requireStatusToken(http.HandlerFunc(d.serveDeadAction)))
-	mux.Handle("POST /api/replay", d.requireStatusToken(http.HandlerFunc(d.serveReplay)))
-	mux.Handle("POST /api/rules/{rule}/trigger", d.requireStatusToken(http.HandlerFunc(d.serveTrigger)))
+	g := d.guard
+	api := func(h http.HandlerFunc) http.Handler { return g.Protect(g.RequireJSON(h)) }
+	mux.Handle("GET /api/status", api(d.serveStatus))
+	mux.Handle("GET /api/dead", api(d.serveDeadList))
+	mux.Handle("POST /api/dead/retry", api(d.serveDeadAction(true)))
+	mux.Handle("POST /api/dead/drop", api(d.serveDeadAction(false)))
+	mux.Handle("POST /api/replay", api(d.serveReplay))
+	mux.Handle("POST /api/rules/{rule}/trigger", api(d.serveTrigger))
+	// Anything else under /api/ (a GET of a state change, an old URL) is a
+	// JSON refusal, after the guard: probes learn nothing without a token.
+	mux.Handle("/api/", api(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": r.Method + " " + r.URL.Path + " is not an API endpoint (state changes are POST with a JSON body)"})
+	}))
+	mux.Handle("GET /metrics", g.Protect(d.metrics.Handler()))
+	// The page is static (no data): it reads /api/status with the cookie.
+	mux.Handle("GET /{$}", g.Page(statuspage.Handler()))
+	mux.Handle("/login", g.Login())
+	if re := d.emus.first(); re != nil {
+		mux.Handle("/emulator/", g.Protect(http.StripPrefix("/emulator", re.emu)))
+	}
+}
+
+// adminPolicy is the guard's policy from the config in force.
+func (d *daemon) adminPolicy() adminguard.Policy {
+	s := d.config().Server
+	return adminguard.Policy{Token: s.Token, Open: s.Open(), Hosts: s.Hosts}
+}
+
+// adminMode names how the admin surface is guarded, for the start-up log:
+// "token", "none" (loopback, no token) or "closed" (no token set).
+func adminMode(s rules.ServerConfig) string {
+	switch {
+	case s.Token != "":
+		return "token"
+	case s.Open():
+		return "none"
+	}
+	return "closed"
+}
+
+// decodeBody decodes a JSON request body into v, refusing unknown fields;
+// on error it has answered 400 with the reason.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad JSON body: " + err.Error()})
+		return false
+	}
+	return true
+}
+
+// DeadPage is the answer of GET /api/dead?limit=N&before=SEQ: up to limit
+// (default 100, at most 1,000) dead letters below before, newest first.
+type DeadPage struct {
+	Dead []DeadStatus `json:"dead"`
+	// Total is every dead letter kept, from the stream's state.
+	Total uint64 `json:"total"`
+	// Next is the before of the next page; 0 when there is none.
+	Next uint64 `json:"next,omitempty"`
 }
 
 func (d *daemon) serveDeadList(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"dead": d.status(r.Context(), 0).Dead})
+	limit, before := 100, uint64(0)
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > 1000 {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "limit must be from 1 to 1000"})
+			return
+		}
+		limit = n
+	}
+	if v := r.URL.Query().Get("before"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "before must be a sequence number"})
+			return
+		}
+		before = n
+	}
+	stats, err := d.q.DeadStats(r.Context())
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+		return
+	}
+	page, next, err := d.q.DeadPage(r.Context(), before, limit)
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, DeadPage{Dead: deadStatuses(page), Total: stats.Count, Next: next})
 }
 
-func (d *daemon) serveDeadAction(w http.ResponseWriter, r *http.Request) {
-	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 64)
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "seq must be a positive integer"})
-		return
+// DeadAction is the body of POST /api/dead/retry and /api/dead/drop.
+type DeadAction struct {
+	// Seq is the dead letter's sequence number.
+	Seq uint64 `json:"seq"`
+}
+
+func (d *daemon) serveDeadAction(retry bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var body DeadAction
+		if !decodeBody(w, r, &body) {
+			return
+		}
+		if body.Seq == 0 {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "seq must be a positive integer"})
+			return
+		}
+		var err error
+		if retry {
+			err = d.q.RetryDead(r.Context(), body.Seq)
+		} else {
+			err = d.q.DropDead(r.Context(), body.Seq)
+		}
+		if err != nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+			return
+		}
+		action := "dropped"
+		if retry {
+			action = "requeued"
+		}
+		d.log.Info().Uint64("seq", body.Seq).Str("action", action).Msg("dead letter")
+		writeJSON(w, http.StatusOK, map[string]any{"seq": body.Seq, "status": action})
 	}
-	retry := len(r.URL.Path) > 6 && r.URL.Path[len(r.URL.Path)-6:] == "/retry"
-	if retry {
-		err = d.q.RetryDead(r.Context(), seq)
-	} else {
-		err = d.q.DropDead(r.Context(), seq)
-	}
-	if err != nil {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
-		return
-	}
-	action := "dropped"
-	if retry {
-		action = "requeued"
-	}
-	d.log.Info().Uint64("seq", seq).Str("action", action).Msg("dead letter")
-	writeJSON(w, http.StatusOK, map[string]any{"seq": seq, "status": action})
+}
+
+// ReplayRequest is the body of POST /api/replay.
+type ReplayRequest struct {
+	// Since is how far back to replay, as a Go duration ("2h").
+	Since string `json:"since"`
+	// Rule, when set, keeps only the ops of this rule.
+	Rule string `json:"rule,omitempty"`
+	// DryRun counts the ops and queues nothing.
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 // ReplayProgress is one line of the NDJSON stream POST /api/replay answers.
@@ -54,17 +164,19 @@ type ReplayProgress = runner.ReplayProgress
 // serveReplay re-runs stored events received in the last `since` through
 // the current rules (runner.Replay); with dry_run the ops are only counted.
 func (d *daemon) serveReplay(w http.ResponseWriter, r *http.Request) {
-	since, err := time.ParseDuration(r.URL.Query().Get("since"))
+	var req ReplayRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	since, err := time.ParseDuration(req.Since)
 	if err != nil || since <= 0 {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "since must be a positive duration, e.g. 2h"})
 		return
 	}
-	onlyRule := r.URL.Query().Get("rule")
-	if onlyRule != "" && !d.hasRule(onlyRule) {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("no rule named %q", onlyRule)})
+	if req.Rule != "" && !d.hasRule(req.Rule) {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("no rule named %q", req.Rule)})
 		return
 	}
-	dryRun := r.URL.Query().Get("dry_run") == "true"
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	enc := json.NewEncoder(w)
@@ -75,7 +187,7 @@ func (d *daemon) serveReplay(w http.ResponseWriter, r *http.Request) {
 			flusher.Flush()
 		}
 	}
-	emit(d.runner.Replay(r.Context(), d.q.ReplayEvents, runner.ReplayOptions{Since: since, Rule: onlyRule, DryRun: dryRun}, emit))
+	emit(d.runner.Replay(r.Context(), d.q.ReplayEvents, runner.ReplayOptions{Since: since, Rule: req.Rule, DryRun: req.DryRun}, emit))
 }
 
 func (d *daemon) hasRule(name string) bool {

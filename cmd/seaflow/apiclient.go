@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -24,12 +27,36 @@ func addAPIFlags(fs *flag.FlagSet) *apiClient {
 	return c
 }
 
-// do sends a request and returns the response when its status is 200;
+// get sends a GET and returns the response when its status is 200;
 // otherwise an error with the reason of the daemon's {"error": …} answer.
-func (c *apiClient) do(ctx context.Context, method, path string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.url, "/")+path, nil)
+func (c *apiClient) get(ctx context.Context, path string) (*http.Response, error) {
+	return c.do(ctx, http.MethodGet, path, nil)
+}
+
+// post sends body as JSON (the admin API takes state changes only as POSTs
+// with a JSON body) and returns the response as get does.
+func (c *apiClient) post(ctx context.Context, path string, body any) (*http.Response, error) {
+	return c.do(ctx, http.MethodPost, path, body)
+}
+
+// do sends a request, with body as JSON when it is not nil, and returns the
+// response when its status is 200; otherwise an error with the reason of
+// the daemon's {"error": …} answer.
+func (c *apiClient) do(ctx context.Context, method, path string, body any) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, fmt.Errorf("encode request: %w", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.url, "/")+path, rd)
 	if err != nil {
 		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)

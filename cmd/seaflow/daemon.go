@@ -15,6 +15,7 @@ import (
 
 	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/actions"
+	"github.com/seaflow/seaflow/adminguard"
 	"github.com/seaflow/seaflow/budget"
 	"github.com/seaflow/seaflow/metrics"
 	"github.com/seaflow/seaflow/queue"
@@ -34,6 +35,12 @@ type daemonOptions struct {
 	DryRun    bool
 	Logger    zerolog.Logger
 	LookupEnv func(string) (string, bool)
+	// AcceptDataLoss starts on a store whose streams lost messages
+	// (--accept-data-loss); otherwise such a start is refused.
+	AcceptDataLoss bool
+	// CheckEvery overrides how often the store is checked for damage
+	// (tests); zero = queue.DefaultCheckEvery.
+	CheckEvery time.Duration
 	// Clock replaces the wall clock (tests); nil = the system clock.
 	Clock seaflow.Clock
 	// Listener replaces server.listen (tests pass a ready listener).
@@ -79,6 +86,7 @@ type daemon struct {
 	triggerCtx context.Context
 	srv        *http.Server
 	addr       string
+	guard      *adminguard.Guard // the admin surface's Host, origin and token checks
 	failed     chan error
 	cancel     context.CancelFunc // stops triggers, consumer and dispatcher
 	intake     sync.WaitGroup     // cron, NATS, event consumer
@@ -125,6 +133,7 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 		}
 	}
 	d.addr = ln.Addr().String()
+	d.guard = adminguard.New(d.addr, d.adminPolicy, func(r adminguard.Reason) { d.metrics.AdminRefused(string(r)) })
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 	if err := d.startBases(ctx, cfg); err != nil {
@@ -140,7 +149,7 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 	d.metrics.ConfigLoaded(clock.Now())
 	d.reloaded.Store(&ReloadStatus{At: clock.Now(), OK: true})
 	close(d.ready)
-	d.log.Info().Str("listen", d.addr).Int("rules", len(cfg.Rules)).Int("bases", len(cfg.Bases)).Bool("dry_run", opts.DryRun).Msg("seaflow running")
+	d.log.Info().Str("listen", d.addr).Str("admin", adminMode(cfg.Server)).Int("rules", len(cfg.Rules)).Int("bases", len(cfg.Bases)).Bool("dry_run", opts.DryRun).Msg("seaflow running")
 	ok = true
 	return d, nil
 }
@@ -149,7 +158,12 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 // external cluster. A store that cannot go on (a disk that was full) stops
 // the daemon cleanly, so its supervisor restarts it and the store reopens.
 func (d *daemon) startStorage(parent context.Context, cfg *rules.Config) error {
-	q, err := queue.Open(parent, queue.Options{Dir: cfg.Storage.Dir, URL: cfg.Storage.NATSURL, SyncAlways: cfg.Storage.SyncAlways, Listen: cfg.NATS.Listen, Logger: d.log.With().Str("component", "queue").Logger()})
+	q, err := queue.Open(parent, queue.Options{
+		Dir: cfg.Storage.Dir, URL: cfg.Storage.NATSURL, SyncAlways: cfg.Storage.SyncAlways, Listen: cfg.NATS.Listen,
+		AcceptDataLoss: d.opts.AcceptDataLoss, CheckEvery: d.opts.CheckEvery,
+		DeadMaxAge: cfg.Storage.DeadMaxAge, DeadMaxMsgs: int64(cfg.Storage.DeadMaxMessages), DeadMaxBytes: cfg.Storage.DeadMaxBytes,
+		Logger: d.log.With().Str("component", "queue").Logger(),
+	})
 	if err != nil {
 		return fmt.Errorf("start storage: %w", err)
 	}

@@ -61,7 +61,7 @@ bases:
 `
 
 const daemonConfig = `
-server: { listen: "127.0.0.1:0" }
+server: { listen: "127.0.0.1:0", auth: none }
 bases:
   crm: { url: "%s", api_token: "%s" }
 webhooks:

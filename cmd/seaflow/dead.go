@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
+	"net/url"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -17,6 +17,8 @@ func init() {
 func runDead(ctx context.Context, m *Main, args []string) error {
 	fs := m.newFlagSet("dead")
 	api := addAPIFlags(fs)
+	limit := fs.Int("limit", 100, "list: how many dead letters, newest first (at most 1000)")
+	before := fs.Uint64("before", 0, "list: only those with a sequence below this (the next page)")
 	// Flags may come anywhere: dead retry 7 --url URL.
 	rest, err := parseArgs(fs, args)
 	if err != nil {
@@ -30,12 +32,16 @@ func runDead(ctx context.Context, m *Main, args []string) error {
 	defer cancel()
 	switch sub {
 	case "", "list":
-		resp, err := api.do(ctx, http.MethodGet, "/api/dead")
+		q := url.Values{"limit": {strconv.Itoa(*limit)}}
+		if *before > 0 {
+			q.Set("before", strconv.FormatUint(*before, 10))
+		}
+		resp, err := api.get(ctx, "/api/dead?"+q.Encode())
 		if err != nil {
 			return fmt.Errorf("dead list: %w", err)
 		}
 		defer resp.Body.Close()
-		var out struct{ Dead []DeadStatus }
+		var out DeadPage
 		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 			return fmt.Errorf("dead list: decode: %w", err)
 		}
@@ -48,16 +54,23 @@ func runDead(ctx context.Context, m *Main, args []string) error {
 		for _, d := range out.Dead {
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", d.Seq, d.Time.Format(time.RFC3339), d.Base, d.Rule, d.Kind, d.Reason)
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if out.Next != 0 {
+			fmt.Fprintf(m.Stdout, "%d of %d dead letters shown, newest first; more with --before %d\n", len(out.Dead), out.Total, out.Next)
+		}
+		return nil
 	case "retry", "drop":
 		if len(seqs) == 0 {
 			return usagef("seaflow dead list, for the sequence numbers", "dead %s needs the sequence numbers of the dead letters: seaflow dead %s SEQ...", sub, sub)
 		}
 		for _, a := range seqs {
-			if _, err := strconv.ParseUint(a, 10, 64); err != nil {
+			seq, err := strconv.ParseUint(a, 10, 64)
+			if err != nil || seq == 0 {
 				return fmt.Errorf("dead %s: %q is not a sequence number", sub, a)
 			}
-			resp, err := api.do(ctx, http.MethodPost, "/api/dead/"+a+"/"+sub)
+			resp, err := api.post(ctx, "/api/dead/"+sub, DeadAction{Seq: seq})
 			if err != nil {
 				return fmt.Errorf("dead %s %s: %w", sub, a, err)
 			}

@@ -21,7 +21,7 @@ import (
 )
 
 const floodConfig = `
-server: { listen: "127.0.0.1:0" }
+server: { listen: "127.0.0.1:0", auth: none }
 bases:
   crm: { url: "%s", api_token: "%s" }
 webhooks:

@@ -77,8 +77,8 @@ var helps = map[string]helpText{
 		},
 	},
 	"dead": {
-		usage: []string{"seaflow dead [list] [--url URL]", "seaflow dead retry SEQ... [--url URL]", "seaflow dead drop SEQ... [--url URL]"},
-		about: "List the ops SeaTable refused (dead letters) with their reason, requeue them or drop them.",
+		usage: []string{"seaflow dead [list] [--limit N] [--before SEQ] [--url URL]", "seaflow dead retry SEQ... [--url URL]", "seaflow dead drop SEQ... [--url URL]"},
+		about: "List the ops SeaTable refused (dead letters) with their reason, newest first and paged, requeue them or drop them.",
 		examples: []string{
 			"seaflow dead list",
 			"seaflow dead retry 12 13 --url http://seaflow.internal:8080",
@@ -91,6 +91,14 @@ var helps = map[string]helpText{
 		examples: []string{
 			"seaflow replay --since 2h --dry-run",
 			"seaflow replay --since 30m --rule stamp-won-deals",
+		},
+	},
+	"health": {
+		usage: []string{"seaflow health [--url URL] [--timeout D]"},
+		about: "Exit 0 when a running daemon is ready (its /readyz answers 200), 1 otherwise with the reason: the container healthcheck.",
+		examples: []string{
+			"seaflow health",
+			"seaflow health --url http://127.0.0.1:8080 --timeout 2s",
 		},
 	},
 	"version": {

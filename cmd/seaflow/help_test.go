@@ -147,7 +147,7 @@ func TestDeadRetryHonoursURL(t *testing.T) {
 	out, errOut, code := runCLI(t, nil, "dead", "retry", "7", "--url", srv.URL)
 	mu.Lock()
 	defer mu.Unlock()
-	if code != 0 || !strings.Contains(out, "7 requeued") || !reflect.DeepEqual(got, []string{"POST /api/dead/7/retry"}) {
+	if code != 0 || !strings.Contains(out, "7 requeued") || !reflect.DeepEqual(got, []string{"POST /api/dead/retry"}) {
 		t.Errorf("exit %d, stdout %q, stderr %q, requests %q", code, out, errOut, got)
 	}
 }

@@ -11,53 +11,22 @@ import (
 	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/actions"
 	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow/queue"
 	"github.com/seaflow/seaflow/rules"
 	"github.com/seaflow/seaflow/statuspage"
 )
 
 // routes is the daemon's HTTP surface: webhooks under their configured
-// paths, health and readiness, the status API, and the in-process emulator
-// under /emulator/ when one runs.
+// paths, health and readiness, and the admin surface (adminRoutes).
 func (d *daemon) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-d.ready:
-			writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-		default:
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
-		}
-	})
-	mux.Handle("GET /api/status", d.requireStatusToken(http.HandlerFunc(d.serveStatus)))
+	mux.HandleFunc("GET /readyz", d.serveReady)
 	d.adminRoutes(mux)
-	if re := d.emus.first(); re != nil {
-		mux.Handle("/emulator/", http.StripPrefix("/emulator", re.emu))
-	}
-	// The page is static (no data): it reads /api/status with the token.
-	mux.Handle("GET /{$}", statuspage.Handler())
-	mux.Handle("GET /metrics", d.requireStatusToken(d.metrics.Handler()))
 	mux.Handle("/", rejectMetrics(d.hooks, d.metrics))
 	return mux
-}
-
-// requireStatusToken guards the status API with server.token when one is
-// configured, and always when the server listens beyond loopback.
-func (d *daemon) requireStatusToken(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token := d.config().Server.Token
-		if token == "" && isLoopback(d.addr) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if token == "" || !bearerMatches(r, token) {
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "status API needs Authorization: Bearer <server.token>"})
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // Status is the JSON of GET /api/status and of `seaflow status`.
@@ -72,7 +41,17 @@ const (
 	historyBucket  = time.Hour
 )
 
+// deadInStatus is how many dead letters, newest first, the status carries;
+// DeadTotal counts them all (from the stream's state).
+const deadInStatus = 50
+
 func (d *daemon) status(ctx context.Context, traces int) Status {
+	return d.statusWith(ctx, traces, deadInStatus)
+}
+
+// statusWith is the status with the newest traces events and dead dead
+// letters; every read is bounded by those counts, the bases and lanes.
+func (d *daemon) statusWith(ctx context.Context, traces, dead int) Status {
 	cfg := d.config()
 	now := d.opts.Clock.Now()
 	st := Status{Version: version, Now: now, Started: d.started, DryRun: d.opts.DryRun, Reload: d.reloaded.Load()}
@@ -129,12 +108,25 @@ func (d *daemon) status(ctx context.Context, traces int) Status {
 		}
 		st.Traces = append(st.Traces, ts)
 	}
-	if dead, err := d.q.ListDead(ctx); err == nil {
-		for _, op := range dead {
-			st.Dead = append(st.Dead, DeadStatus{Seq: op.Seq, Base: op.Op.Base, Rule: op.Op.Rule, Kind: string(op.Op.Kind), Reason: op.Reason, Time: op.Time})
-		}
+	for _, x := range d.q.Damage() {
+		st.StorageDamage = append(st.StorageDamage, x.String())
+	}
+	if ds, err := d.q.DeadStats(ctx); err == nil {
+		st.DeadTotal = ds.Count
+	}
+	if page, _, err := d.q.DeadPage(ctx, 0, dead); err == nil {
+		st.Dead = deadStatuses(page)
 	}
 	return st
+}
+
+// deadStatuses turns dead letters into their status form.
+func deadStatuses(dead []queue.DeadOp) []DeadStatus {
+	out := make([]DeadStatus, 0, len(dead))
+	for _, op := range dead {
+		out = append(out, DeadStatus{Seq: op.Seq, Base: op.Op.Base, Rule: op.Op.Rule, Kind: string(op.Op.Kind), Reason: op.Reason, Time: op.Time})
+	}
+	return out
 }
 
 func (d *daemon) serveStatus(w http.ResponseWriter, r *http.Request) {

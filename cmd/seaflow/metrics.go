@@ -117,7 +117,7 @@ func (w *statusWriter) WriteHeader(code int) {
 // snapshot gives the metrics' scrape-time gauges: budgets, queues, dead letters.
 func (d *daemon) snapshot(ctx context.Context) metrics.Snapshot {
 	var snap metrics.Snapshot
-	st := d.status(ctx, 0)
+	st := d.statusWith(ctx, 0, 0)
 	for _, b := range st.Bases {
 		for _, w := range b.Windows {
 			snap.Budgets = append(snap.Budgets, metrics.BudgetWindow{Base: b.Name, Window: w.Window, Limit: w.Limit, Used: w.Used, Remaining: w.Remaining})
@@ -129,7 +129,10 @@ func (d *daemon) snapshot(ctx context.Context) metrics.Snapshot {
 			snap.Queues = append(snap.Queues, metrics.QueueDepth{Base: b.Name, Lane: l.Lane, Pending: l.Pending, OldestAge: age})
 		}
 	}
-	snap.DeadLetters = len(st.Dead)
+	if ds, err := d.q.DeadStats(ctx); err == nil {
+		snap.DeadLetters, snap.DeadDiscarded = int(ds.Count), ds.Discarded
+	}
+	snap.StorageDamage = storageDamage(d.q)
 	for _, b := range st.Bases {
 		for _, r := range b.Rules {
 			snap.RuleShares = append(snap.RuleShares, metrics.RuleShare{Base: b.Name, Rule: r.Rule, Limit: r.Limit, Used: r.Used})

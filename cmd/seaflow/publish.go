@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/seaflow/seaflow/rules"
 )
 
 func init() {
@@ -167,7 +169,7 @@ func (d *daemon) logNATSListen() {
 	if addr == "" {
 		return
 	}
-	if isLoopback(addr) {
+	if rules.LoopbackListen(addr) {
 		d.log.Info().Str("nats_listen", addr).Msg("embedded NATS accepts clients")
 		return
 	}

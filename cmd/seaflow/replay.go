@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -28,14 +26,7 @@ func runReplay(ctx context.Context, m *Main, args []string) error {
 	if *since <= 0 {
 		return usagef("seaflow replay --since 2h --dry-run", "replay needs --since DURATION")
 	}
-	q := url.Values{"since": {since.String()}}
-	if *rule != "" {
-		q.Set("rule", *rule)
-	}
-	if *dryRun {
-		q.Set("dry_run", "true")
-	}
-	resp, err := api.do(ctx, http.MethodPost, "/api/replay?"+q.Encode())
+	resp, err := api.post(ctx, "/api/replay", ReplayRequest{Since: since.String(), Rule: *rule, DryRun: *dryRun})
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/signal"
@@ -26,6 +27,7 @@ func runDaemon(ctx context.Context, m *Main, args []string) error {
 	dryRun := fs.Bool("dry-run", false, "run everything but the SeaTable writes, which are logged with their cost")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	listen := fs.String("listen", "", "host:port of the HTTP server (overrides server.listen)")
+	acceptLoss := fs.Bool("accept-data-loss", false, "start even though the store lost messages since the last run (it is refused otherwise; see docs/guide.md)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -52,7 +54,11 @@ func runDaemon(ctx context.Context, m *Main, args []string) error {
 	if *listen != "" {
 		cfg.Server.Listen = *listen
 	}
-	d, err := startDaemon(ctx, cfg, daemonOptions{DryRun: *dryRun, Logger: logger, LookupEnv: m.LookupEnv, DataDir: *dataDir, ListenOverride: *listen})
+	d, err := startDaemon(ctx, cfg, daemonOptions{DryRun: *dryRun, AcceptDataLoss: *acceptLoss, Logger: logger, LookupEnv: m.LookupEnv, DataDir: *dataDir, ListenOverride: *listen})
+	if msg, ok := damageMessage(err); ok {
+		fmt.Fprintln(m.Stderr, msg)
+		return exitError{1}
+	}
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -26,7 +25,7 @@ func runStatus(ctx context.Context, m *Main, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	resp, err := api.do(ctx, http.MethodGet, "/api/status")
+	resp, err := api.get(ctx, "/api/status")
 	if err != nil {
 		return fmt.Errorf("status: %w", err)
 	}
@@ -57,6 +56,9 @@ func printStatus(w io.Writer, st Status) {
 	if r := st.Reload; r != nil && !r.OK {
 		fmt.Fprintf(w, "config reload refused at %s; the previous config keeps running:\n  %s\n",
 			r.At.Format(time.RFC3339), strings.ReplaceAll(r.Error, "\n", "\n  "))
+	}
+	for _, x := range st.StorageDamage {
+		fmt.Fprintf(w, "STORAGE DAMAGED: %s (see /readyz)\n", x)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nBASE\tWINDOW\tUSED\tLIMIT\tREMAINING\tNEXT FREE")
@@ -101,7 +103,7 @@ func printStatus(w io.Writer, st Status) {
 		tw.Flush()
 	}
 	if len(st.Dead) > 0 {
-		fmt.Fprintln(w, "\nDEAD LETTERS")
+		fmt.Fprintf(w, "\nDEAD LETTERS (newest %d of %d; seaflow dead list pages through them)\n", len(st.Dead), max(st.DeadTotal, uint64(len(st.Dead))))
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "SEQ\tBASE\tRULE\tKIND\tREASON")
 		for _, d := range st.Dead {

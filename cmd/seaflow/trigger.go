@@ -36,7 +36,7 @@ func runTrigger(ctx context.Context, m *Main, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	resp, err := api.do(ctx, http.MethodPost, "/api/rules/"+url.PathEscape(rest[0])+"/trigger")
+	resp, err := api.post(ctx, "/api/rules/"+url.PathEscape(rest[0])+"/trigger", struct{}{})
 	if err != nil {
 		return fmt.Errorf("trigger %s: %w", rest[0], err)
 	}

@@ -8,7 +8,7 @@ import (
 )
 
 const handConfig = `
-server: { listen: "127.0.0.1:0" }
+server: { listen: "127.0.0.1:0", auth: none }
 nats: { listen: "127.0.0.1:0" }
 bases:
   crm: { url: "%s", api_token: "%s" }

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/seaflow/seaflow"
+	"github.com/seaflow/seaflow/queue"
+	"github.com/seaflow/seaflow/rules"
+)
+
+// queueOps stores n ops of a base no config names (so no dispatcher takes
+// them) in the data dir, and closes the store cleanly.
+func queueOps(t *testing.T, dir string, n int) {
+	t.Helper()
+	q, err := queue.Open(t.Context(), queue.Options{Dir: dir, Logger: zerolog.Nop(), CheckEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := make([]seaflow.Op, n)
+	for i := range ops {
+		ops[i] = seaflow.Op{ID: fmt.Sprintf("op-%d", i), Kind: seaflow.KindUpdate, Base: "archive", Table: "T", RowID: "r", Lane: seaflow.Bulk, Values: map[string]any{"A": i}}
+	}
+	if err := q.PublishOps(t.Context(), ops); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func opsBlockOf(t *testing.T, dir string) string {
+	t.Helper()
+	blks, _ := filepath.Glob(filepath.Join(dir, "jetstream", "$G", "streams", queue.OpsStream, "msgs", "*.blk"))
+	if len(blks) != 1 {
+		t.Fatalf("OPS blocks: %v", blks)
+	}
+	return blks[0]
+}
+
+func overwrite(t *testing.T, path string, at int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	junk := make([]byte, 4096)
+	for i := range junk {
+		junk[i] = byte(i*13 + 7)
+	}
+	if _, err := f.WriteAt(junk, at); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// damageConfig writes a config file whose storage is dir.
+func damageConfig(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "seaflow.yaml")
+	cfg := fmt.Sprintf("server: { listen: \"127.0.0.1:0\", auth: none }\nstorage: { dir: %q }\n", dir)
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestDamagedDataDirRefused: truncating, deleting or overwriting the ops
+// block of a stopped daemon used to lose the queued work silently. The
+// start is now refused, saying which stream, how many and how to recover.
+func TestDamagedDataDirRefused(t *testing.T) {
+	for name, damage := range map[string]func(t *testing.T, blk string){
+		"truncated": func(t *testing.T, blk string) {
+			fi, _ := os.Stat(blk)
+			if err := os.Truncate(blk, fi.Size()/2); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"deleted": func(t *testing.T, blk string) {
+			if err := os.Remove(blk); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"garbage": func(t *testing.T, blk string) { overwrite(t, blk, 0) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			queueOps(t, dir, 1000)
+			damage(t, opsBlockOf(t, dir))
+			cfg := damageConfig(t, dir)
+			_, errOut, code := runCLI(t, nil, "run", "--config", cfg)
+			for _, want := range []string{"storage damaged", "stream SEAFLOW_OPS:", "messages lost or unreadable", dir, "To recover", "restore the data directory from a backup", "--accept-data-loss", "seaflow replay --since"} {
+				if !strings.Contains(errOut, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, errOut)
+				}
+			}
+			if code != 1 {
+				t.Errorf("exit %d, want 1", code)
+			}
+			t.Logf("%s", errOut)
+
+			// --accept-data-loss starts, and the store is sound from then on.
+			c, err := rules.Load(cfg, func(string) (string, bool) { return "", false })
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := startDaemon(context.Background(), c, daemonOptions{AcceptDataLoss: true, Logger: zerolog.Nop(), LookupEnv: func(string) (string, bool) { return "", false }})
+			if err != nil {
+				t.Fatalf("start with --accept-data-loss: %v", err)
+			}
+			if dmg := d.q.Damage(); dmg != nil {
+				t.Errorf("accepted damage still reported: %v", dmg)
+			}
+			d.stop(10 * time.Second)
+		})
+	}
+}
+
+// TestDamageWhileRunningTurnsReadyzRed: a block overwritten under a
+// running daemon turns /readyz red (so `seaflow health` fails) and
+// seaflow_storage_damaged on, saying which stream and how many.
+func TestDamageWhileRunningTurnsReadyzRed(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	queueOps(t, dir, 1000)
+	d, u := startFromFile(t, damageConfig(t, dir), "", daemonOptions{CheckEvery: -1})
+	if _, errOut, code := runCLI(t, nil, "health", "--url", u); code != 0 {
+		t.Fatalf("health before the damage: exit %d %s", code, errOut)
+	}
+	overwrite(t, opsBlockOf(t, dir), 0)
+	if _, err := d.q.Fetch(t.Context(), "archive", seaflow.Bulk, 10, 0); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // what the periodic check does
+		if _, err := d.q.CheckIntegrity(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, err := http.Get(u + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), `"status": "damaged"`) ||
+		!strings.Contains(string(body), "stream SEAFLOW_OPS: 1000 messages lost or unreadable") || !strings.Contains(string(body), "To recover") {
+		t.Errorf("/readyz: HTTP %d %s", resp.StatusCode, body)
+	}
+	if _, errOut, code := runCLI(t, nil, "health", "--url", u); code != 1 || !strings.Contains(errOut, "SEAFLOW_OPS") {
+		t.Errorf("health after the damage: exit %d %s", code, errOut)
+	}
+	if out, _, _ := runCLI(t, nil, "status", "--url", u); !strings.Contains(out, "STORAGE DAMAGED: stream SEAFLOW_OPS") {
+		t.Errorf("seaflow status does not say the store is damaged:\n%s", out)
+	}
+	m := scrape(t, d, "seaflow_storage_damaged")
+	if !strings.Contains(m, "seaflow_storage_damaged 1") || !strings.Contains(m, `seaflow_storage_damaged_messages{stream="SEAFLOW_OPS"} 1000`) {
+		t.Errorf("metrics:\n%s", m)
+	}
+}
