@@ -141,12 +141,14 @@ func (q *Queue) Fetch(ctx context.Context, base string, lane seaflow.Lane, max i
 	var batch jetstream.MessageBatch
 	timed := wait >= opsMinWait
 	if timed {
-		fctx, cancel := context.WithTimeout(ctx, wait)
-		batch, err = cons.Fetch(max, jetstream.FetchContext(fctx))
+		// The server ends the request when wait has passed, and the client
+		// reads every op the server handed over. A client-side deadline
+		// would stop reading while ops are in transit: those would sit
+		// delivered and unacked for the ack wait (45 s) before coming back.
+		batch, err = cons.Fetch(max, jetstream.FetchMaxWait(wait))
 		if err == nil {
 			err = take(batch)
 		}
-		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("fetch ops %s/%s: %w", base, lane, err)
 		}
