@@ -65,7 +65,8 @@ type DeadOp struct {
 }
 
 // Executor carries out planned batches on one base. It caches the base's
-// metadata (needed to resolve link columns). It is safe for concurrent use.
+// metadata (needed to resolve link columns and to check written columns).
+// It is safe for concurrent use.
 type Executor struct {
 	rows Rows
 
@@ -79,14 +80,22 @@ func NewExecutor(rows Rows) *Executor {
 }
 
 // Execute carries out batch b, planned from ops, making every call through
-// call. When SeaTable refuses a call as invalid, the batch is split in
-// halves, each a new call, until the refused ops are isolated; they are
-// returned in Outcome.Dead and the rest lands. Any other error stops the
-// batch: the ops not yet done are returned in Outcome.Pending.
+// call. Ops that write cells are first checked against the base's metadata
+// (see columns.go): one naming a column the table lacks is dead. When
+// SeaTable refuses a call as invalid, the batch is split in halves, each a
+// new call, until the refused ops are isolated; they are returned in
+// Outcome.Dead and the rest lands. A permission error (a 403 a fresh token
+// does not cure) makes every op of the refused call dead at once. Any
+// other error stops the batch: the ops not yet done are returned in
+// Outcome.Pending.
 func (e *Executor) Execute(ctx context.Context, ops []seaflow.Op, b Batch, call CallFunc) Outcome {
 	var out Outcome
 	r := run{e: e, ops: ops, b: b, call: call, out: &out}
-	if err := r.items(ctx, b.Items); err != nil {
+	items, err := r.checkColumns(ctx, r.sendable(b.Items))
+	if err == nil {
+		err = r.items(ctx, items)
+	}
+	if err != nil {
 		out.Err = err
 		settled := map[int]bool{}
 		for _, i := range out.Done {
@@ -140,10 +149,9 @@ func (r *run) dead(it Item, reason string) {
 	}
 }
 
-// items sends items as one call and isolates invalid ones. It returns the
-// first error that is not KindInvalid.
-func (r *run) items(ctx context.Context, items []Item) error {
-	// Ops that cannot be sent as they are never reach SeaTable.
+// sendable returns the items that can be sent as they are; the others are
+// dead and never reach SeaTable.
+func (r *run) sendable(items []Item) []Item {
 	var ok []Item
 	for _, it := range items {
 		if reason := r.check(it); reason != "" {
@@ -152,12 +160,27 @@ func (r *run) items(ctx context.Context, items []Item) error {
 		}
 		ok = append(ok, it)
 	}
+	return ok
+}
+
+// items sends items as one call and isolates invalid ones. It returns the
+// first error that is not KindInvalid.
+func (r *run) items(ctx context.Context, items []Item) error {
+	ok := r.sendable(items)
 	if len(ok) == 0 {
 		return nil
 	}
 	err := r.send(ctx, ok)
 	if err == nil {
 		r.done(ok)
+		return nil
+	}
+	if seatable.KindOf(err) == seatable.KindPermission {
+		// The API token may not do this: no op of the call will land
+		// whatever its halves, so none is retried or split.
+		for _, it := range ok {
+			r.dead(it, "permission denied (is the API token read-only?): "+reason(err))
+		}
 		return nil
 	}
 	if seatable.KindOf(err) != seatable.KindInvalid {

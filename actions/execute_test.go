@@ -55,7 +55,7 @@ func TestExecuteUpsert(t *testing.T) {
 	if out.Err != nil || len(out.Dead) != 0 || !reflect.DeepEqual(out.Done, []int{0, 1, 2, 3, 4}) {
 		t.Fatalf("outcome %+v", out)
 	}
-	if want := []string{"upsert key lookup:4", "update rows:2", "append rows:2"}; !slices.Equal(calls, want) {
+	if want := []string{"metadata:0", "upsert key lookup:4", "update rows:2", "append rows:2"}; !slices.Equal(calls, want) {
 		t.Fatalf("calls = %v, want %v", calls, want)
 	}
 	if b.cell("T1", "r1", "n") != 1 || b.cell("T1", "r2", "n") != 3 {
@@ -127,7 +127,7 @@ func TestExecuteUnmergesARefusedMergedUpdate(t *testing.T) {
 	if out.Err != nil || !reflect.DeepEqual(out.Done, []int{0, 2}) || len(out.Dead) != 1 || out.Dead[0].Index != 1 {
 		t.Fatalf("outcome %+v", out)
 	}
-	if want := []string{"update rows:1", "update rows:1", "update rows:1", "update rows:1"}; !slices.Equal(calls, want) {
+	if want := []string{"metadata:0", "update rows:1", "update rows:1", "update rows:1", "update rows:1"}; !slices.Equal(calls, want) {
 		t.Fatalf("calls = %v, want %v", calls, want)
 	}
 	if b.cell("T1", "r1", "n") != 1 || b.cell("T1", "r1", "o") != 3 || b.cell("T1", "r1", "m") != nil {
@@ -175,5 +175,28 @@ func TestExecuteRefusesUnsendableOpsWithoutACall(t *testing.T) {
 	}
 	if out.Dead[0].Reason != `upsert without a value for key column "K"` {
 		t.Fatalf("reason %q", out.Dead[0].Reason)
+	}
+}
+
+func TestExecutePermissionErrorKillsTheCallWithoutSplitting(t *testing.T) {
+	b := setup(t)
+	e := NewExecutor(b.rows)
+	b.rows.fault = func(string) error {
+		return &seatable.Error{Kind: seatable.KindPermission, Op: "update rows", Status: 403, Message: "Permission denied."}
+	}
+	ops := []seaflow.Op{
+		u("a", "", "r1", map[string]any{"n": 1}),
+		u("b", "", "r2", map[string]any{"n": 2}),
+		u("c", "", "r3", map[string]any{"n": 3}),
+	}
+	out, calls := execAll(t, e, ops)
+	if out.Err != nil || len(out.Dead) != 3 || len(out.Done) != 0 {
+		t.Fatalf("outcome %+v", out)
+	}
+	if want := "permission denied (is the API token read-only?): Permission denied."; out.Dead[0].Reason != want {
+		t.Errorf("reason %q, want %q", out.Dead[0].Reason, want)
+	}
+	if want := []string{"metadata:0", "update rows:3"}; !slices.Equal(calls, want) {
+		t.Errorf("calls = %v, want %v (no split)", calls, want)
 	}
 }

@@ -361,12 +361,20 @@ type fakeRows struct {
 	events *eventLog
 	// block, when set, holds every call until it is closed.
 	block chan struct{}
+	// columns, when set, replaces fakeColumns in the metadata.
+	columns []string
 }
+
+// metadataCall is the call name of a metadata fetch. fault and block
+// spare it, and callCount leaves it out: the tests aim their faults at
+// writes, and the executor fetches metadata once per base before its
+// first write (columns.go).
+const metadataCall = "metadata"
 
 var errBad = &seatable.Error{Kind: seatable.KindInvalid, Op: "call", Status: 400, Message: "bad value"}
 
 func (r *fakeRows) do(call string, bad bool, apply func()) error {
-	if r.block != nil {
+	if r.block != nil && call != metadataCall {
 		<-r.block
 	}
 	r.mu.Lock()
@@ -375,7 +383,7 @@ func (r *fakeRows) do(call string, bad bool, apply func()) error {
 		r.events.add("send " + call)
 	}
 	var err error
-	if r.fault != nil {
+	if r.fault != nil && call != metadataCall {
 		err = r.fault(call)
 	}
 	if err == nil && bad {
@@ -389,10 +397,17 @@ func (r *fakeRows) do(call string, bad bool, apply func()) error {
 	return err
 }
 
+// callCount counts the calls other than metadata fetches.
 func (r *fakeRows) callCount() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.calls)
+	n := 0
+	for _, c := range r.calls {
+		if c != metadataCall {
+			n++
+		}
+	}
+	return n
 }
 
 func (r *fakeRows) callList() []string {
@@ -486,15 +501,28 @@ func (r *fakeRows) SQL(_ context.Context, query string, params []any) (*seatable
 	return res, err
 }
 
+// fakeColumns are the text columns every table of the fake base has
+// besides K and L: every column the tests write, so that the executor's
+// column check (columns.go) passes them. "Typo" is missing on purpose.
+var fakeColumns = []string{"a", "b", "m", "o", "n", "N", "x", "i", "Name", "ID", "Stage", "Owner", "Amount", "Seaflow ID", "Order ID", "Note", "won"}
+
 func (r *fakeRows) Metadata(context.Context) (*seatable.Metadata, error) {
 	meta := &seatable.Metadata{}
-	err := r.do("metadata", false, func() {
+	err := r.do(metadataCall, false, func() {
 		for _, name := range slices.Sorted(maps.Keys(r.m.tables)) {
-			meta.Tables = append(meta.Tables, seatable.Table{ID: "id" + name, Name: name, Columns: []seatable.Column{
+			t := seatable.Table{ID: "id" + name, Name: name, Columns: []seatable.Column{
 				{Key: "0000", Name: "K", Type: "text"},
 				// T2 shows the link from its own side: table_id is T1.
 				{Key: "0001", Name: "L", Type: "link", Data: map[string]any{"link_id": "lnk1", "table_id": "idT1", "other_table_id": "idT2"}},
-			}})
+			}}
+			cols := fakeColumns
+			if r.columns != nil {
+				cols = r.columns
+			}
+			for i, c := range cols {
+				t.Columns = append(t.Columns, seatable.Column{Key: fmt.Sprintf("c%03d", i), Name: c, Type: "text"})
+			}
+			meta.Tables = append(meta.Tables, t)
 		}
 	})
 	return meta, err

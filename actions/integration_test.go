@@ -161,6 +161,8 @@ type stack struct {
 	url    string
 	q      *queue.Queue
 	limits budget.Limits
+	// apiToken is the dispatchers' API token; "" = baseToken.
+	apiToken string
 
 	mu       sync.Mutex
 	inFlight int
@@ -169,6 +171,9 @@ type stack struct {
 	// byReplica counts the calls of each dispatcher.
 	byReplica []int
 }
+
+// readOnlyToken is the base's read-only (r) API token.
+const readOnlyToken = "r0000000000000000000000000000000000000r0"
 
 func newStack(t *testing.T, limits budget.Limits) *stack {
 	t.Helper()
@@ -179,7 +184,8 @@ func newStack(t *testing.T, limits budget.Limits) *stack {
 	}
 	st.emu = emulator.New(emulator.Options{Limits: emuLimits, Now: st.clock.Now, Logger: zerolog.Nop()})
 	var y strings.Builder
-	fmt.Fprintf(&y, "bases:\n  - name: crm\n    uuid: %q\n    api_token: %q\n    tables:\n", baseUUID, baseToken)
+	fmt.Fprintf(&y, "bases:\n  - name: crm\n    uuid: %q\n    api_token: %q\n", baseUUID, baseToken)
+	fmt.Fprintf(&y, "    api_tokens: [ { token: %q, permission: r } ]\n    tables:\n", readOnlyToken)
 	y.WriteString("      - name: Items\n        columns:\n          - { name: Name, type: text }\n          - { name: N, type: number }\n          - { name: Tag, type: link, table: Tags }\n        rows:\n")
 	for i := range 2000 {
 		fmt.Fprintf(&y, "          - { Name: row-%d, N: 0 }\n", i)
@@ -234,7 +240,11 @@ func (st *stack) publish(t *testing.T, ops []seaflow.Op) {
 // budget keeper, sharing the queue and the budget's KV store.
 func (st *stack) startDispatcher(t *testing.T) {
 	t.Helper()
-	client := seatable.New(seatable.Config{ServerURL: st.url, APIToken: baseToken, Now: st.clock.Now})
+	token := st.apiToken
+	if token == "" {
+		token = baseToken
+	}
+	client := seatable.New(seatable.Config{ServerURL: st.url, APIToken: token, Now: st.clock.Now})
 	keeper := budget.NewKeeper(st.q.BudgetStore(), func(string) budget.Limits { return st.limits }, st.clock.Now)
 	st.mu.Lock()
 	replica := len(st.byReplica)
@@ -406,8 +416,9 @@ func TestIntegrationStaysWithinLimits(t *testing.T) {
 	if m := st.emu.MaxInWindow(baseUUID, time.Minute); m > 20 {
 		t.Errorf("%d calls in one minute, limit 20", m)
 	}
-	if stats.Calls != 100 {
-		t.Errorf("%d calls, want 100", stats.Calls)
+	// 100 updates and the metadata the column check fetches once.
+	if stats.Calls != 101 || stats.ByEndpoint["GET /metadata/"] != 1 {
+		t.Errorf("%d calls (%v), want 100 updates and 1 metadata", stats.Calls, stats.ByEndpoint)
 	}
 	rows, _ := st.emu.Rows(baseUUID, "Items")
 	if rows[7]["N"] != float64(98) {
@@ -447,8 +458,9 @@ func TestIntegrationUrgentOvertakesBulkBacklog(t *testing.T) {
 	st.drive(t)
 	st.waitFor(t, "bulk drained", func(_ []actions.CallReport, acked int) bool { return acked == len(bulk)+1 })
 	stats := st.emu.Stats().Bases["crm"]
-	if stats.Sent429 != 0 || stats.Calls != 51 {
-		t.Errorf("calls %d, 429s %d; want 51 calls, no 429", stats.Calls, stats.Sent429)
+	// 50 bulk appends, the urgent update and one metadata fetch.
+	if stats.Sent429 != 0 || stats.Calls != 52 {
+		t.Errorf("calls %d, 429s %d; want 52 calls, no 429", stats.Calls, stats.Sent429)
 	}
 	if elapsed := st.clock.Now().Sub(newVClock().now); elapsed < 5*time.Hour {
 		t.Errorf("bulk drained in %v of virtual time: not paced", elapsed)
@@ -604,5 +616,89 @@ func TestIntegrationUpsertsAndLinks(t *testing.T) {
 	// metadata refresh for the unknown link column (it may be new).
 	if c := st.emu.Stats().Bases["crm"].Calls; c != 6 {
 		t.Errorf("%d calls, want 6: %v", c, st.emu.Stats().Bases["crm"].ByEndpoint)
+	}
+}
+
+func TestIntegrationUnknownColumnIsDeadNotDropped(t *testing.T) {
+	st := newStack(t, budget.DefaultLimits())
+	ids := st.rowIDs(t)
+	ops := []seaflow.Op{
+		{ID: "good", Kind: seaflow.KindUpdate, Base: "crm", Table: "Items", Lane: seaflow.Normal, RowID: ids[0], Values: map[string]any{"N": 7.0}},
+		// SeaTable (and the emulator) would answer 200 and drop "Nmae".
+		{ID: "typo", Kind: seaflow.KindUpdate, Base: "crm", Table: "Items", Lane: seaflow.Normal, RowID: ids[1], Values: map[string]any{"Nmae": "x", "N": 8.0}},
+	}
+	st.publish(t, ops)
+	st.startDispatcher(t)
+	st.waitFor(t, "all ops acked", func(_ []actions.CallReport, acked int) bool { return acked == len(ops) })
+
+	dead, err := st.q.ListDead(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dead) != 1 || dead[0].Op.ID != "typo" || !strings.Contains(dead[0].Reason, `no column "Nmae"`) {
+		t.Fatalf("dead letters = %+v, want the op with the typo", dead)
+	}
+	rows, _ := st.emu.Rows(baseUUID, "Items")
+	if rows[0]["N"] != 7.0 || rows[1]["N"] == 8.0 {
+		t.Errorf("N = %v, %v: want the good op landed and the typo op never sent", rows[0]["N"], rows[1]["N"])
+	}
+	if rpc := st.emu.Stats().Bases["crm"].RowsPerCall; len(rpc) != 2 {
+		t.Errorf("rows per call %v, want the metadata and one update of one row", rpc)
+	}
+}
+
+func TestIntegrationReadOnlyTokenDeadLettersAndGoesOn(t *testing.T) {
+	st := newStack(t, budget.DefaultLimits())
+	st.apiToken = readOnlyToken
+	ids := st.rowIDs(t)
+	var ops []seaflow.Op
+	for i := range 5 {
+		ops = append(ops, seaflow.Op{ID: fmt.Sprint("u", i), Kind: seaflow.KindUpdate, Base: "crm", Table: "Items", Lane: seaflow.Normal,
+			RowID: ids[i], Values: map[string]any{"N": float64(i + 1)}})
+	}
+	st.publish(t, ops)
+	st.startDispatcher(t)
+	st.waitFor(t, "first ops settled", func(_ []actions.CallReport, acked int) bool { return acked == len(ops) })
+	// The lane goes on: later ops are tried (and refused) too.
+	st.publish(t, []seaflow.Op{{ID: "later", Kind: seaflow.KindAppend, Base: "crm", Table: "Items", Lane: seaflow.Normal, Values: map[string]any{"Name": "x"}}})
+	st.waitFor(t, "later op settled", func(_ []actions.CallReport, acked int) bool { return acked == len(ops)+1 })
+
+	dead, err := st.q.ListDead(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dead) != len(ops)+1 || !strings.Contains(dead[0].Reason, "Permission denied.") {
+		t.Fatalf("dead letters = %+v, want every op with the 403's reason", dead)
+	}
+	stats := st.emu.Stats().Bases["crm"]
+	// One exchange, one more after the first 403; the refused token is
+	// not exchanged again for the later op.
+	if stats.TokenExchanges != 2 {
+		t.Errorf("%d token exchanges, want 2", stats.TokenExchanges)
+	}
+	rows, _ := st.emu.Rows(baseUUID, "Items")
+	if rows[0]["N"] != 0.0 {
+		t.Errorf("N = %v: a read-only token wrote", rows[0]["N"])
+	}
+}
+
+func TestIntegrationLinksFromTheOtherSide(t *testing.T) {
+	st := newStack(t, budget.DefaultLimits())
+	ids := st.rowIDs(t)
+	tags, _ := st.emu.Rows(baseUUID, "Tags")
+	red := tags[0]["_id"].(string)
+	// Tags' column "Items" is the back side of Items.Tag: both keep the
+	// link's own table ids, and findLink turns them around.
+	st.publish(t, []seaflow.Op{{ID: "back", Kind: seaflow.KindLink, Base: "crm", Table: "Tags", Lane: seaflow.Normal,
+		RowID: red, LinkColumn: "Items", OtherRowIDs: []string{ids[4]}}})
+	st.startDispatcher(t)
+	st.waitFor(t, "the op acked", func(_ []actions.CallReport, acked int) bool { return acked == 1 })
+	if dead, _ := st.q.ListDead(context.Background()); len(dead) != 0 {
+		t.Fatalf("dead letters %+v", dead)
+	}
+	rows, _ := st.emu.Rows(baseUUID, "Items")
+	links, _ := rows[4]["Tag"].([]any)
+	if len(links) != 1 || links[0].(map[string]any)["row_id"] != red {
+		t.Errorf("Items row 4 Tag = %v, want the red tag", rows[4]["Tag"])
 	}
 }

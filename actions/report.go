@@ -19,7 +19,7 @@ type CallReport struct {
 	// Rows is the number of rows the call carried.
 	Rows int
 	// Status is "ok", "invalid", "rate_limited", "transient", "auth",
-	// "error" or "dry_run".
+	// "permission", "error" or "dry_run".
 	Status string
 	// Err is the call's error, nil when Status is "ok" or "dry_run".
 	Err error
@@ -41,6 +41,8 @@ func status(err error) string {
 		return "transient"
 	case seatable.KindAuth:
 		return "auth"
+	case seatable.KindPermission:
+		return "permission"
 	}
 	return "error"
 }

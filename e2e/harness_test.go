@@ -128,7 +128,8 @@ func (e *env) holdCalls(method, suffix string) (held <-chan struct{}, open func(
 }
 
 // setup starts an emulator with the fixture (where $LISTEN is replaced by
-// the daemon's address and $SECRET by webhookSecret) and writes config.
+// the daemon's address and $SECRET by webhookSecret; its settings, such as
+// webhook_events:, apply) and writes config.
 // The config reads the emulator's URL, the base token, the listen address,
 // the webhook secret and token from ${E2E_EMU_URL}, ${E2E_TOKEN},
 // ${E2E_LISTEN}, ${E2E_SECRET} and ${E2E_HOOK_TOKEN}; extra adds variables.
@@ -137,7 +138,13 @@ func setup(t *testing.T, fixture, config string, extra map[string]string) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir()}
 	e.addr = freeAddr(t)
-	e.emu = emulator.New(emulator.Options{Limits: emulator.DefaultLimits})
+	fx, err := emulator.ParseFixture("fixture.yaml", []byte(strings.NewReplacer("$LISTEN", e.addr, "$SECRET", webhookSecret).Replace(fixture)))
+	if err != nil {
+		t.Fatalf("fixture: %v", err)
+	}
+	opts := emulator.Options{Limits: emulator.DefaultLimits}
+	fx.Settings.Apply(&opts)
+	e.emu = emulator.New(opts)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if g := e.gate.Load(); g != nil {
 			g.wait(r)
@@ -147,10 +154,6 @@ func setup(t *testing.T, fixture, config string, extra map[string]string) *env {
 	t.Cleanup(srv.Close)
 	e.emuURL = srv.URL
 	e.emu.SetServerURL(srv.URL)
-	fx, err := emulator.ParseFixture("fixture.yaml", []byte(strings.NewReplacer("$LISTEN", e.addr, "$SECRET", webhookSecret).Replace(fixture)))
-	if err != nil {
-		t.Fatalf("fixture: %v", err)
-	}
 	infos, err := e.emu.Load(fx)
 	if err != nil {
 		t.Fatalf("load fixture: %v", err)

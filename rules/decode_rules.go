@@ -460,7 +460,7 @@ func (d *decoder) action(n *yaml.Node, cfg *Config, r *Rule, kind seaflow.Kind, 
 			if col == "" || strings.HasPrefix(col, "=") {
 				d.errorf(e.val, field+".dedupe_column", "want a column name (a literal, not an expression)")
 			} else {
-				a.dedupe = col
+				a.dedupe, a.dedupePos = col, d.pos(e.val)
 			}
 		}
 	}

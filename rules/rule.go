@@ -129,8 +129,10 @@ type action struct {
 	values *value
 	others *value
 	dedupe string // append: the column that holds the op id
-	sql    string
-	params []*value
+	// dedupePos is where dedupe_column is, for validate --online.
+	dedupePos Pos
+	sql       string
+	params    []*value
 }
 
 // Outcome is what a rule produced for one event (and for_each item).

@@ -37,9 +37,13 @@ func plural(n int, what string) string {
 type MetadataFunc func(ctx context.Context, base string) (tables map[string][]string, err error)
 
 // CheckOnline checks the tables and columns that actions name literally
-// against the bases' metadata (`seaflow validate --online`). Names given as
-// expressions are only known at run time and are skipped. A base whose
-// metadata cannot be fetched is one problem at the base.
+// against the bases' metadata (`seaflow validate --online`): tables, key,
+// link and dedupe columns, and every column a write names. A write naming
+// a column the table lacks would lose its value without an error (SeaTable
+// answers 200 and drops it), so this is where a typo shows before it runs.
+// Names given as expressions are only known at run time and are skipped;
+// the dispatcher checks those before sending. A base whose metadata cannot
+// be fetched is one problem at the base.
 func (c *Config) CheckOnline(ctx context.Context, meta MetadataFunc) ErrorList {
 	var errs ErrorList
 	tables := map[string]map[string][]string{}
@@ -77,6 +81,10 @@ func (c *Config) CheckOnline(ctx context.Context, meta MetadataFunc) ErrorList {
 			}
 			if a.column != nil {
 				check(a.column, a.field+".column")
+			}
+			if a.dedupe != "" && !contains(cols, a.dedupe) {
+				p := a.dedupePos
+				errs = append(errs, &PosError{File: p.File, Line: p.Line, Col: p.Col, Rule: r.Name, Field: a.field + ".dedupe_column", Msg: fmt.Sprintf("table %q has no column %q", table, a.dedupe)})
 			}
 			if a.values != nil && a.values.m != nil {
 				for i, k := range a.values.keys {

@@ -67,6 +67,7 @@ func TestCheckOnlineFindsMismatches(t *testing.T) {
     do:
       - update: { base: crm, table: Deals, row: "=msg.row", values: { Stage: Won, Stge: Won, Dyn: "=msg.v" } }
       - append: { base: crm, table: Dealz, values: { Stage: Won } }
+      - append: { base: crm, table: Deals, values: { Stage: Won }, dedupe_column: Seaflow ID }
       - upsert: { base: crm, table: Deals, key: Idd, values: { Idd: "=msg.id" } }
       - link: { base: crm, table: Deals, column: Company, row: "=msg.row", other_rows: [] }
       - update: { base: crm, table: "=msg.table", row: "=msg.row", values: { Anything: 1 } }
@@ -78,8 +79,9 @@ func TestCheckOnlineFindsMismatches(t *testing.T) {
 	want := strings.Join([]string{
 		`test.yaml:12:83: rule "r": do[0].update.values.Stge: table "Deals" has no column "Stge"`,
 		`test.yaml:13:37: rule "r": do[1].append.table: base "crm" has no table "Dealz"`,
-		`test.yaml:14:49: rule "r": do[2].upsert.key: table "Deals" has no column "Idd"`,
-		`test.yaml:14:64: rule "r": do[2].upsert.values.Idd: table "Deals" has no column "Idd"`,
+		`test.yaml:14:83: rule "r": do[2].append.dedupe_column: table "Deals" has no column "Seaflow ID"`,
+		`test.yaml:15:49: rule "r": do[3].upsert.key: table "Deals" has no column "Idd"`,
+		`test.yaml:15:64: rule "r": do[3].upsert.values.Idd: table "Deals" has no column "Idd"`,
 	}, "\n")
 	if got != want {
 		t.Errorf("CheckOnline:\n%s\nwant:\n%s", got, want)

@@ -111,7 +111,11 @@ type request struct {
 type rowCounter interface{ rowCount() int }
 
 // do sends a base operation and decodes a 2xx response into out. On a 401
-// or 403 it exchanges the API token again, once, and retries.
+// or 403 it exchanges the API token again, once, and retries. A 403 that
+// the fresh token gets too (and that does not say "Token expired.") is
+// KindPermission, and the token is marked: its later 403s are permission
+// errors at once, without another exchange, so a read-only token cannot
+// make the client exchange in a loop.
 func (c *Client) do(ctx context.Context, r request, out any) error {
 	var payload []byte
 	if r.body != nil {
@@ -134,12 +138,22 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 		if err != nil {
 			return err
 		}
-		if (resp.status == http.StatusUnauthorized || resp.status == http.StatusForbidden) && attempt == 0 {
+		refused := resp.status == http.StatusForbidden && errorMessage(resp.body) != tokenExpired
+		if refused && attempt > 0 {
+			c.tok.markRefused(t.token)
+		}
+		retry := resp.status == http.StatusUnauthorized || resp.status == http.StatusForbidden
+		if retry && attempt == 0 && !(refused && c.tok.refused(t.token)) {
 			c.report(resp.call)
 			c.tok.invalidate(t.token)
 			continue
 		}
 		err = c.classify(r.op, resp, out, t.token)
+		if refused {
+			if se, ok := err.(*Error); ok {
+				se.Kind = KindPermission
+			}
+		}
 		if rc, ok := out.(rowCounter); ok && err == nil && resp.call.Rows == 0 {
 			resp.call.Rows = rc.rowCount()
 		}
@@ -262,12 +276,19 @@ func invalidArg(op, msg string) error {
 	return &Error{Kind: KindInvalid, Op: op, Message: msg}
 }
 
+// tokenExpired is the message of a 403 for an expired base token (the
+// pair the Python SDK keys on).
+const tokenExpired = "Token expired."
+
 // tokenCache holds the base token and runs at most one exchange at a time;
 // callers that need a token while an exchange runs wait for its result.
 type tokenCache struct {
-	mu       sync.Mutex
-	tok      baseToken
-	inflight *exchange
+	mu  sync.Mutex
+	tok baseToken
+	// refusedTok is a base token that got a 403 right after its exchange:
+	// its 403s are permission errors, not staleness.
+	refusedTok string
+	inflight   *exchange
 	// joined, when set (by tests), is called when a caller starts waiting
 	// for an exchange another caller started.
 	joined func()
@@ -285,6 +306,20 @@ type exchange struct {
 	done chan struct{}
 	tok  baseToken
 	err  error
+}
+
+// markRefused notes that tok, fresh from an exchange, got a 403.
+func (tc *tokenCache) markRefused(tok string) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	tc.refusedTok = tok
+}
+
+// refused reports whether tok got a 403 fresh from its exchange.
+func (tc *tokenCache) refused(tok string) bool {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	return tok != "" && tc.refusedTok == tok
 }
 
 func (tc *tokenCache) current() string {

@@ -4,27 +4,90 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/seaflow/seaflow/seatable"
+	"github.com/seaflow/seaflow/seatable/emulator"
 )
+
+// contractFixture is the emulator's base for the contract suite.
+const contractFixture = `
+bases:
+  - name: contract
+    tables:
+      - name: Contract
+        columns:
+          - { name: Name, type: text }
+          - { name: Stage, type: single-select, options: [Lead, Won, Lost] }
+          - { name: Amount, type: number }
+          - { name: Company, type: link, table: Companies }
+        rows:
+          - { Name: someone else's row, Stage: Won, Amount: 1 }
+      - name: Companies
+        columns:
+          - { name: Title, type: text }
+`
+
+// TestContractEmulator runs the contract suite against the emulator, over
+// loopback as a real server would be reached.
+func TestContractEmulator(t *testing.T) {
+	t.Parallel()
+	emu, url, base := contractEmulator(t, emulator.Options{})
+	// Runs after the suite's own cleanup (cleanups run last first).
+	t.Cleanup(func() {
+		if rows, _ := emu.Rows(base.UUID, "Contract"); len(rows) != 1 {
+			t.Errorf("%d rows left, want only the fixture's", len(rows))
+		}
+	})
+	runContract(t, seatable.New(seatable.Config{ServerURL: url, APIToken: base.APIToken}), "Contract")
+}
+
+// liveServer returns SEATABLE_URL, SEATABLE_API_TOKEN and SEATABLE_TABLE
+// (default "Contract"), or skips the test when the first two are unset.
+func liveServer(t *testing.T) (server, token, table string) {
+	t.Helper()
+	server, token = os.Getenv("SEATABLE_URL"), os.Getenv("SEATABLE_API_TOKEN")
+	if server == "" || token == "" {
+		t.Skip("SEATABLE_URL and SEATABLE_API_TOKEN not set")
+	}
+	table = os.Getenv("SEATABLE_TABLE")
+	if table == "" {
+		table = "Contract"
+	}
+	return server, token, table
+}
+
+// contractEmulator serves contractFixture from an emulator with opts on
+// loopback and returns it, its URL and the base.
+func contractEmulator(t *testing.T, opts emulator.Options) (*emulator.Emulator, string, emulator.BaseInfo) {
+	t.Helper()
+	emu := emulator.New(opts)
+	srv := httptest.NewServer(emu)
+	t.Cleanup(srv.Close)
+	emu.SetServerURL(srv.URL)
+	fx, err := emulator.ParseFixture("contract.yaml", []byte(contractFixture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	infos, err := emu.Load(fx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return emu, srv.URL, infos[0]
+}
 
 // TestContractLive runs the contract suite against a real SeaTable server
 // when SEATABLE_URL and SEATABLE_API_TOKEN are set. SEATABLE_TABLE names
 // the table (default "Contract"); it must have the columns the suite
 // expects (see runContract). The suite adds rows and removes them again.
 func TestContractLive(t *testing.T) {
-	server, token := os.Getenv("SEATABLE_URL"), os.Getenv("SEATABLE_API_TOKEN")
-	if server == "" || token == "" {
-		t.Skip("SEATABLE_URL and SEATABLE_API_TOKEN not set")
-	}
-	table := os.Getenv("SEATABLE_TABLE")
-	if table == "" {
-		table = "Contract"
-	}
+	server, token, table := liveServer(t)
 	var mu sync.Mutex
 	var calls []seatable.Call
 	c := seatable.New(seatable.Config{ServerURL: server, APIToken: token, Observe: func(call seatable.Call) {
@@ -330,4 +393,23 @@ func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return b
+}
+
+// TestExchangeRateLimited: the 61st token exchange of a minute gets a 429,
+// which the client reports as rate limited with the time it frees up.
+func TestExchangeRateLimited(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	_, url, base := contractEmulator(t, emulator.Options{Now: func() time.Time { return now }})
+	cfg := seatable.Config{ServerURL: url, APIToken: base.APIToken, Now: func() time.Time { return now }}
+	for i := range 60 {
+		if _, err := seatable.New(cfg).BaseUUID(context.Background()); err != nil {
+			t.Fatalf("exchange %d: %v", i, err)
+		}
+	}
+	_, err := seatable.New(cfg).BaseUUID(context.Background())
+	var se *seatable.Error
+	if !errors.As(err, &se) || se.Kind != seatable.KindRateLimited || !se.ResetAt.Equal(now.Add(time.Minute)) {
+		t.Fatalf("61st exchange: %v (%+v), want rate limited until a minute on", err, se)
+	}
 }

@@ -16,11 +16,17 @@ const (
 	KindTransient ErrorKind = iota + 1
 	// KindRateLimited: 429. Error.ResetAt says when the base frees up.
 	KindRateLimited
-	// KindAuth: 401/403 that survived a token refresh.
+	// KindAuth: a 401, or a 403 "Token expired.", that survived a token
+	// refresh; or an API token the exchange refuses.
 	KindAuth
 	// KindInvalid: any other 4xx. SeaTable refused this request as it is;
 	// retrying it unchanged will fail again.
 	KindInvalid
+	// KindPermission: a 403 that a freshly exchanged base token gets too:
+	// the API token may not do this (a write through a read-only token,
+	// a plan or licence refusal). Retrying, or exchanging the token again,
+	// will not help.
+	KindPermission
 )
 
 // String returns the kind's name, e.g. "rate limited".
@@ -34,6 +40,8 @@ func (k ErrorKind) String() string {
 		return "auth"
 	case KindInvalid:
 		return "invalid"
+	case KindPermission:
+		return "permission"
 	}
 	return fmt.Sprintf("ErrorKind(%d)", int(k))
 }

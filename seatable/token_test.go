@@ -110,7 +110,7 @@ func TestForbiddenReExchangesOnceAndRetries(t *testing.T) {
 	}
 }
 
-func TestForbiddenTwiceIsAuth(t *testing.T) {
+func TestForbiddenTwiceIsPermission(t *testing.T) {
 	t.Parallel()
 	f := newFakeGateway(t)
 	f.base = func(w http.ResponseWriter, r *http.Request, path string, body []byte) {
@@ -118,8 +118,8 @@ func TestForbiddenTwiceIsAuth(t *testing.T) {
 	}
 	c := f.client(nil)
 	err := c.DeleteRows(context.Background(), "T", []string{"r1"})
-	if KindOf(err) != KindAuth {
-		t.Fatalf("err = %v, want kind auth", err)
+	if KindOf(err) != KindPermission {
+		t.Fatalf("err = %v, want kind permission", err)
 	}
 	var e *Error
 	if !errors.As(err, &e) || e.Status != 403 || e.Message != "Permission denied." || e.Op != "delete rows" {
@@ -138,6 +138,45 @@ func TestForbiddenTwiceIsAuth(t *testing.T) {
 		if strings.Contains(err.Error(), tok) {
 			t.Fatal("error text contains a base token")
 		}
+	}
+	// The refused token is known: the next 403s exchange no more.
+	for range 3 {
+		if err := c.DeleteRows(context.Background(), "T", []string{"r1"}); KindOf(err) != KindPermission {
+			t.Fatalf("again: err = %v, want kind permission", err)
+		}
+	}
+	if n := f.exchangeCount(); n != 2 {
+		t.Fatalf("exchanges = %d after three more refusals, want still 2", n)
+	}
+}
+
+func TestAuthFailuresThatSurviveARefresh(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   map[string]any
+	}{
+		{"401", http.StatusUnauthorized, map[string]any{"detail": "Invalid token"}},
+		{"403 token expired", http.StatusForbidden, map[string]any{"error_msg": "Token expired."}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeGateway(t)
+			f.base = func(w http.ResponseWriter, r *http.Request, path string, body []byte) {
+				writeJSON(w, tc.status, tc.body)
+			}
+			c := f.client(nil)
+			for range 2 {
+				if err := c.DeleteRows(context.Background(), "T", []string{"r1"}); KindOf(err) != KindAuth {
+					t.Fatalf("err = %v, want kind auth", err)
+				}
+			}
+			// Each call may exchange once more: the token may really be stale.
+			if n := f.exchangeCount(); n != 3 {
+				t.Fatalf("exchanges = %d, want 3", n)
+			}
+		})
 	}
 }
 

@@ -63,9 +63,12 @@ func (w *WebhookEvent) Time() time.Time {
 
 // ParseWebhook parses a webhook body. It must be a JSON object with a
 // string "event" and an object "data"; data must carry dtable_uuid and
-// op_type as strings, and every other known field must have its type
-// (strings, a number op_time, a row_data array of cell objects). Unknown
-// fields, such as those of link events, are kept in Raw.
+// op_type as strings. For a row event (RowOpTypes) every other known field
+// must have its type (strings, a number op_time, a row_data array of cell
+// objects). Any other op type (link events, and whatever else SeaTable's
+// table-events channel carries) is accepted as long as it has those two:
+// fields of an unexpected type are left empty, and everything stays in
+// Raw. Unknown fields, such as those of link events, are kept in Raw.
 func ParseWebhook(body []byte) (*WebhookEvent, error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
@@ -96,6 +99,7 @@ func ParseWebhook(body []byte) (*WebhookEvent, error) {
 	data := w.Raw
 
 	var err error
+	strict := true // until op_type says otherwise
 	str := func(key string, required bool) string {
 		if err != nil {
 			return ""
@@ -108,6 +112,9 @@ func ParseWebhook(body []byte) (*WebhookEvent, error) {
 			return ""
 		}
 		s, isStr := v.(string)
+		if !isStr && !strict && !required {
+			return ""
+		}
 		if !isStr {
 			err = fmt.Errorf("parse webhook: data.%s is %s, want a string", key, jsonType(v))
 			return ""
@@ -119,6 +126,7 @@ func ParseWebhook(body []byte) (*WebhookEvent, error) {
 	}
 	w.BaseUUID = str("dtable_uuid", true)
 	w.OpType = str("op_type", true)
+	strict = RowOpTypes[w.OpType]
 	w.RowID = str("row_id", false)
 	w.OpUser = str("op_user", false)
 	w.TableID = str("table_id", false)
@@ -132,12 +140,14 @@ func ParseWebhook(body []byte) (*WebhookEvent, error) {
 		w.OpTime = t
 	case string:
 		f, perr := strconv.ParseFloat(strings.TrimSpace(t), 64)
-		if perr != nil {
+		if perr != nil && strict {
 			return nil, fmt.Errorf("parse webhook: data.op_time %q is not a number", t)
 		}
 		w.OpTime = f
 	default:
-		return nil, fmt.Errorf("parse webhook: data.op_time is %s, want a number", jsonType(t))
+		if strict {
+			return nil, fmt.Errorf("parse webhook: data.op_time is %s, want a number", jsonType(t))
+		}
 	}
 	switch v := data["row_name"].(type) {
 	case nil:
@@ -150,11 +160,19 @@ func ParseWebhook(body []byte) (*WebhookEvent, error) {
 		w.RowName = string(b)
 	}
 	cells, err := parseCells(data["row_data"])
-	if err != nil {
+	if err != nil && strict {
 		return nil, err
 	}
 	w.Cells = cells
 	return w, nil
+}
+
+// RowOpTypes are the op types of row events, whose fields ParseWebhook
+// checks strictly: the single-row ones SeaTable documents and the batch
+// ones its own event consumers handle (EV activities/handlers.py).
+var RowOpTypes = map[string]bool{
+	"insert_row": true, "modify_row": true, "delete_row": true,
+	"insert_rows": true, "append_rows": true, "modify_rows": true, "delete_rows": true,
 }
 
 // parseCells reads data.row_data.
@@ -271,9 +289,10 @@ func CanonicalUUID(s string) string {
 
 // Display returns the cell's new and old values as a user sees them:
 // single- and multiple-select option ids become option names (from
-// ColumnData.options; unknown ids stay as they are), and date values of
-// date, ctime and mtime columns become time.Time when they parse (a value
-// without an offset is taken as UTC). Anything else is returned unchanged.
+// ColumnData.options; unknown ids stay as they are), a long-text object
+// becomes its text, and date values of date, ctime and mtime columns
+// become time.Time when they parse (a value without an offset is taken as
+// UTC). Anything else is returned unchanged.
 func (c CellChange) Display() (value, old any) {
 	return c.display(c.Value), c.display(c.OldValue)
 }
@@ -305,6 +324,13 @@ func (c CellChange) display(v any) any {
 		if s, ok := v.(string); ok {
 			if t, ok := ParseDate(s); ok {
 				return t
+			}
+		}
+	case "long-text":
+		// A raw long-text value is an object; a user sees its text.
+		if m, ok := v.(map[string]any); ok {
+			if s, ok := m["text"].(string); ok {
+				return s
 			}
 		}
 	}

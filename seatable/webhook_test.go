@@ -65,6 +65,25 @@ func TestParseWebhookLinkAndBatchEvents(t *testing.T) {
 	}
 }
 
+func TestParseWebhookAcceptsOtherOpTypes(t *testing.T) {
+	t.Parallel()
+	// A receiver must accept every signed body, whatever its op_type:
+	// fields of other shapes stay in Raw.
+	for _, body := range []string{
+		`{"event":"update","data":{"dtable_uuid":"x","op_type":"update_rows_links","row_id":["a","b"],"row_data":{"a":[]},"op_time":"later"}}`,
+		`{"event":"update","data":{"dtable_uuid":"x","op_type":"move_group_rows","table_name":7}}`,
+	} {
+		w, err := ParseWebhook([]byte(body))
+		if err != nil {
+			t.Errorf("ParseWebhook(%s): %v", body, err)
+			continue
+		}
+		if w.OpType == "" || w.RowID != "" || len(w.Cells) != 0 || len(w.Raw) == 0 {
+			t.Errorf("ParseWebhook(%s) = %+v", body, w)
+		}
+	}
+}
+
 func TestParseWebhookErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ body, err string }{
@@ -81,13 +100,13 @@ func TestParseWebhookErrors(t *testing.T) {
 		{`{"event":"update","data":{"op_type":"modify_row"}}`, "no data.dtable_uuid"},
 		{`{"event":"update","data":{"dtable_uuid":"x"}}`, "no data.op_type"},
 		{`{"event":"update","data":{"dtable_uuid":"x","op_type":""}}`, "data.op_type is empty"},
-		{`{"event":"update","data":{"dtable_uuid":"x","op_type":"m","row_id":7}}`, "data.row_id is a number, want a string"},
-		{`{"event":"update","data":{"dtable_uuid":"x","op_type":"m","op_time":"soon"}}`, `data.op_time "soon" is not a number`},
-		{`{"event":"update","data":{"dtable_uuid":"x","op_type":"m","op_time":true}}`, "data.op_time is a boolean"},
-		{`{"event":"update","data":{"dtable_uuid":"x","op_type":"m","row_data":{}}}`, "data.row_data is an object, want an array"},
-		{`{"event":"update","data":{"dtable_uuid":"x","op_type":"m","row_data":["a"]}}`, "data.row_data[0] is a string, want an object"},
-		{`{"event":"update","data":{"dtable_uuid":"x","op_type":"m","row_data":[{"column_name":1}]}}`, "data.row_data[0].column_name is a number"},
-		{`{"event":"update","data":{"dtable_uuid":"x","op_type":"m","row_data":[{"column_data":[]}]}}`, "data.row_data[0].column_data is an array"},
+		{`{"event":"update","data":{"dtable_uuid":"x","op_type":"modify_row","row_id":7}}`, "data.row_id is a number, want a string"},
+		{`{"event":"update","data":{"dtable_uuid":"x","op_type":"modify_row","op_time":"soon"}}`, `data.op_time "soon" is not a number`},
+		{`{"event":"update","data":{"dtable_uuid":"x","op_type":"modify_row","op_time":true}}`, "data.op_time is a boolean"},
+		{`{"event":"update","data":{"dtable_uuid":"x","op_type":"modify_row","row_data":{}}}`, "data.row_data is an object, want an array"},
+		{`{"event":"update","data":{"dtable_uuid":"x","op_type":"modify_row","row_data":["a"]}}`, "data.row_data[0] is a string, want an object"},
+		{`{"event":"update","data":{"dtable_uuid":"x","op_type":"modify_row","row_data":[{"column_name":1}]}}`, "data.row_data[0].column_name is a number"},
+		{`{"event":"update","data":{"dtable_uuid":"x","op_type":"modify_row","row_data":[{"column_data":[]}]}}`, "data.row_data[0].column_data is an array"},
 	}
 	for _, tt := range tests {
 		w, err := ParseWebhook([]byte(tt.body))
@@ -146,7 +165,7 @@ func TestCellDisplay(t *testing.T) {
 		{[]any{"vip", "eu", "999"}, []any{"eu"}},
 		{time.Date(2021, 7, 1, 13, 59, 0, 0, time.UTC), nil},
 		{499.99, float64(450)},
-		{map[string]any{"text": "hi", "preview": "hi"}, ""},
+		{"hi", ""}, // a long-text object reads as its text
 	}
 	for i, c := range w.Cells {
 		v, old := c.Display()

@@ -180,13 +180,14 @@ func TestDaemonWebhookToRow(t *testing.T) {
 	b.waitForCell(t, "Deals", "Note", "hello")
 
 	// A webhook rule's default budget_share (half of 5,000) and its spend
-	// show in the status.
+	// show in the status: the update and the metadata its column check
+	// fetched first.
 	st := d.status(context.Background(), 10)
 	if len(st.Bases) != 1 || len(st.Bases[0].Rules) != 1 {
 		t.Fatalf("status rules = %+v, want the note rule's share", st.Bases)
 	}
-	if r := st.Bases[0].Rules[0]; r.Rule != "note" || r.Limit != 2500 || r.Used != 1 || r.Window != "24h" {
-		t.Errorf("rule share = %+v, want note: 1 of 2500 in 24h", r)
+	if r := st.Bases[0].Rules[0]; r.Rule != "note" || r.Limit != 2500 || r.Used != 2 || r.Window != "24h" {
+		t.Errorf("rule share = %+v, want note: 2 of 2500 in 24h", r)
 	}
 }
 

@@ -46,7 +46,13 @@ func (es *emulators) ensure(cfg *rules.Config, name string) (url, token string, 
 	re, ok := es.byFixture[base.Fixture]
 	if !ok {
 		fx := base.ParsedFixture()
-		emu := emulator.New(emulator.Options{Limits: emulatorLimits(cfg, name), Now: es.now, Logger: es.log.With().Str("component", "emulator").Logger()})
+		// The emulated SeaTable enforces its own limits (the fixture's
+		// plan:, limits: and monthly:, else the seed's 300/min and
+		// 5,000/24h), never the base's configured limits: a config that
+		// plans for more than the server allows shows up as 429s.
+		opts := emulator.Options{Now: es.now, Logger: es.log.With().Str("component", "emulator").Logger()}
+		fx.Settings.Apply(&opts)
+		emu := emulator.New(opts)
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return "", "", fmt.Errorf("emulator: listen: %w", err)
@@ -72,20 +78,6 @@ func (es *emulators) ensure(cfg *rules.Config, name string) (url, token string, 
 	}
 	es.byBase[name] = re
 	return re.url, tok, nil
-}
-
-// emulatorLimits gives the emulator the limits configured for the base, so
-// the emulated SeaTable enforces exactly what seaflow plans for.
-func emulatorLimits(cfg *rules.Config, base string) []emulator.Limit {
-	var out []emulator.Limit
-	for _, w := range cfg.BaseBudget(base).Windows {
-		if w.Month {
-			out = append(out, emulator.Limit{Window: 30 * 24 * time.Hour, Calls: w.Calls})
-			continue
-		}
-		out = append(out, emulator.Limit{Window: w.Span, Calls: w.Calls})
-	}
-	return out
 }
 
 // first returns the first emulator by fixture path (served at /emulator/ on the

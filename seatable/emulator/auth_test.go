@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
@@ -111,4 +112,52 @@ func TestGatewayAuth(t *testing.T) {
 		bu.clock.Advance(time.Second)
 		wantStatus(t, gw(t, e, bu.crm, tok, "GET", "/metadata/", nil), http.StatusForbidden)
 	})
+}
+
+// readOnlyToken is crm's r token in testdata/crm.good.yaml.
+const readOnlyToken = "readonly00readonly00readonly00readonly00"
+
+func TestReadOnlyToken(t *testing.T) {
+	t.Parallel()
+	e, bu := setup(t, Options{Limits: []Limit{}})
+	rec := do(t, e, "GET", "/api/v2.1/dtable/app-access-token/", "Token "+readOnlyToken, nil)
+	wantStatus(t, rec, http.StatusOK)
+	m := decodeMap(t, rec)
+	if m["app_name"] != "reports" || m["dtable_uuid"] != bu.crm.UUID {
+		t.Fatalf("exchange = %v", m)
+	}
+	tok := m["access_token"].(string)
+	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
+	if err != nil || !strings.Contains(string(payload), `"permission":"r"`) {
+		t.Errorf("JWT payload %s (%v), want permission r", payload, err)
+	}
+	reads := []struct{ method, suffix string }{
+		{"GET", "/metadata/"}, {"GET", "/rows/?table_name=Deals"},
+	}
+	for _, r := range reads {
+		wantStatus(t, gw(t, e, bu.crm, tok, r.method, r.suffix, nil), http.StatusOK)
+	}
+	wantStatus(t, gw(t, e, bu.crm, tok, "POST", "/sql", map[string]any{"sql": "SELECT Name FROM Deals"}), http.StatusOK)
+	writes := []struct {
+		method, suffix string
+		body           any
+	}{
+		{"POST", "/rows/", map[string]any{"table_name": "Deals", "rows": []any{map[string]any{"Name": "x"}}}},
+		{"PUT", "/rows/", map[string]any{"table_name": "Deals", "updates": []any{}}},
+		{"DELETE", "/rows/", map[string]any{"table_name": "Deals", "row_ids": []any{"x"}}},
+		{"PUT", "/lock-rows/", map[string]any{"table_name": "Deals", "row_ids": []any{"x"}}},
+		{"POST", "/links/", map[string]any{}},
+		{"POST", "/sql", map[string]any{"sql": "UPDATE Deals SET Name = 'y'"}},
+	}
+	for _, w := range writes {
+		rec := gw(t, e, bu.crm, tok, w.method, w.suffix, w.body)
+		wantStatus(t, rec, http.StatusForbidden)
+		if got := decodeMap(t, rec)["error_msg"]; got != "Permission denied." {
+			t.Errorf("%s %s: error_msg %v", w.method, w.suffix, got)
+		}
+	}
+	rows, _ := e.Rows(bu.crm.UUID, "Deals")
+	if len(rows) != 2 || rows[0]["Name"] != "Acme" {
+		t.Errorf("a read-only token changed the base: %v", rows)
+	}
 }

@@ -27,9 +27,11 @@ const EditUser = "emulator-user@auth.local"
 // base, table or row.
 var ErrNotFound = errors.New("not found")
 
-// Edit applies a user change and fires webhooks as SeaTable does; it
-// returns the row id (the new one for insert). It does not count against
-// the limits and is not in the call log.
+// Edit applies a user change and fires webhooks as SeaTable does for a
+// change in its UI: an insert is an empty insert_row (row_data: []), and
+// its values follow as a modify_row; a delete is a delete_row with
+// row_data: []. It returns the row id (the new one for insert). It does
+// not count against the limits and is not in the call log.
 func (e *Emulator) Edit(req EditRequest) (string, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -45,32 +47,41 @@ func (e *Emulator) Edit(req EditRequest) (string, error) {
 	now := e.now()
 	switch req.Op {
 	case "insert":
-		cells, err := t.prepareCells(req.Row, true)
+		cells, err := t.prepareCells(req.Row, strictWrite, true)
 		if err != nil {
 			return "", fmt.Errorf("edit: %w", err)
 		}
-		return e.insertRow(b, t, cells, now, EditUser).id, nil
+		empty := insertRow(b, t, nil, now, EditUser)
+		e.rowEvent(b, t, empty.r, "insert_row", EditUser, now, "", nil, nil)
+		if rc := updateRow(b, t, empty.r, cells, now, EditUser); len(rc.cells) > 0 {
+			e.rowEvent(b, t, rc.r, "modify_row", EditUser, now, rc.rowName, rc.cells, nil)
+		}
+		return empty.r.id, nil
 	case "update", "delete":
 		r := t.rows[req.RowID]
 		if r == nil {
 			return "", fmt.Errorf("edit: row %q: %w", req.RowID, ErrNotFound)
 		}
 		if req.Op == "delete" {
-			e.deleteRow(b, t, r, now, EditUser)
+			rc := deleteRow(b, t, r)
+			e.rowEvent(b, t, r, "delete_row", EditUser, now, rc.rowName, nil, nil)
 			return r.id, nil
 		}
-		cells, err := t.prepareCells(req.Row, true)
+		cells, err := t.prepareCells(req.Row, strictWrite, true)
 		if err != nil {
 			return "", fmt.Errorf("edit: %w", err)
 		}
-		e.updateRow(b, t, r, cells, now, EditUser)
+		if rc := updateRow(b, t, r, cells, now, EditUser); len(rc.cells) > 0 {
+			e.rowEvent(b, t, r, "modify_row", EditUser, now, rc.rowName, rc.cells, nil)
+		}
 		return r.id, nil
 	}
 	return "", fmt.Errorf("edit: op %q is not insert, update or delete", req.Op)
 }
 
 // Rows returns a table's current rows in insertion order, keyed by column
-// name, values as the gateway reads them, with _id, _ctime and _mtime.
+// name, values as the gateway reads them with convert_keys, system fields
+// included.
 func (e *Emulator) Rows(baseUUID, tableName string) ([]map[string]any, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -84,7 +95,7 @@ func (e *Emulator) Rows(baseUUID, tableName string) ([]map[string]any, error) {
 	}
 	out := make([]map[string]any, 0, len(t.order))
 	for _, id := range t.order {
-		out = append(out, b.readRow(t, t.rows[id], true))
+		out = append(out, b.readRow(t, t.rows[id], byName))
 	}
 	return out, nil
 }

@@ -1,9 +1,11 @@
 // Package emulator is an in-memory SeaTable: the token exchange and the
-// api-gateway base operations of /work/shared/seatable-api.md, with
-// per-base rolling rate limits, fault injection, a call log, outgoing
-// webhooks and a fixture loader. It serves tests, benchmarks and the
-// `seaflow emulator` command, and it does not import the seaflow client:
-// it is an independent implementation of the API.
+// api-gateway base operations as docs/seatable-api.md describes them, with
+// SeaTable's limits per plan, fault injection, a call log, outgoing
+// webhooks and a fixture loader. It behaves as a SeaTable 6.0 server
+// does, not as seaflow would like it to: recorded_test.go holds it to the
+// shapes recorded from a real 6.0.10 server. It serves tests, benchmarks
+// and the `seaflow emulator` command, and it does not import the seaflow
+// client: it is an independent implementation of the API.
 package emulator
 
 import (
@@ -35,9 +37,19 @@ var DefaultLimits = []Limit{{Window: time.Minute, Calls: 300}, {Window: 24 * tim
 
 // Options configures an Emulator. The zero value is usable.
 type Options struct {
-	// Limits are the rolling windows of every base. nil = DefaultLimits;
-	// an empty non-nil slice = unlimited.
+	// Limits are the rolling windows of every base. nil = the Plan's; an
+	// empty non-nil slice = unlimited.
 	Limits []Limit
+	// Plan gives the windows when Limits is nil; "" = PlanLegacy
+	// (DefaultLimits).
+	Plan Plan
+	// MonthlyQuota is how many gateway calls the bases of one team (the
+	// fixture's team:, else each base alone) may make together in a
+	// calendar month (UTC; reset when it ends), as SeaTable Cloud's
+	// monthly quota per team; 0 = no quota. Beyond it a call gets an
+	// empty 429 whose x-ratelimit-reset is the start of the next month
+	// (the real headers are [?]).
+	MonthlyQuota int
 	// Now is the clock of the rolling windows, token expiry, _ctime and
 	// _mtime, and the call log. nil = time.Now.
 	Now func() time.Time
@@ -52,12 +64,34 @@ type Options struct {
 	WebhookClient *http.Client
 	// Logger receives one debug line per call and webhook problems.
 	Logger zerolog.Logger
+	// WebhookEvents is the model of the events a multi-row API write
+	// sends; "" = PerRow.
+	WebhookEvents WebhookModel
+	// WebhookSenders is the number of senders delivering webhooks. 0 or
+	// 1: one per base, so each base's events arrive in order. 2 or more:
+	// that many for the whole emulator sharing one queue, as SeaTable's
+	// two sender threads do, so events may arrive out of order.
+	WebhookSenders int
+	// WebhookDelay delays every delivery by this much after its change,
+	// like a lagging SeaTable event queue; 0 = none. It is waited for on
+	// the emulator's clock: with a fake Now, give After too.
+	WebhookDelay time.Duration
+	// After returns a channel that receives once d has passed on the
+	// clock of Now; nil = time.After. Only WebhookDelay waits on it.
+	After func(d time.Duration) <-chan time.Time
+	// TimeZone is the server's time zone: reads (list, get, SQL) render
+	// dates with its offset at that date, as a real server does
+	// ("2030-06-20T23:55:00+02:00" from a server in Europe/Berlin), and
+	// written dates without an offset are its wall clock. nil = UTC.
+	TimeZone *time.Location
 }
 
 // Emulator is an in-memory SeaTable server; it is an http.Handler and is
 // safe for concurrent use.
 type Emulator struct {
 	now      func() time.Time
+	after    func(time.Duration) <-chan time.Time
+	zone     *time.Location
 	limits   []Limit
 	tokenTTL time.Duration
 	client   *http.Client
@@ -70,7 +104,7 @@ type Emulator struct {
 	serverURL string
 	bases     []*base
 	byUUID    map[string]*base
-	byToken   map[string]*base
+	byToken   map[string]*apiToken
 	tokens    map[string]*issuedToken
 	faults    Faults
 	faultRand *rand.Rand
@@ -78,6 +112,17 @@ type Emulator struct {
 	// changed is closed (and dropped) at every call and edit, to wake
 	// WaitFor; nil until someone waits.
 	changed chan struct{}
+	// hookModel, hookSenders and hookDelay are the webhook options;
+	// hookLanes holds the queued deliveries by lane key (base uuid, or ""
+	// for the shared lane of several senders).
+	hookModel   WebhookModel
+	hookSenders int
+	hookDelay   time.Duration
+	hookLanes   map[string]*hookLane
+	// monthly is Options.MonthlyQuota; teams counts each team's calls in
+	// the current month.
+	monthly int
+	teams   map[string]*teamCount
 	// pendingHooks counts queued and in-flight webhook deliveries;
 	// hooksIdle is closed (and replaced) whenever it drops to zero.
 	pendingHooks int
@@ -87,23 +132,40 @@ type Emulator struct {
 // New returns an empty emulator; add bases with Load.
 func New(opts Options) *Emulator {
 	e := &Emulator{
-		now:       opts.Now,
-		limits:    opts.Limits,
-		tokenTTL:  opts.TokenTTL,
-		client:    opts.WebhookClient,
-		log:       opts.Logger,
-		serverURL: strings.TrimRight(opts.ServerURL, "/"),
-		byUUID:    map[string]*base{},
-		byToken:   map[string]*base{},
-		tokens:    map[string]*issuedToken{},
-		faultRand: rand.New(rand.NewPCG(0, 0)),
-		hooksIdle: make(chan struct{}),
+		now:         opts.Now,
+		after:       opts.After,
+		zone:        opts.TimeZone,
+		limits:      opts.Limits,
+		tokenTTL:    opts.TokenTTL,
+		client:      opts.WebhookClient,
+		log:         opts.Logger,
+		serverURL:   strings.TrimRight(opts.ServerURL, "/"),
+		byUUID:      map[string]*base{},
+		byToken:     map[string]*apiToken{},
+		tokens:      map[string]*issuedToken{},
+		faultRand:   rand.New(rand.NewPCG(0, 0)),
+		hooksIdle:   make(chan struct{}),
+		hookModel:   opts.WebhookEvents,
+		hookSenders: opts.WebhookSenders,
+		hookDelay:   opts.WebhookDelay,
+		hookLanes:   map[string]*hookLane{},
+		monthly:     opts.MonthlyQuota,
+		teams:       map[string]*teamCount{},
+	}
+	if e.hookModel == "" {
+		e.hookModel = PerRow
+	}
+	if e.after == nil {
+		e.after = time.After
 	}
 	if e.now == nil {
 		e.now = time.Now
 	}
+	if e.zone == nil {
+		e.zone = time.UTC
+	}
 	if e.limits == nil {
-		e.limits = DefaultLimits
+		e.limits = opts.Plan.Limits()
 	}
 	e.limits = append([]Limit(nil), e.limits...)
 	sort.Slice(e.limits, func(i, j int) bool { return e.limits[i].Window < e.limits[j].Window })
@@ -163,12 +225,21 @@ func (e *Emulator) Load(f *Fixture) ([]BaseInfo, error) {
 		if e.byUUID[b.uuid] != nil {
 			return nil, fmt.Errorf("load base %q: uuid %s already loaded", fb.Name, b.uuid)
 		}
-		if e.byToken[b.apiToken] != nil {
-			return nil, fmt.Errorf("load base %q: api token already in use", fb.Name)
+		for _, at := range b.tokens {
+			if e.byToken[at.token] != nil {
+				return nil, fmt.Errorf("load base %q: api token already in use", fb.Name)
+			}
 		}
 		for _, o := range built {
-			if o.uuid == b.uuid || o.apiToken == b.apiToken {
-				return nil, fmt.Errorf("load base %q: uuid or api token repeated", fb.Name)
+			if o.uuid == b.uuid {
+				return nil, fmt.Errorf("load base %q: uuid repeated", fb.Name)
+			}
+			for _, at := range b.tokens {
+				for _, ot := range o.tokens {
+					if at.token == ot.token {
+						return nil, fmt.Errorf("load base %q: api token repeated", fb.Name)
+					}
+				}
 			}
 		}
 		names[b.name] = true
@@ -178,7 +249,9 @@ func (e *Emulator) Load(f *Fixture) ([]BaseInfo, error) {
 	for _, b := range built {
 		e.bases = append(e.bases, b)
 		e.byUUID[b.uuid] = b
-		e.byToken[b.apiToken] = b
+		for _, at := range b.tokens {
+			e.byToken[at.token] = at
+		}
 		infos = append(infos, BaseInfo{Name: b.name, UUID: b.uuid, APIToken: b.apiToken})
 	}
 	return infos, nil
@@ -189,6 +262,10 @@ func (e *Emulator) buildBase(fb FixtureBase) (*base, error) {
 	b := &base{name: fb.Name, apiToken: fb.APIToken, appName: fb.AppName, links: map[string]*link{}}
 	if b.appName == "" {
 		b.appName = "seaflow"
+	}
+	b.team = fb.Team
+	if b.team == "" {
+		b.team = "base:" + fb.Name
 	}
 	if fb.UUID == "" {
 		b.uuid = newUUID()
@@ -202,11 +279,24 @@ func (e *Emulator) buildBase(fb FixtureBase) (*base, error) {
 	if b.apiToken == "" {
 		b.apiToken = newAPIToken()
 	}
+	b.tokens = append(b.tokens, &apiToken{token: b.apiToken, base: b, appName: b.appName})
+	for _, ft := range fb.APITokens {
+		at := &apiToken{token: ft.Token, base: b, readOnly: ft.Permission == "r", appName: ft.AppName}
+		if at.appName == "" {
+			at.appName = b.appName
+		}
+		for _, o := range b.tokens {
+			if o.token == at.token {
+				return nil, fmt.Errorf("api token repeated")
+			}
+		}
+		b.tokens = append(b.tokens, at)
+	}
 	for _, w := range fb.Webhooks {
 		b.webhooks = append(b.webhooks, &webhook{url: w.URL, secret: w.Secret})
 	}
 	for i, ft := range fb.Tables {
-		t := &table{name: ft.Name, rows: map[string]*row{}}
+		t := &table{name: ft.Name, rows: map[string]*row{}, loc: e.zone}
 		if i == 0 {
 			t.id = "0000"
 		} else {
@@ -222,6 +312,7 @@ func (e *Emulator) buildBase(fb FixtureBase) (*base, error) {
 		t := b.tables[i]
 		for _, fc := range ft.Columns {
 			c := t.addColumn(fc.Name, fc.Type)
+			c.dateFormat = fc.Format
 			declared[c] = fc
 			for _, o := range fc.Options {
 				c.addOption(o)
@@ -265,16 +356,16 @@ func (e *Emulator) buildBase(fb FixtureBase) (*base, error) {
 			back.linkID, back.otherTableID = l.id, t.id
 		}
 	}
-	now := e.now()
+	now := e.now().In(e.zone)
 	for i, ft := range fb.Tables {
 		t := b.tables[i]
 		for _, cells := range ft.Rows {
 			cells = resolveDates(t, cells, now)
-			prep, err := t.prepareCells(cells, false)
+			prep, err := t.prepareCells(cells, strictWrite, false)
 			if err != nil {
 				return nil, err
 			}
-			r := &row{id: newRowID(), ctime: now, mtime: now, cells: map[string]any{}}
+			r := &row{id: newRowID(), ctime: now, mtime: now, creator: EditUser, lastModifier: EditUser, cells: map[string]any{}}
 			t.apply(r, prep)
 			t.rows[r.id] = r
 			t.order = append(t.order, r.id)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -14,7 +15,9 @@ import (
 // ParseFixture has already checked it; Load cannot fail on its content
 // except on clashes with bases loaded before.
 type Fixture struct {
-	Bases []FixtureBase
+	// Settings are the server-wide settings (timezone:, …).
+	Settings Settings
+	Bases    []FixtureBase
 }
 
 // FixtureBase is one base of a fixture.
@@ -26,9 +29,27 @@ type FixtureBase struct {
 	APIToken string
 	// AppName is what the token exchange reports as app_name and what
 	// API writes report as op_user in webhooks; "" = "seaflow".
-	AppName  string
-	Webhooks []FixtureWebhook
-	Tables   []FixtureTable
+	AppName string
+	// Team names the team whose monthly quota (Options.MonthlyQuota) the
+	// base shares with every base naming the same team; "" = its own.
+	Team string
+	// APITokens are further API tokens of the base, each with its
+	// permission (APIToken itself is read-write).
+	APITokens []FixtureAPIToken
+	Webhooks  []FixtureWebhook
+	Tables    []FixtureTable
+}
+
+// FixtureAPIToken is an extra API token of a base:
+// `api_tokens: [{token: "<40 chars>", permission: r}]`.
+type FixtureAPIToken struct {
+	// Token is the 40-character API token.
+	Token string
+	// Permission is "r" (read-only: every write answers 403
+	// {"error_msg": "Permission denied."}) or "rw".
+	Permission string
+	// AppName is the token's app_name; "" = the base's.
+	AppName string
 }
 
 // FixtureWebhook is one outgoing webhook of a base.
@@ -45,13 +66,17 @@ type FixtureTable struct {
 }
 
 // FixtureColumn is one column: Options for selects, Table for links (the
-// other table's name), Formula for formulas.
+// other table's name), Formula for formulas, Format for dates (data.format:
+// YYYY-MM-DD, M/D/YYYY, DD/MM/YYYY or DD.MM.YYYY, each optionally with
+// " HH:mm"; "" = "YYYY-MM-DD HH:mm"). A date-only format stores written
+// times as the date alone, and DD/MM/YYYY reads slash dates day first.
 type FixtureColumn struct {
 	Name    string
 	Type    string
 	Options []string
 	Table   string
 	Formula string
+	Format  string
 }
 
 // FixtureError lists every problem of a fixture file, each as
@@ -122,13 +147,13 @@ func ParseFixture(name string, data []byte) (*Fixture, error) {
 		return nil, &FixtureError{Problems: []string{name + ":1:1: empty fixture"}}
 	}
 	root := doc.Content[0]
-	p.mapping(root, map[string]func(*yaml.Node){
-		"bases": func(n *yaml.Node) {
-			for _, bn := range p.seq(n) {
-				f.Bases = append(f.Bases, p.base(bn))
-			}
-		},
-	})
+	keys := p.settingKeys(&f.Settings)
+	keys["bases"] = func(n *yaml.Node) {
+		for _, bn := range p.seq(n) {
+			f.Bases = append(f.Bases, p.base(bn))
+		}
+	}
+	p.mapping(root, keys)
 	p.checkBases(root, f)
 	if err := p.err(); err != nil {
 		return nil, err
@@ -199,6 +224,7 @@ type baseNodes struct {
 	name   *yaml.Node
 	uuid   *yaml.Node
 	token  *yaml.Node
+	tokens []*yaml.Node // the token of each api_tokens entry
 	tables []tableNodes
 }
 
@@ -218,6 +244,34 @@ func (p *fixtureParser) base(n *yaml.Node) FixtureBase {
 		"uuid":      func(v *yaml.Node) { bn.uuid = v; p.str(v, &b.UUID) },
 		"api_token": func(v *yaml.Node) { bn.token = v; p.str(v, &b.APIToken) },
 		"app_name":  func(v *yaml.Node) { p.str(v, &b.AppName) },
+		"team":      func(v *yaml.Node) { p.str(v, &b.Team) },
+		"api_tokens": func(v *yaml.Node) {
+			for _, tn := range p.seq(v) {
+				var at FixtureAPIToken
+				var tokNode, permNode *yaml.Node
+				p.mapping(tn, map[string]func(*yaml.Node){
+					"token":      func(v *yaml.Node) { tokNode = v; p.str(v, &at.Token) },
+					"permission": func(v *yaml.Node) { permNode = v; p.str(v, &at.Permission) },
+					"app_name":   func(v *yaml.Node) { p.str(v, &at.AppName) },
+				})
+				switch {
+				case tn.Kind != yaml.MappingNode:
+				case tokNode == nil:
+					p.errf(tn, "api token without token")
+				case len(at.Token) != 40:
+					p.errf(tokNode, "api token %q is not 40 characters", at.Token)
+				}
+				switch {
+				case tn.Kind != yaml.MappingNode:
+				case permNode == nil:
+					p.errf(tn, "api token without permission (r or rw)")
+				case at.Permission != "r" && at.Permission != "rw":
+					p.errf(permNode, "permission %q is not r or rw", at.Permission)
+				}
+				bn.tokens = append(bn.tokens, tokNode)
+				b.APITokens = append(b.APITokens, at)
+			}
+		},
 		"webhooks": func(v *yaml.Node) {
 			for _, wn := range p.seq(v) {
 				var w FixtureWebhook
@@ -290,6 +344,7 @@ func (p *fixtureParser) table(n *yaml.Node) (FixtureTable, tableNodes) {
 					},
 					"table":   func(v *yaml.Node) { keys["table"] = v; p.str(v, &c.Table) },
 					"formula": func(v *yaml.Node) { keys["formula"] = v; p.str(v, &c.Formula) },
+					"format":  func(v *yaml.Node) { keys["format"] = v; p.str(v, &c.Format) },
 				})
 				t.Columns = append(t.Columns, c)
 				tn.columns = append(tn.columns, cn)
@@ -333,6 +388,14 @@ func (p *fixtureParser) checkBases(root *yaml.Node, f *Fixture) {
 				p.errf(bn.token, "api_token repeated (base %q)", b.Name)
 			}
 			tokens[b.APIToken] = true
+		}
+		for i, at := range b.APITokens {
+			if n := bn.tokens[i]; n != nil && at.Token != "" {
+				if tokens[at.Token] {
+					p.errf(n, "api token repeated (base %q)", b.Name)
+				}
+				tokens[at.Token] = true
+			}
 		}
 		tables := map[string]*FixtureTable{}
 		for ti := range b.Tables {
@@ -380,6 +443,11 @@ func (p *fixtureParser) checkTable(b *FixtureBase, t *FixtureTable, tn tableNode
 		if keys["formula"] != nil && c.Type != "formula" {
 			p.errf(keys["formula"], "formula on a %s column", c.Type)
 		}
+		if keys["format"] != nil && c.Type != "date" {
+			p.errf(keys["format"], "format on a %s column (only dates have a format)", c.Type)
+		} else if keys["format"] != nil && !dateFormats[c.Format] {
+			p.errf(keys["format"], "unknown date format %q", c.Format)
+		}
 		switch c.Type {
 		case "link":
 			if keys["table"] == nil {
@@ -394,7 +462,7 @@ func (p *fixtureParser) checkTable(b *FixtureBase, t *FixtureTable, tn tableNode
 				p.errf(keys["formula"], "formula column %q: %v", c.Name, err)
 			}
 		}
-		col := &column{name: c.Name, typ: c.Type}
+		col := &column{name: c.Name, typ: c.Type, dateFormat: c.Format}
 		for _, o := range c.Options {
 			col.options = append(col.options, &option{ID: o, Name: o})
 		}
@@ -447,7 +515,7 @@ func (p *fixtureParser) checkTable(b *FixtureBase, t *FixtureTable, tn tableNode
 					continue
 				}
 			case "date":
-				if s, ok := val.(string); !ok || !validDate(s) {
+				if s, ok := val.(string); !ok || !validDate(col, s) {
 					if _, rel := relativeDays(s); ok && rel {
 						cells[k.Value] = val // resolved when the fixture is loaded
 						continue
@@ -458,7 +526,7 @@ func (p *fixtureParser) checkTable(b *FixtureBase, t *FixtureTable, tn tableNode
 					}
 				}
 			}
-			if _, err := col.toStored(val, false); err != nil {
+			if _, err := col.toStored(val, time.UTC, false); err != nil {
 				var ce *cellError
 				if !errors.As(err, &ce) {
 					p.errf(v, "cell %q: %v", k.Value, err)
@@ -479,7 +547,7 @@ func (p *fixtureParser) checkTable(b *FixtureBase, t *FixtureTable, tn tableNode
 	}
 }
 
-func validDate(s string) bool {
-	_, ok := parseDate(s)
+func validDate(c *column, s string) bool {
+	_, ok := c.parseDate(s, time.UTC)
 	return ok
 }

@@ -67,7 +67,7 @@ func (b *base) evalFormula(t *table, c *column, r *row) any {
 		if o.typ == "formula" || o.typ == "link" {
 			continue
 		}
-		cells[o.name] = b.readValue(t, o, r)
+		cells[o.name] = b.readValue(t, o, r, byName)
 	}
 	v, err := expr.Run(c.program, map[string]any{"c": cells})
 	if err != nil {

@@ -10,9 +10,13 @@ import (
 
 var rowIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{22}$`)
 
-// rowsOf lists a table through the gateway with convert_keys.
+// rowsOf lists a crm table's rows, with convert_keys=true unless query
+// sets convert_keys itself.
 func rowsOf(t *testing.T, e *Emulator, bu *bundle, table, query string) []map[string]any {
 	t.Helper()
+	if !strings.Contains(query, "convert_keys") {
+		query += "&convert_keys=true"
+	}
 	rec := gw(t, e, bu.crm, bu.token, "GET", "/rows/?table_name="+table+query, nil)
 	wantStatus(t, rec, http.StatusOK)
 	var out struct {
@@ -78,6 +82,10 @@ func TestMetadata(t *testing.T) {
 	for _, c := range tables[1].Columns {
 		if c.Type == "link" {
 			back = c.Name + "/" + c.Data["link_id"].(string)
+			// Both sides keep the link's own table ids.
+			if c.Data["table_id"] != tables[0].ID || c.Data["other_table_id"] != tables[1].ID {
+				t.Errorf("back column data = %v, want table_id %s and other_table_id %s", c.Data, tables[0].ID, tables[1].ID)
+			}
 		}
 	}
 	if !strings.HasPrefix(back, "Deals/") {
@@ -114,14 +122,32 @@ func TestListAndGetRows(t *testing.T) {
 		t.Error("no _mtime")
 	}
 
-	t.Run("keys without convert_keys", func(t *testing.T) {
-		raw := rowsOf(t, e, bu, "Deals", "&convert_keys=false")
-		if raw[0]["0000"] != "Acme" {
-			t.Errorf("row by keys = %v", raw[0])
+	t.Run("system fields", func(t *testing.T) {
+		for k, want := range map[string]any{"_creator": EditUser, "_last_modifier": EditUser, "_locked": nil, "_locked_by": nil, "_archived": false} {
+			if v, ok := acme[k]; !ok || v != want {
+				t.Errorf("Acme[%q] = %#v (present %v), want %#v", k, v, ok, want)
+			}
+		}
+	})
+	t.Run("keys and option ids without convert_keys", func(t *testing.T) {
+		for _, query := range []string{"&start=0", "&convert_keys=false"} {
+			var raw []map[string]any
+			rec := gw(t, e, bu.crm, bu.token, "GET", "/rows/?table_name=Deals"+query, nil)
+			wantStatus(t, rec, http.StatusOK)
+			mustJSON(t, rec.Body.Bytes(), &struct {
+				Rows *[]map[string]any `json:"rows"`
+			}{&raw})
+			if raw[0]["0000"] != "Acme" || raw[0]["Name"] != nil {
+				t.Errorf("row by keys = %v", raw[0])
+			}
+			stage := e.bases[0].tables[0].column("Stage")
+			if id, _ := stage.optionByName("Lead", false); raw[0][stage.key] != id.ID {
+				t.Errorf("Stage by key = %v, want option id %s", raw[0][stage.key], id.ID)
+			}
 		}
 	})
 	t.Run("get row", func(t *testing.T) {
-		rec := gw(t, e, bu.crm, bu.token, "GET", "/rows/"+acme["_id"].(string)+"/?table_name=Deals", nil)
+		rec := gw(t, e, bu.crm, bu.token, "GET", "/rows/"+acme["_id"].(string)+"/?table_name=Deals&convert_keys=true", nil)
 		wantStatus(t, rec, http.StatusOK)
 		if got := decodeMap(t, rec); got["Name"] != "Acme" {
 			t.Errorf("row = %v", got)
@@ -228,6 +254,22 @@ func TestWriteRows(t *testing.T) {
 			t.Errorf("system columns: _id %v, _ctime %v, _mtime %v (want _id and _ctime kept, _mtime advanced)", r["_id"], r["_ctime"], r["_mtime"])
 		}
 	})
+	t.Run("unknown names and column keys are ignored", func(t *testing.T) {
+		id := initech["_id"].(string)
+		amount := e.bases[0].tables[0].column("Amount").key
+		rec := gw(t, e, bu.crm, bu.token, "PUT", "/rows/", map[string]any{"table_name": "Deals", "updates": []any{
+			map[string]any{"row_id": id, "row": map[string]any{"Amuont": 1, amount: 2, "Name": "Initech 2"}},
+		}})
+		wantStatus(t, rec, http.StatusOK)
+		rows, _ := e.Rows(bu.crm.UUID, "Deals")
+		if r := rows[2]; r["Name"] != "Initech 2" || r["Amount"] != 7.0 {
+			t.Errorf("after update: Name %v, Amount %v (want the name written, the typo and the key dropped)", r["Name"], r["Amount"])
+		}
+		rec = gw(t, e, bu.crm, bu.token, "POST", "/rows/", map[string]any{"table_name": "Deals", "rows": []any{map[string]any{"Nope": 1}}})
+		wantStatus(t, rec, http.StatusOK)
+		rec = gw(t, e, bu.crm, bu.token, "DELETE", "/rows/", map[string]any{"table_name": "Deals", "row_ids": []any{decodeMap(t, rec)["row_ids"].([]any)[0].(map[string]any)["_id"]}})
+		wantStatus(t, rec, http.StatusOK)
+	})
 	t.Run("errors", func(t *testing.T) {
 		id := initech["_id"].(string)
 		cases := []struct {
@@ -235,7 +277,6 @@ func TestWriteRows(t *testing.T) {
 			body         any
 			status       int
 		}{
-			{"unknown column", "POST", map[string]any{"table_name": "Deals", "rows": []any{map[string]any{"Nope": 1}}}, 400},
 			{"bad number", "PUT", map[string]any{"table_name": "Deals", "updates": []any{map[string]any{"row_id": id, "row": map[string]any{"Amount": "x"}}}}, 400},
 			{"missing row", "PUT", map[string]any{"table_name": "Deals", "updates": []any{map[string]any{"row_id": "AAAAAAAAAAAAAAAAAAAAAA", "row": map[string]any{"Amount": 1}}}}, 404},
 			{"link cell", "POST", map[string]any{"table_name": "Deals", "rows": []any{map[string]any{"Company": []any{"x"}}}}, 400},
@@ -281,12 +322,12 @@ func TestWriteRows(t *testing.T) {
 			wantStatus(t, rec, http.StatusOK)
 		}
 		rows, _ := e.Rows(bu.crm.UUID, "Deals")
-		if rows[2]["_locked"] != true {
-			t.Errorf("_locked = %v", rows[2]["_locked"])
+		if rows[2]["_locked"] != true || rows[2]["_locked_by"] != "seaflow" {
+			t.Errorf("_locked = %v, _locked_by = %v", rows[2]["_locked"], rows[2]["_locked_by"])
 		}
 		wantStatus(t, gw(t, e, bu.crm, bu.token, "PUT", "/unlock-rows/", map[string]any{"table_name": "Deals", "row_ids": []any{id}}), http.StatusOK)
 		rows, _ = e.Rows(bu.crm.UUID, "Deals")
-		if _, locked := rows[2]["_locked"]; locked {
+		if rows[2]["_locked"] != nil || rows[2]["_locked_by"] != nil {
 			t.Errorf("still locked: %v", rows[2])
 		}
 	})
@@ -357,8 +398,57 @@ func TestLinks(t *testing.T) {
 	if m := decodeMap(t, rec); m["deleted_links_count"] != 1.0 || m["success"] != true {
 		t.Errorf("delete links answer %v", m)
 	}
+	// A pair that is not linked counts as deleted too (OAT #9).
+	if m := decodeMap(t, gw(t, e, bu.crm, bu.token, "DELETE", "/links/", body)); m["deleted_links_count"] != 1.0 {
+		t.Errorf("delete of a missing link: %v", m)
+	}
 	deals, _ = e.Rows(bu.crm.UUID, "Deals")
 	if links, _ := deals[0]["Company"].([]any); len(links) != 1 {
 		t.Errorf("after delete: %v", deals[0]["Company"])
 	}
+
+	t.Run("from the other side", func(t *testing.T) {
+		// Companies' column "Deals" links back: its own table first.
+		back := map[string]any{
+			"link_id": linkID, "table_name": "Companies", "other_table_name": "Deals",
+			"other_rows_ids_map": map[string]any{comps[1]["_id"].(string): []any{deals[1]["_id"]}},
+		}
+		wantStatus(t, gw(t, e, bu.crm, bu.token, "POST", "/links/", back), http.StatusOK)
+		deals, _ := e.Rows(bu.crm.UUID, "Deals")
+		if links, _ := deals[1]["Company"].([]any); len(links) != 1 || links[0].(map[string]any)["row_id"] != comps[1]["_id"] {
+			t.Errorf("Globex Company = %v", deals[1]["Company"])
+		}
+	})
+	t.Run("cells show at most 50 links", func(t *testing.T) {
+		rows := make([]any, 60)
+		for i := range rows {
+			rows[i] = map[string]any{"Title": fmt.Sprintf("c%d", i)}
+		}
+		rec := gw(t, e, bu.crm, bu.token, "POST", "/rows/", map[string]any{"table_name": "Companies", "rows": rows})
+		wantStatus(t, rec, http.StatusOK)
+		var ids []any
+		for _, r := range decodeMap(t, rec)["row_ids"].([]any) {
+			ids = append(ids, r.(map[string]any)["_id"])
+		}
+		dealID := deals[0]["_id"].(string)
+		wantStatus(t, gw(t, e, bu.crm, bu.token, "POST", "/links/", map[string]any{
+			"link_id": linkID, "table_name": "Deals", "other_table_name": "Companies",
+			"other_rows_ids_map": map[string]any{dealID: ids},
+		}), http.StatusOK)
+		got, _ := rowsOf(t, e, bu, "Deals", "")[0]["Company"].([]any)
+		if len(got) != 50 {
+			t.Errorf("list shows %d links, want 50", len(got))
+		}
+		m := decodeMap(t, gw(t, e, bu.crm, bu.token, "POST", "/sql", map[string]any{"sql": "SELECT Company FROM Deals LIMIT 1", "convert_keys": true}))
+		if got, _ := m["results"].([]any)[0].(map[string]any)["Company"].([]any); len(got) != 50 {
+			t.Errorf("SQL shows %d links, want 50", len(got))
+		}
+		rec = gw(t, e, bu.crm, bu.token, "POST", "/query-links/", map[string]any{
+			"table_name": "Deals", "link_column_name": "Company",
+			"rows": []any{map[string]any{"row_id": dealID, "offset": 50, "limit": 100}},
+		})
+		if got := decodeMap(t, rec)[dealID].([]any); len(got) != 11 {
+			t.Errorf("query-links past 50 gave %d links, want 11", len(got))
+		}
+	})
 }

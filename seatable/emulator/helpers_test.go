@@ -12,8 +12,36 @@ import (
 
 // fakeClock is the injected clock of every test.
 type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu      sync.Mutex
+	t       time.Time
+	waiters []clockWaiter
+	// waiting, when set, receives a value whenever After is called.
+	waiting chan struct{}
+}
+
+// clockWaiter is a pending After.
+type clockWaiter struct {
+	at time.Time
+	ch chan time.Time
+}
+
+// After returns a channel that receives once Advance passes d from now.
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.t
+		return ch
+	}
+	c.waiters = append(c.waiters, clockWaiter{at: c.t.Add(d), ch: ch})
+	if c.waiting != nil {
+		select {
+		case c.waiting <- struct{}{}:
+		default:
+		}
+	}
+	return ch
 }
 
 func newClock() *fakeClock {
@@ -30,6 +58,15 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if w.at.After(c.t) {
+			kept = append(kept, w)
+			continue
+		}
+		w.ch <- c.t
+	}
+	c.waiters = kept
 }
 
 // bundle is what setup returns beside the emulator.

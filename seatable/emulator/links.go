@@ -3,6 +3,7 @@ package emulator
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 )
 
@@ -18,8 +19,9 @@ const (
 // {"link_id", "table_name"|"table_id", "other_table_name"|"other_table_id",
 // "other_rows_ids_map": {row_id: [other_row_id, …]}}. Creating an existing
 // link is an error (OA44); the whole call is checked before anything
-// changes. Link changes fire no webhooks (a known gap: SeaTable sends
-// add_link/remove_link events).
+// changes. Every linked or unlinked pair sends an add_link or remove_link
+// event, every row a replace names an update_links event (one event per
+// pair or row is [I]).
 func (e *Emulator) changeLinks(c *gwCall, mode linkMode) gwResult {
 	var req struct {
 		LinkID          string              `json:"link_id"`
@@ -87,20 +89,59 @@ func (e *Emulator) changeLinks(c *gwCall, mode linkMode) gwResult {
 			}
 		}
 	}
+	t1, t2 := c.b.tableByID(l.table1ID), c.b.tableByID(l.table2ID)
+	// sides returns the two rows of a pair with their link cells as they
+	// are now; done fills in the cells after the change.
+	sides := func(a, z string) (linkSide, linkSide) {
+		x, y := pair(a, z)
+		return linkSide{t: t1, rowID: x, old: slices.Clone(l.ab[x]), changed: true},
+			linkSide{t: t2, rowID: y, old: slices.Clone(l.ba[y]), changed: true}
+	}
+	done := func(one, two *linkSide) {
+		one.now, two.now = slices.Clone(l.ab[one.rowID]), slices.Clone(l.ba[two.rowID])
+	}
 	count := 0
 	for _, id := range keys {
 		if mode == linkReplace {
+			var one, two linkSide
+			if forward {
+				one = linkSide{t: t1, rowID: id, old: slices.Clone(l.ab[id]), changed: true}
+				two = linkSide{t: t2}
+			} else {
+				one = linkSide{t: t1}
+				two = linkSide{t: t2, rowID: id, old: slices.Clone(l.ba[id]), changed: true}
+			}
 			for _, oid := range append([]string(nil), l.others(t, id)...) {
 				l.remove(pair(id, oid))
 			}
+			for _, oid := range req.OtherRowsIDsMap[id] {
+				l.add(pair(id, oid))
+			}
+			// The other side names the first of the new rows [I].
+			if others := req.OtherRowsIDsMap[id]; len(others) > 0 {
+				if forward {
+					two.rowID = others[0]
+				} else {
+					one.rowID = others[0]
+				}
+			}
+			one.now, two.now = slices.Clone(l.ab[one.rowID]), slices.Clone(l.ba[two.rowID])
+			e.linkEvent(c.b, l, "update_links", c.app, c.now, one, two)
+			continue
 		}
 		for _, oid := range req.OtherRowsIDsMap[id] {
+			one, two := sides(id, oid)
 			switch mode {
-			case linkCreate, linkReplace:
+			case linkCreate:
 				l.add(pair(id, oid))
+				done(&one, &two)
+				e.linkEvent(c.b, l, "add_link", c.app, c.now, one, two)
 			case linkDelete:
+				// Every pair asked for counts, linked or not (OAT #9).
+				count++
 				if l.remove(pair(id, oid)) {
-					count++
+					done(&one, &two)
+					e.linkEvent(c.b, l, "remove_link", c.app, c.now, one, two)
 				}
 			}
 		}
@@ -143,7 +184,7 @@ func (e *Emulator) queryLinks(c *gwCall) gwResult {
 		if r == nil {
 			continue
 		}
-		all, _ := c.b.readValue(t, col, r).([]any)
+		all := c.b.linkCells(t, col, r, -1)
 		limit := rq.Limit
 		if limit <= 0 {
 			limit = 10
@@ -162,7 +203,7 @@ func (b *base) sortedIDs(t *table, col *column, desc bool) []string {
 	ids := append([]string(nil), t.order...)
 	vals := make(map[string]any, len(ids))
 	for _, id := range ids {
-		vals[id] = b.readValue(t, col, t.rows[id])
+		vals[id] = b.readValue(t, col, t.rows[id], byName)
 	}
 	sort.SliceStable(ids, func(i, j int) bool {
 		a, z := vals[ids[i]], vals[ids[j]]

@@ -16,25 +16,38 @@ import (
 type base struct {
 	name     string
 	uuid     string // 36 chars with dashes
-	apiToken string
+	apiToken string // the read-write token of BaseInfo
 	appName  string
+	// team names the team whose monthly quota the base shares.
+	team string
+	// tokens are every API token of the base, apiToken first.
+	tokens   []*apiToken
 	tables   []*table
 	links    map[string]*link
 	webhooks []*webhook
 	// calls holds the times of the gateway calls that consumed budget,
 	// oldest first, pruned beyond the longest window.
 	calls []time.Time
-	stats baseCounters
-	// hookQueue holds the webhook deliveries not yet sent; hookRunning
-	// is true while a worker drains it.
-	hookQueue   []hookDelivery
-	hookRunning bool
+	// exchanges holds the times of token exchanges in the last minute.
+	exchanges []time.Time
+	stats     baseCounters
+}
+
+// apiToken is an API token the exchange accepts.
+type apiToken struct {
+	token    string
+	base     *base
+	readOnly bool
+	appName  string
 }
 
 // table is one table of a base.
 type table struct {
-	id      string
-	name    string
+	id   string
+	name string
+	// loc is the server's time zone: stored dates are wall-clock times in
+	// it, reads render them with its offset.
+	loc     *time.Location
 	columns []*column
 	rows    map[string]*row
 	order   []string // row ids in insertion order
@@ -52,6 +65,8 @@ type column struct {
 	// formula columns
 	formula string
 	program *vm.Program
+	// dateFormat is a date column's data.format, e.g. "YYYY-MM-DD HH:mm".
+	dateFormat string
 }
 
 // option is one choice of a select column.
@@ -65,11 +80,16 @@ type option struct {
 // row is one stored row. cells holds raw stored values by column key:
 // option ids for selects, "2006-01-02" or "2006-01-02 15:04" for dates.
 type row struct {
-	id     string
-	ctime  time.Time
-	mtime  time.Time
-	cells  map[string]any
-	locked bool
+	id    string
+	ctime time.Time
+	mtime time.Time
+	// creator and lastModifier are the _creator and _last_modifier user
+	// ids: the token's app name for API writes [?], EditUser for edits.
+	creator      string
+	lastModifier string
+	cells        map[string]any
+	locked       bool
+	lockedBy     string
 }
 
 // link is the set of connections behind one link_id: table1 is the table
@@ -163,6 +183,16 @@ func (b *base) tableByID(id string) *table {
 	return nil
 }
 
+// columnByName finds a column by its name only.
+func (t *table) columnByName(name string) *column {
+	for _, c := range t.columns {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
 // column finds a column by name, then by key.
 func (t *table) column(nameOrKey string) *column {
 	for _, c := range t.columns {
@@ -207,6 +237,27 @@ func (c *column) optionByName(name string, create bool) (*option, bool) {
 		return nil, false
 	}
 	return c.addOption(name), true
+}
+
+// optionIDs turns a read select value (an option name, or a list of
+// names) into option ids; names it does not know stay as they are.
+func (c *column) optionIDs(v any) any {
+	id := func(x any) any {
+		if s, ok := x.(string); ok {
+			if o, found := c.optionByName(s, false); found {
+				return o.ID
+			}
+		}
+		return x
+	}
+	if list, ok := v.([]any); ok {
+		out := make([]any, len(list))
+		for i, x := range list {
+			out[i] = id(x)
+		}
+		return out
+	}
+	return id(v)
 }
 
 func (c *column) optionByID(id string) *option {

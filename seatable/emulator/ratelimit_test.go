@@ -2,7 +2,9 @@ package emulator
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -127,4 +129,84 @@ func TestMaxInWindow(t *testing.T) {
 	if got := e.MaxInWindow("shop", time.Hour); got != 0 {
 		t.Errorf("shop = %d", got)
 	}
+}
+
+func TestPlans(t *testing.T) {
+	t.Parallel()
+	for plan, want := range map[Plan]string{"": "300", PlanLegacy: "300", PlanServer: "500", PlanCloud: "200"} {
+		e, bu := setup(t, Options{Plan: plan})
+		rec := gw(t, e, bu.crm, bu.token, "GET", "/metadata/", nil)
+		if got := rec.Header().Get("X-Ratelimit-Limit"); got != want {
+			t.Errorf("plan %q: limit %s, want %s", plan, got, want)
+		}
+	}
+	if got := PlanCloud.Limits(); len(got) != 1 || got[0] != (Limit{Window: time.Minute, Calls: 200}) {
+		t.Errorf("cloud limits %v: no daily window", got)
+	}
+	if _, err := ParsePlan("enterprise"); err == nil {
+		t.Error("ParsePlan accepted enterprise")
+	}
+}
+
+func TestMonthlyTeamQuota(t *testing.T) {
+	t.Parallel()
+	f, err := ParseFixture("team.yaml", []byte(`
+plan: cloud
+monthly: 3
+bases:
+  - { name: a, team: acme, tables: [ { name: T, columns: [ { name: N, type: text } ] } ] }
+  - { name: b, team: acme, tables: [ { name: T, columns: [ { name: N, type: text } ] } ] }
+  - { name: c, tables: [ { name: T, columns: [ { name: N, type: text } ] } ] }
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{}
+	f.Settings.Apply(&opts)
+	if opts.Plan != PlanCloud || opts.MonthlyQuota != 3 {
+		t.Fatalf("options %+v", opts)
+	}
+	clock := &fakeClock{t: time.Date(2026, 3, 31, 23, 59, 0, 0, time.UTC)}
+	opts.Now = clock.Now
+	e := New(opts)
+	infos, err := e.Load(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	toks := make([]string, len(infos))
+	for i, info := range infos {
+		toks[i] = exchange(t, e, info.APIToken, "Token")
+	}
+	call := func(i int) *httptest.ResponseRecorder {
+		return gw(t, e, infos[i], toks[i], "GET", "/metadata/", nil)
+	}
+	// a and b share acme's 3 calls a month; c has its own.
+	for _, i := range []int{0, 1, 0} {
+		wantStatus(t, call(i), http.StatusOK)
+	}
+	rec := call(1)
+	wantStatus(t, rec, http.StatusTooManyRequests)
+	if reset := rec.Header().Get("X-Ratelimit-Reset"); reset != strconv.FormatInt(time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC).Unix(), 10) {
+		t.Errorf("reset %s, want the start of April", reset)
+	}
+	wantStatus(t, call(2), http.StatusOK)
+	// The month ends: the quota is back.
+	clock.Advance(time.Minute)
+	wantStatus(t, call(1), http.StatusOK)
+}
+
+func TestTokenExchangeLimit(t *testing.T) {
+	t.Parallel()
+	e, bu := setup(t, Options{})
+	for range 59 { // setup exchanged one already
+		exchange(t, e, bu.crm.APIToken, "Token")
+	}
+	rec := do(t, e, "GET", "/api/v2.1/dtable/app-access-token/", "Token "+bu.crm.APIToken, nil)
+	wantStatus(t, rec, http.StatusTooManyRequests)
+	if rec.Header().Get("Retry-After") != "60" || !strings.Contains(rec.Body.String(), "Request was throttled") {
+		t.Errorf("429 %v %s", rec.Header(), rec.Body)
+	}
+	exchange(t, e, bu.shop.APIToken, "Token") // another base is not affected
+	bu.clock.Advance(time.Minute)
+	exchange(t, e, bu.crm.APIToken, "Token")
 }

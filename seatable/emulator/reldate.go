@@ -8,10 +8,10 @@ import (
 
 // A fixture's date cell may be written relative to the day the fixture is
 // loaded: "today", "today+7d" or "today-11d" (whole calendar days, on the
-// emulator's clock, UTC). Fixtures that a walk-through or a test relies on
-// use it, so that "overdue" and "due soon" keep their meaning as the
-// calendar moves; an absolute date in a fixture silently changes meaning
-// the day it passes.
+// emulator's clock, in the server's time zone). Fixtures that a
+// walk-through or a test relies on use it, so that "overdue" and "due
+// soon" keep their meaning as the calendar moves; an absolute date in a
+// fixture silently changes meaning the day it passes.
 
 // relativeDays parses a relative date cell and returns its day offset.
 func relativeDays(s string) (int, bool) {
@@ -37,7 +37,8 @@ func relativeDays(s string) (int, bool) {
 }
 
 // resolveRelativeDate turns a relative date cell into the date it names
-// on now's day ("2006-01-02"); other values are returned unchanged.
+// on now's day in now's location ("2006-01-02"); other values are
+// returned unchanged.
 func resolveRelativeDate(v any, now time.Time) any {
 	s, ok := v.(string)
 	if !ok {
@@ -47,5 +48,5 @@ func resolveRelativeDate(v any, now time.Time) any {
 	if !ok {
 		return v
 	}
-	return now.UTC().AddDate(0, 0, days).Format("2006-01-02")
+	return now.AddDate(0, 0, days).Format("2006-01-02")
 }

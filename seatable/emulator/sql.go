@@ -13,9 +13,11 @@ import (
 const sqlResultCap = 10000
 
 // sql answers POST /sql and /sql/: {"sql", "convert_keys", "parameters"}.
-// SELECT results are keyed by column key unless convert_keys is true (the
-// raw SQL default is false). UPDATE and DELETE cost one call however many
-// rows they touch, and fire one webhook per affected row, like API writes.
+// SELECT results are keyed by column key, with select options as ids,
+// unless convert_keys is true (the raw SQL default is false; the Python
+// SDK converts ids to names itself from the metadata). UPDATE and DELETE cost one call however many
+// rows they touch, and fire webhooks as a REST write of the same rows
+// does (per row, or one *_rows event: Options.WebhookEvents).
 func (e *Emulator) sql(c *gwCall) gwResult {
 	var req struct {
 		SQL         string `json:"sql"`
@@ -28,8 +30,14 @@ func (e *Emulator) sql(c *gwCall) gwResult {
 	if strings.TrimSpace(req.SQL) == "" {
 		return fail(http.StatusBadRequest, "sql is empty")
 	}
-	cat := &sqlCatalog{e: e, b: c.b, now: c.now}
+	cat := &sqlCatalog{e: e, b: c.b, now: c.now, app: c.app}
 	res, err := query.RunWith(cat, req.SQL, req.Parameters, query.Options{Now: e.now})
+	// Rows changed before an error stay changed, and their events go out.
+	for _, t := range cat.used {
+		if rows := cat.changed[t]; len(rows) > 0 {
+			e.apiWriteEvents(c.b, t, cat.kind, c.app, c.now, rows)
+		}
+	}
 	if err != nil {
 		var qe *query.Error
 		if errors.As(err, &qe) {
@@ -45,6 +53,7 @@ func (e *Emulator) sql(c *gwCall) gwResult {
 	}
 	meta := make([]any, 0, len(res.Columns))
 	keyOf := make(map[string]string, len(res.Columns))
+	selects := map[string]*column{} // result name → its select column
 	for _, col := range res.Columns {
 		key := col.Key
 		if key == "" {
@@ -56,6 +65,9 @@ func (e *Emulator) sql(c *gwCall) gwResult {
 			if tc := t.column(col.Name); tc != nil && tc.key == col.Key {
 				if d := c.b.columnData(t, tc); d != nil {
 					data = d
+				}
+				if tc.typ == "single-select" || tc.typ == "multiple-select" {
+					selects[col.Name] = tc
 				}
 				break
 			}
@@ -74,6 +86,9 @@ func (e *Emulator) sql(c *gwCall) gwResult {
 		}
 		m := make(map[string]any, len(r))
 		for k, v := range r {
+			if sc := selects[k]; sc != nil {
+				v = sc.optionIDs(v)
+			}
 			if key, ok := keyOf[k]; ok {
 				m[key] = v
 			} else {
@@ -94,7 +109,12 @@ type sqlCatalog struct {
 	e    *Emulator
 	b    *base
 	now  time.Time
+	app  string // op_user of the writes
 	used []*table
+	// changed are the rows an UPDATE or DELETE changed, by table, and kind
+	// what it did: their events are sent as one write's.
+	changed map[*table][]rowChange
+	kind    writeKind
 }
 
 // Table finds a table by its exact name (as SeaTable matches) or id.
@@ -143,7 +163,7 @@ func (s *sqlTable) Scan(fn func(rowID string, cells map[string]any) bool) {
 		if r == nil {
 			continue
 		}
-		if !fn(id, s.cat.b.readRow(s.t, r, true)) {
+		if !fn(id, s.cat.b.readRow(s.t, r, byName)) {
 			return
 		}
 	}
@@ -166,12 +186,21 @@ func (s *sqlTable) Update(rowID string, set map[string]any) error {
 			return &query.Error{Msg: "column " + k + " is read-only in SQL"}
 		}
 	}
-	cells, err := s.t.prepareCells(set, true)
+	cells, err := s.t.prepareCells(set, strictWrite, true)
 	if err != nil {
 		return &query.Error{Msg: err.Error()}
 	}
-	s.cat.e.updateRow(s.cat.b, s.t, r, cells, s.cat.now, s.cat.b.appName)
+	s.cat.note(s.t, modified, updateRow(s.cat.b, s.t, r, cells, s.cat.now, s.cat.app))
 	return nil
+}
+
+// note records a row a statement changed.
+func (c *sqlCatalog) note(t *table, k writeKind, rc rowChange) {
+	if c.changed == nil {
+		c.changed = map[*table][]rowChange{}
+	}
+	c.kind = k
+	c.changed[t] = append(c.changed[t], rc)
 }
 
 // Delete removes a row.
@@ -180,6 +209,6 @@ func (s *sqlTable) Delete(rowID string) error {
 	if r == nil {
 		return &query.Error{Msg: "row " + rowID + " not found"}
 	}
-	s.cat.e.deleteRow(s.cat.b, s.t, r, s.cat.now, s.cat.b.appName)
+	s.cat.note(s.t, deleted, deleteRow(s.cat.b, s.t, r))
 	return nil
 }

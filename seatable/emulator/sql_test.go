@@ -35,6 +35,28 @@ func TestSQL(t *testing.T) {
 		if len(res) != 1 || res[0].(map[string]any)["0000"] != "Acme" {
 			t.Errorf("results %v", m["results"])
 		}
+		stage := e.bases[0].tables[0].column("Stage")
+		lead, _ := stage.optionByName("Lead", false)
+		if got := res[0].(map[string]any)[stage.key]; got != lead.ID {
+			t.Errorf("Stage by key = %v, want the option id %s", got, lead.ID)
+		}
+	})
+	t.Run("system columns", func(t *testing.T) {
+		m := sql(t, "/sql", map[string]any{"sql": "SELECT _creator, _locked FROM Deals", "convert_keys": true})
+		res, _ := m["results"].([]any)
+		if len(res) != 2 {
+			t.Fatalf("results %v", m["results"])
+		}
+		if r := res[0].(map[string]any); r["_creator"] != EditUser || r["_locked"] != nil || len(r) != 2 {
+			t.Errorf("row %v", r)
+		}
+		m = sql(t, "/sql", map[string]any{"sql": "SELECT * FROM Deals LIMIT 1", "convert_keys": true})
+		r := m["results"].([]any)[0].(map[string]any)
+		for _, k := range []string{"_id", "_ctime", "_mtime", "_creator", "_last_modifier", "_locked", "_locked_by", "_archived"} {
+			if _, ok := r[k]; !ok {
+				t.Errorf("SELECT * has no %s: %v", k, r)
+			}
+		}
 	})
 	t.Run("aggregate", func(t *testing.T) {
 		m := sql(t, "/sql", map[string]any{"sql": "SELECT COUNT(*) FROM Deals", "convert_keys": true})

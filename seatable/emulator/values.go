@@ -30,9 +30,10 @@ type cellError struct {
 func (e *cellError) Error() string { return fmt.Sprintf("column %q: %s", e.column, e.msg) }
 
 // toStored converts a written value (API shape: select names, dates in
-// many formats) into the raw stored value. create allows unknown select
-// names to become new options, as SeaTable does since 4.1.
-func (c *column) toStored(v any, create bool) (any, error) {
+// many formats, read in the server's zone loc) into the raw stored value.
+// create allows unknown select names to become new options, as SeaTable
+// does since 4.1.
+func (c *column) toStored(v any, loc *time.Location, create bool) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -69,6 +70,10 @@ func (c *column) toStored(v any, create bool) (any, error) {
 			}
 			f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
 			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+				// [?] The recordings show a number string parsed
+				// ("5400" into a duration) but not what an unparseable
+				// one does; unlike dates (OAT #5, stored as null), it
+				// stays a 400 here.
 				return nil, bad("want a number, got %q", x)
 			}
 			return f, nil
@@ -84,8 +89,8 @@ func (c *column) toStored(v any, create bool) (any, error) {
 			return nil, bad("want a date string, got %T", v)
 		}
 		// An unparseable date is stored as null, as SeaTable does (OAT #5).
-		d, _ := parseDate(s)
-		if d == "" {
+		d, ok := c.parseDate(s, loc)
+		if !ok {
 			return nil, nil
 		}
 		return d, nil
@@ -156,142 +161,6 @@ func stringList(v any) ([]string, error) {
 	return nil, fmt.Errorf("got %T", v)
 }
 
-var dateLayouts = []struct {
-	layout string
-	clock  bool
-}{
-	{time.RFC3339Nano, true},
-	{"2006-01-02T15:04:05.999999999-07:00", true},
-	{"2006-01-02T15:04:05", true},
-	{"2006-01-02T15:04", true},
-	{"2006-01-02 15:04:05", true},
-	{"2006-01-02 15:04", true},
-	{"2006-01-02", false},
-	{"2006/01/02 15:04", true},
-	{"2006/01/02", false},
-	{"02.01.2006 15:04", true},
-	{"02.01.2006", false},
-	{"1/2/2006 15:04", true},
-	{"1/2/2006", false},
-}
-
-// parseDate turns a written date into SeaTable's raw form, "2006-01-02" or
-// "2006-01-02 15:04" (UTC, the emulator's server time zone); "" when s is
-// no date.
-func parseDate(s string) (string, bool) {
-	s = strings.TrimSpace(s)
-	for _, l := range dateLayouts {
-		t, err := time.Parse(l.layout, s)
-		if err != nil {
-			continue
-		}
-		t = t.UTC()
-		if !l.clock {
-			return t.Format("2006-01-02"), true
-		}
-		return t.Format("2006-01-02 15:04"), true
-	}
-	return "", false
-}
-
-// isoDate renders a raw stored date as the gateway returns it.
-func isoDate(raw string) string {
-	if t, err := time.Parse("2006-01-02 15:04", raw); err == nil {
-		return t.Format("2006-01-02T15:04:05+00:00")
-	}
-	if t, err := time.Parse("2006-01-02", raw); err == nil {
-		return t.Format("2006-01-02T15:04:05+00:00")
-	}
-	return raw
-}
-
-// isoTime renders _ctime/_mtime as SeaTable does:
-// "2021-03-10T16:19:31.761+00:00".
-func isoTime(t time.Time) string {
-	return t.UTC().Format("2006-01-02T15:04:05.000+00:00")
-}
-
-// readValue renders the stored value of column c in row r of table t as
-// the gateway returns it with convert_keys: option names, ISO dates, link
-// lists, computed formulas.
-func (b *base) readValue(t *table, c *column, r *row) any {
-	switch c.typ {
-	case "link":
-		l := b.links[c.linkID]
-		if l == nil {
-			return []any{}
-		}
-		other := b.tableByID(c.otherTableID)
-		out := []any{}
-		for _, id := range l.others(t, r.id) {
-			var display any
-			// A link column as display column would recurse; SeaTable
-			// does not allow one either.
-			if other != nil && len(other.columns) > 0 && other.columns[0].typ != "link" {
-				if or := other.rows[id]; or != nil {
-					display = b.readValue(other, other.columns[0], or)
-				}
-			}
-			out = append(out, map[string]any{"row_id": id, "display_value": display})
-		}
-		return out
-	case "formula":
-		return b.evalFormula(t, c, r)
-	}
-	return c.render(r.cells[c.key])
-}
-
-// render turns a raw stored value into its read form.
-func (c *column) render(v any) any {
-	if v == nil {
-		return nil
-	}
-	switch c.typ {
-	case "date":
-		s, _ := v.(string)
-		return isoDate(s)
-	case "single-select":
-		id, _ := v.(string)
-		if o := c.optionByID(id); o != nil {
-			return o.Name
-		}
-		return nil
-	case "multiple-select":
-		ids, _ := v.([]any)
-		out := make([]any, 0, len(ids))
-		for _, id := range ids {
-			s, _ := id.(string)
-			if o := c.optionByID(s); o != nil {
-				out = append(out, o.Name)
-			}
-		}
-		return out
-	case "collaborator":
-		ids, _ := v.([]any)
-		return append([]any{}, ids...)
-	}
-	return v
-}
-
-// readRow renders a whole row, keyed by column name (byName) or key.
-func (b *base) readRow(t *table, r *row, byName bool) map[string]any {
-	m := make(map[string]any, len(t.columns)+4)
-	m["_id"] = r.id
-	m["_ctime"] = isoTime(r.ctime)
-	m["_mtime"] = isoTime(r.mtime)
-	if r.locked {
-		m["_locked"] = true
-	}
-	for _, c := range t.columns {
-		k := c.key
-		if byName {
-			k = c.name
-		}
-		m[k] = b.readValue(t, c, r)
-	}
-	return m
-}
-
 // columnData is the "data" of a column in metadata and webhook payloads.
 func (b *base) columnData(t *table, c *column) map[string]any {
 	switch c.typ {
@@ -302,7 +171,13 @@ func (b *base) columnData(t *table, c *column) map[string]any {
 		}
 		return map[string]any{"options": opts}
 	case "link":
+		// Both columns of a link keep the link's own table_id and
+		// other_table_id (EV sql_generator.py, MCP resolveLinkColumn): from
+		// table2's column, other_table_id is the column's own table.
 		d := map[string]any{"link_id": c.linkID, "table_id": t.id, "other_table_id": c.otherTableID}
+		if l := b.links[c.linkID]; l != nil {
+			d["table_id"], d["other_table_id"] = l.table1ID, l.table2ID
+		}
 		if o := b.tableByID(c.otherTableID); o != nil && len(o.columns) > 0 {
 			d["display_column_key"] = o.columns[0].key
 		}
@@ -310,7 +185,11 @@ func (b *base) columnData(t *table, c *column) map[string]any {
 	case "formula":
 		return map[string]any{"formula": c.formula}
 	case "date":
-		return map[string]any{"format": "YYYY-MM-DD HH:mm"}
+		format := c.dateFormat
+		if format == "" {
+			format = defaultDateFormat
+		}
+		return map[string]any{"format": format}
 	case "number":
 		return map[string]any{"format": "number", "decimal": "dot", "thousands": "no"}
 	}
@@ -323,17 +202,35 @@ type change struct {
 	old, new any
 }
 
-// prepareCells converts a written row (keyed by column name or key) into
-// stored values without applying them. System columns (_id, _ctime, …)
-// and formula columns are ignored, as SeaTable ignores formula writes;
-// an unknown column or a link cell is an error.
-func (t *table) prepareCells(in map[string]any, create bool) (map[*column]any, error) {
+// writeMode says how prepareCells treats a name that is no column.
+type writeMode int
+
+const (
+	// apiWrite ignores it, as SeaTable's append and update do: "Unknown
+	// keys are silently ignored without error" (OA61), and writes take
+	// column names only, so a column key is ignored too.
+	apiWrite writeMode = iota
+	// strictWrite refuses it: fixtures and /_emulator/edit, whose authors
+	// want to hear about a typo.
+	strictWrite
+)
+
+// prepareCells converts a written row (keyed by column name) into stored
+// values without applying them. System columns (_id, _ctime, …) and
+// formula columns are ignored, as SeaTable ignores formula writes; a link
+// cell is an error (links are written with the links endpoints; what
+// SeaTable does with one is [?]). create lets unknown select options
+// become new ones.
+func (t *table) prepareCells(in map[string]any, mode writeMode, create bool) (map[*column]any, error) {
 	out := make(map[*column]any, len(in))
 	for k, v := range in {
 		if strings.HasPrefix(k, "_") {
 			continue
 		}
-		c := t.column(k)
+		c := t.columnByName(k)
+		if c == nil && mode == apiWrite {
+			continue
+		}
 		if c == nil {
 			return nil, &cellError{column: k, msg: "no such column in table " + t.name}
 		}
@@ -343,7 +240,7 @@ func (t *table) prepareCells(in map[string]any, create bool) (map[*column]any, e
 		if c.typ == "link" {
 			return nil, &cellError{column: k, msg: "link cells are written with the links endpoints"}
 		}
-		s, err := c.toStored(v, create)
+		s, err := c.toStored(v, t.loc, create)
 		if err != nil {
 			return nil, err
 		}

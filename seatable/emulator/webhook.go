@@ -10,15 +10,15 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 )
 
 // webhookTimeout is SeaTable's delivery timeout (EV webhook.py).
 const webhookTimeout = 30 * time.Second
 
-// webhookMaxFailures consecutive failures (non-2xx or timeout) disable a
-// webhook; a connection error disables it at once; a 2xx resets the count.
+// webhookMaxFailures consecutive failures (non-2xx or read timeout)
+// disable a webhook; a connection error disables it at once; a 2xx resets
+// the count.
 const webhookMaxFailures = 5
 
 // webhook is one outgoing webhook of a base; guarded by Emulator.mu.
@@ -46,70 +46,42 @@ func (h *webhook) stats() WebhookStats {
 	return WebhookStats{URL: h.url, Sent: h.sent, Failed: h.failed, Failures: h.failures, Disabled: h.disabled}
 }
 
-// hookDelivery is one event body for every webhook of a base.
-type hookDelivery struct {
+// hookJob is one event body for every webhook of a base, due at a time
+// (its change plus Options.WebhookDelay).
+type hookJob struct {
+	b    *base
 	body []byte
+	due  time.Time
 }
 
-// fireRowEvent queues a row event for the webhooks of b, serialized now
-// (so it reflects the table at the time of the change). Callers hold e.mu.
-// Shape (seatable-api.md §4): {"event": "update", "data": {dtable_uuid as
-// 32 hex, row_id, op_user, op_type, op_time, table_id, table_name,
-// row_name, row_data: [{column_key, column_name, column_type,
-// column_data, value, old_value}]}} with raw stored values (option ids).
-// row_data lists the changed cells: every set cell for insert_row (old
-// value null), the changed ones for modify_row, every set cell for
-// delete_row (value null) [I].
-func (e *Emulator) fireRowEvent(b *base, t *table, r *row, opType, opUser string, now time.Time, changes []change) {
-	active := false
-	for _, h := range b.webhooks {
-		if !h.disabled {
-			active = true
-		}
+// hookLane is a queue of jobs and the senders draining it: one lane per
+// base with a single sender (in order), or one lane for the whole
+// emulator with Options.WebhookSenders senders, as SeaTable's two sender
+// threads share one queue (EV webhook.py start), so events of a base may
+// arrive out of order.
+type hookLane struct {
+	queue   []hookJob
+	senders int
+}
+
+// queueEvent queues the event data (a table event) for the webhooks of b.
+// Callers hold e.mu.
+func (e *Emulator) queueEvent(b *base, data pyObj, now time.Time) {
+	body := pyDumps(pyObj{{"event", "update"}, {"data", data}})
+	key, max := b.uuid, 1
+	if e.hookSenders > 1 {
+		key, max = "", e.hookSenders
 	}
-	if !active {
-		return
+	l := e.hookLanes[key]
+	if l == nil {
+		l = &hookLane{}
+		e.hookLanes[key] = l
 	}
-	rowData := make([]any, 0, len(changes))
-	for _, ch := range changes {
-		var data any
-		if d := b.columnData(t, ch.col); d != nil {
-			data = pyValue(d)
-		}
-		rowData = append(rowData, pyObj{
-			{"column_key", ch.col.key},
-			{"column_name", ch.col.name},
-			{"column_type", ch.col.typ},
-			{"column_data", data},
-			{"value", pyValue(ch.new)},
-			{"old_value", pyValue(ch.old)},
-		})
-	}
-	var rowName any = ""
-	if len(t.columns) > 0 {
-		if v := b.readValue(t, t.columns[0], r); v != nil {
-			rowName = pyValue(v)
-		}
-	}
-	body := pyDumps(pyObj{
-		{"event", "update"},
-		{"data", pyObj{
-			{"dtable_uuid", strings.ReplaceAll(b.uuid, "-", "")},
-			{"row_id", r.id},
-			{"op_user", opUser},
-			{"op_type", opType},
-			{"op_time", float64(now.UnixMilli()) / 1000},
-			{"table_id", t.id},
-			{"table_name", t.name},
-			{"row_name", rowName},
-			{"row_data", rowData},
-		}},
-	})
-	b.hookQueue = append(b.hookQueue, hookDelivery{body: body})
+	l.queue = append(l.queue, hookJob{b: b, body: body, due: now.Add(e.hookDelay)})
 	e.pendingHooks++
-	if !b.hookRunning {
-		b.hookRunning = true
-		go e.drainHooks(b)
+	if l.senders < max {
+		l.senders++
+		go e.sendHooks(l)
 	}
 }
 
@@ -147,26 +119,33 @@ func pyValue(v any) any {
 	return v
 }
 
-// drainHooks delivers b's queued events in order, one worker per base.
-func (e *Emulator) drainHooks(b *base) {
+// sendHooks is one sender of lane l: it delivers the lane's jobs in
+// queue order, each once it is due, until the lane is empty.
+func (e *Emulator) sendHooks(l *hookLane) {
 	for {
 		e.mu.Lock()
-		if len(b.hookQueue) == 0 {
-			b.hookRunning = false
+		if len(l.queue) == 0 {
+			l.senders--
 			e.mu.Unlock()
 			return
 		}
-		d := b.hookQueue[0]
-		b.hookQueue = b.hookQueue[1:]
+		job := l.queue[0]
+		l.queue = l.queue[1:]
+		wait := job.due.Sub(e.now())
+		e.mu.Unlock()
+		if wait > 0 {
+			<-e.after(wait)
+		}
+		e.mu.Lock()
 		var targets []*webhook
-		for _, h := range b.webhooks {
+		for _, h := range job.b.webhooks {
 			if !h.disabled {
 				targets = append(targets, h)
 			}
 		}
 		e.mu.Unlock()
 		for _, h := range targets {
-			e.deliver(b, h, d.body)
+			e.deliver(job.b, h, job.body)
 		}
 		e.mu.Lock()
 		e.pendingHooks--
@@ -216,7 +195,11 @@ func (e *Emulator) deliver(b *base, h *webhook, body []byte) {
 	case err == nil && status >= 200 && status < 300:
 		h.failures = 0
 		return
-	case err != nil && !isTimeout(err):
+	case err != nil && (isDialError(err) || !isTimeout(err)):
+		// A connection error (refused, DNS, a connect timeout) disables
+		// the hook at once; only a read timeout counts toward 5 (EV
+		// trigger_jobs: requests' ReadTimeout is counted, any other
+		// exception invalidates).
 		h.failed++
 		h.failures++
 		h.disabled = true
@@ -228,6 +211,12 @@ func (e *Emulator) deliver(b *base, h *webhook, body []byte) {
 		}
 	}
 	e.log.Warn().Str("base", b.name).Int("status", status).AnErr("error", err).Bool("disabled", h.disabled).Msg("webhook delivery failed")
+}
+
+// isDialError reports whether err happened while connecting.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 func isTimeout(err error) bool {

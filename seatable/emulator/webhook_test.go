@@ -62,6 +62,7 @@ bases:
           - { name: Amount, type: number }
           - { name: Count, type: number }
           - { name: Tags, type: multiple-select, options: [a] }
+          - { name: Notes, type: long-text }
         rows:
           - { Name: Old, Stage: Lead }
 `
@@ -69,8 +70,16 @@ bases:
 // hookSetup loads hookFixture with its webhook pointed at url.
 func hookSetup(t *testing.T, url string) (*Emulator, *fakeClock, BaseInfo) {
 	t.Helper()
+	return hookSetupWith(t, url, Options{})
+}
+
+// hookSetupWith is hookSetup with options; Now and After are the fake
+// clock's.
+func hookSetupWith(t *testing.T, url string, opts Options) (*Emulator, *fakeClock, BaseInfo) {
+	t.Helper()
 	clock := newClock()
-	e := New(Options{Now: clock.Now})
+	opts.Now, opts.After = clock.Now, clock.After
+	e := New(opts)
 	f, err := ParseFixture("hooks.yaml", []byte(strings.Replace(hookFixture, "URL", url, 1)))
 	if err != nil {
 		t.Fatal(err)
@@ -91,9 +100,15 @@ func waitHooks(t *testing.T, e *Emulator) {
 	}
 }
 
-// pythonGolden is json.dumps of the expected event, printed by CPython 3,
-// with @@…@@ standing for the emulator's generated ids.
-const pythonGolden = `{"event": "update", "data": {"dtable_uuid": "650d8a0d7d4c4c4e9f2b0123456789ab", "row_id": "@@ROW@@", "op_user": "emulator-user@auth.local", "op_type": "insert_row", "op_time": 1772366400.123, "table_id": "0000", "table_name": "Kunden", "row_name": "M\u00fcller \ud83d\ude00 \"q\"\n\u007f", "row_data": [{"column_key": "0000", "column_name": "Name", "column_type": "text", "column_data": null, "value": "M\u00fcller \ud83d\ude00 \"q\"\n\u007f", "old_value": null}, {"column_key": "@@STAGE@@", "column_name": "Stage", "column_type": "single-select", "column_data": {"options": [{"name": "Lead", "color": "#FFFCB5", "textColor": "#212529", "id": "@@LEAD@@"}, {"name": "Won", "color": "#FFEAB6", "textColor": "#212529", "id": "@@WON@@"}]}, "value": "@@WON@@", "old_value": null}, {"column_key": "@@AMOUNT@@", "column_name": "Amount", "column_type": "number", "column_data": {"decimal": "dot", "format": "number", "thousands": "no"}, "value": 12.5, "old_value": null}, {"column_key": "@@COUNT@@", "column_name": "Count", "column_type": "number", "column_data": {"decimal": "dot", "format": "number", "thousands": "no"}, "value": 3, "old_value": null}, {"column_key": "@@TAGS@@", "column_name": "Tags", "column_type": "multiple-select", "column_data": {"options": [{"name": "a", "color": "#FFFCB5", "textColor": "#212529", "id": "@@TAG_A@@"}]}, "value": ["@@TAG_A@@"], "old_value": null}]}}`
+// pythonInsertGolden and pythonModifyGolden are json.dumps of the expected
+// events of a row typed in the UI, printed by CPython 3, with @@…@@
+// standing for the emulator's generated ids: the insert_row is empty
+// (row_data: []), its cells follow as a modify_row with old values "";
+// long text is an object.
+const (
+	pythonInsertGolden = `{"event": "update", "data": {"dtable_uuid": "650d8a0d7d4c4c4e9f2b0123456789ab", "row_id": "@@ROW@@", "op_user": "emulator-user@auth.local", "op_type": "insert_row", "op_time": 1772366400.123, "table_id": "0000", "table_name": "Kunden", "row_name": "", "row_data": []}}`
+	pythonModifyGolden = `{"event": "update", "data": {"dtable_uuid": "650d8a0d7d4c4c4e9f2b0123456789ab", "row_id": "@@ROW@@", "op_user": "emulator-user@auth.local", "op_type": "modify_row", "op_time": 1772366400.123, "table_id": "0000", "table_name": "Kunden", "row_name": "M\u00fcller \ud83d\ude00 \"q\"\n\u007f", "row_data": [{"column_key": "0000", "column_name": "Name", "column_type": "text", "column_data": null, "value": "M\u00fcller \ud83d\ude00 \"q\"\n\u007f", "old_value": ""}, {"column_key": "@@STAGE@@", "column_name": "Stage", "column_type": "single-select", "column_data": {"options": [{"name": "Lead", "color": "#FFFCB5", "textColor": "#212529", "id": "@@LEAD@@"}, {"name": "Won", "color": "#FFEAB6", "textColor": "#212529", "id": "@@WON@@"}]}, "value": "@@WON@@", "old_value": ""}, {"column_key": "@@AMOUNT@@", "column_name": "Amount", "column_type": "number", "column_data": {"decimal": "dot", "format": "number", "thousands": "no"}, "value": 12.5, "old_value": ""}, {"column_key": "@@COUNT@@", "column_name": "Count", "column_type": "number", "column_data": {"decimal": "dot", "format": "number", "thousands": "no"}, "value": 3, "old_value": ""}, {"column_key": "@@TAGS@@", "column_name": "Tags", "column_type": "multiple-select", "column_data": {"options": [{"name": "a", "color": "#FFFCB5", "textColor": "#212529", "id": "@@TAG_A@@"}]}, "value": ["@@TAG_A@@"], "old_value": ""}, {"column_key": "@@NOTES@@", "column_name": "Notes", "column_type": "long-text", "column_data": null, "value": {"text": "- [x] call\n- [ ] mail", "preview": "- [x] call - [ ] mail", "checklist": {"completed": 1, "total": 2}, "images": [], "links": []}, "old_value": ""}]}}`
+)
 
 func TestWebhookGolden(t *testing.T) {
 	t.Parallel()
@@ -102,15 +117,15 @@ func TestWebhookGolden(t *testing.T) {
 	clock.Advance(123 * time.Millisecond)
 	name := "Müller 😀 \"q\"\n\x7f"
 	id, err := e.Edit(EditRequest{BaseUUID: info.UUID, TableName: "Kunden", Op: "insert", Row: map[string]any{
-		"Name": name, "Stage": "Won", "Amount": 12.5, "Count": 3, "Tags": []any{"a"},
+		"Name": name, "Stage": "Won", "Amount": 12.5, "Count": 3, "Tags": []any{"a"}, "Notes": "- [x] call\n- [ ] mail",
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitHooks(t, e)
 	bodies, headers := sink.received()
-	if len(bodies) != 1 {
-		t.Fatalf("got %d deliveries, want 1", len(bodies))
+	if len(bodies) != 2 {
+		t.Fatalf("got %d deliveries, want 2", len(bodies))
 	}
 
 	// Fill the golden text with the generated ids (all plain ASCII, so
@@ -122,12 +137,13 @@ func TestWebhookGolden(t *testing.T) {
 		"@@ROW@@", id, "@@STAGE@@", col("Stage").key, "@@AMOUNT@@", col("Amount").key,
 		"@@COUNT@@", col("Count").key, "@@TAGS@@", col("Tags").key,
 		"@@LEAD@@", col("Stage").options[0].ID, "@@WON@@", col("Stage").options[1].ID,
-		"@@TAG_A@@", col("Tags").options[0].ID,
+		"@@TAG_A@@", col("Tags").options[0].ID, "@@NOTES@@", col("Notes").key,
 	)
 	e.mu.Unlock()
-	want := repl.Replace(pythonGolden)
-	if string(bodies[0]) != want {
-		t.Errorf("body:\n%s\nwant (Python json.dumps):\n%s", bodies[0], want)
+	for i, golden := range []string{pythonInsertGolden, pythonModifyGolden} {
+		if want := repl.Replace(golden); string(bodies[i]) != want {
+			t.Errorf("body %d:\n%s\nwant (Python json.dumps):\n%s", i, bodies[i], want)
+		}
 	}
 
 	mac := hmac.New(sha256.New, []byte("s3cret"))
@@ -205,7 +221,8 @@ func TestWebhookDisabling(t *testing.T) {
 	edit := func(t *testing.T, e *Emulator, info BaseInfo, n int) {
 		t.Helper()
 		for i := 0; i < n; i++ {
-			if _, err := e.Edit(EditRequest{BaseUUID: info.Name, TableName: "Kunden", Op: "insert", Row: map[string]any{"Name": "x"}}); err != nil {
+			// An empty row: one insert_row event each.
+			if _, err := e.Edit(EditRequest{BaseUUID: info.Name, TableName: "Kunden", Op: "insert"}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -283,7 +300,7 @@ func TestEditEndpoint(t *testing.T) {
 
 	waitHooks(t, e)
 	bodies, _ := sink.received()
-	if len(bodies) != 2 || !strings.Contains(string(bodies[1]), `"op_type": "modify_row"`) {
+	if len(bodies) != 3 || !strings.Contains(string(bodies[0]), `"row_data": []`) || !strings.Contains(string(bodies[2]), `"op_type": "modify_row"`) {
 		t.Errorf("user edits fired %d webhooks: %s", len(bodies), bodies)
 	}
 	// Edits are not calls: the log stays empty.

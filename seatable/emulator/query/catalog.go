@@ -19,14 +19,14 @@ type Table interface {
 	// Name returns the table name.
 	Name() string
 	// Columns returns the user columns in display order. The system columns
-	// _id, _ctime and _mtime may be omitted; the engine adds them.
+	// (SystemColumns) may be omitted; the engine adds them.
 	Columns() []Column
 	// Scan calls fn for every row in insertion order until fn returns false.
 	// cells are keyed by column name: select values are option names,
 	// multiple-select values []any of names, dates ISO strings
 	// ("2030-06-20T00:00:00+02:00" or date-only), numbers float64, checkbox
-	// bool, missing or empty cells nil. The system cells _id, _ctime and
-	// _mtime are present. The engine never modifies cells and never keeps
+	// bool, missing or empty cells nil. The system cells (SystemColumns)
+	// are present. The engine never modifies cells and never keeps
 	// the map after fn returns (it keeps cell values, which it does not
 	// modify either), so a Table may reuse the map between rows.
 	// Scan must not be re-entered from fn: the engine calls Update and Delete
@@ -50,14 +50,38 @@ type Catalog interface {
 
 // System column names every row carries.
 const (
-	ColumnID    = "_id"
-	ColumnCtime = "_ctime"
-	ColumnMtime = "_mtime"
+	ColumnID           = "_id"
+	ColumnCtime        = "_ctime"
+	ColumnMtime        = "_mtime"
+	ColumnCreator      = "_creator"
+	ColumnLastModifier = "_last_modifier"
+	ColumnLocked       = "_locked"
+	ColumnLockedBy     = "_locked_by"
+	ColumnArchived     = "_archived"
 )
 
-// systemColumns are added to a table's columns when Columns omits them.
-var systemColumns = []Column{
+// SystemColumns are the columns every row carries besides its user
+// columns, as SeaTable 6.0 returns them from SELECT * (OAT querySQL
+// snapshot). They are added to a table's columns when Columns omits them,
+// and UPDATE cannot set them. The types of _locked, _locked_by and
+// _archived in SQL metadata are [I].
+var SystemColumns = []Column{
 	{Name: ColumnID, Key: ColumnID, Type: "text"},
 	{Name: ColumnCtime, Key: ColumnCtime, Type: "ctime"},
 	{Name: ColumnMtime, Key: ColumnMtime, Type: "mtime"},
+	{Name: ColumnCreator, Key: ColumnCreator, Type: "creator"},
+	{Name: ColumnLastModifier, Key: ColumnLastModifier, Type: "last-modifier"},
+	{Name: ColumnLocked, Key: ColumnLocked, Type: "checkbox"},
+	{Name: ColumnLockedBy, Key: ColumnLockedBy, Type: "text"},
+	{Name: ColumnArchived, Key: ColumnArchived, Type: "checkbox"},
+}
+
+// isSystem reports whether name is a system column.
+func isSystem(name string) bool {
+	for _, c := range SystemColumns {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
 }

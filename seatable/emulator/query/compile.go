@@ -45,7 +45,7 @@ type compiler struct {
 func newCompiler(t Table, params []any, now string) *compiler {
 	c := &compiler{table: t.Name(), params: params, now: now, byName: map[string]int{}}
 	c.cols = append(c.cols, t.Columns()...)
-	for _, sc := range systemColumns {
+	for _, sc := range SystemColumns {
 		found := false
 		for _, col := range c.cols {
 			if col.Name == sc.Name {

@@ -23,7 +23,8 @@ func newMemTable(name string, cols []Column) *memTable {
 	return &memTable{name: name, cols: cols, rows: map[string]map[string]any{}}
 }
 
-// add appends a row; _id, _ctime and _mtime are filled in.
+// add appends a row; the system cells are filled in, as the emulator's
+// rows carry them: unlocked, created by a@auth.local.
 func (t *memTable) add(cells map[string]any) string {
 	id := fmt.Sprintf("row%04d", len(t.ids))
 	row := maps.Clone(cells)
@@ -33,6 +34,11 @@ func (t *memTable) add(cells map[string]any) string {
 	row[ColumnID] = id
 	row[ColumnCtime] = fmt.Sprintf("2024-01-01T00:00:%02d.000+00:00", len(t.ids)%60)
 	row[ColumnMtime] = row[ColumnCtime]
+	row[ColumnCreator] = "a@auth.local"
+	row[ColumnLastModifier] = "a@auth.local"
+	row[ColumnLocked] = nil
+	row[ColumnLockedBy] = nil
+	row[ColumnArchived] = false
 	t.ids = append(t.ids, id)
 	t.rows[id] = row
 	return id

@@ -161,7 +161,7 @@ func runUpdate(t Table, c *compiler, s *updateStmt) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		if col.Name == ColumnID || col.Name == ColumnCtime || col.Name == ColumnMtime {
+		if isSystem(col.Name) {
 			return nil, errorf("column %q is read-only", col.Name)
 		}
 		if seen[col.Name] {

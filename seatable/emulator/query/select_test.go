@@ -21,7 +21,8 @@ func TestSelectProjection(t *testing.T) {
 		for _, c := range res.Columns {
 			got = append(got, c.Name)
 		}
-		want := []string{"Name", "Amount", "Status", "Tags", "Due", "Done", "Order ID", "_id", "_ctime", "_mtime"}
+		want := []string{"Name", "Amount", "Status", "Tags", "Due", "Done", "Order ID",
+			"_id", "_ctime", "_mtime", "_creator", "_last_modifier", "_locked", "_locked_by", "_archived"}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("columns = %v, want %v", got, want)
 		}
@@ -34,6 +35,22 @@ func TestSelectProjection(t *testing.T) {
 		}
 		if len(row) != len(want) {
 			t.Errorf("row has %d keys, want %d", len(row), len(want))
+		}
+	})
+
+	t.Run("system columns by name", func(t *testing.T) {
+		res, err := Run(cat, "SELECT _creator, _locked FROM Orders WHERE _archived = false LIMIT 1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Rows) != 1 || res.Rows[0]["_creator"] != "a@auth.local" || res.Rows[0]["_locked"] != nil {
+			t.Fatalf("rows = %v", res.Rows)
+		}
+		if len(res.Columns) != 2 || res.Columns[0].Type != "creator" {
+			t.Errorf("columns = %+v", res.Columns)
+		}
+		if _, err := Run(cat, "UPDATE Orders SET _locked_by = 'x'", nil); err == nil {
+			t.Error("UPDATE of a system column succeeded")
 		}
 	})
 
