@@ -56,6 +56,22 @@ func (q *Queue) PublishEvents(ctx context.Context, evs []seaflow.Event) error {
 	return publishEach(ctx, q, "publish events", evs, eventMsg)
 }
 
+// StoreEvent stores ev and reports whether the stream already held an
+// event with its id within the dedupe window (then nothing new is stored:
+// the first one stands). It returns once the server answered. An error
+// means the event may or may not be stored; storing it again is safe.
+func (q *Queue) StoreEvent(ctx context.Context, ev seaflow.Event) (duplicate bool, err error) {
+	m, err := eventMsg(ev)
+	if err != nil {
+		return false, err
+	}
+	ack, err := q.js.PublishMsg(ctx, m)
+	if err != nil {
+		return false, fmt.Errorf("publish event %s: %w", ev.ID, err)
+	}
+	return ack.Duplicate, nil
+}
+
 func eventMsg(ev seaflow.Event) (*nats.Msg, error) {
 	if ev.ID == "" {
 		return nil, errors.New("publish event: event has no id")

@@ -237,3 +237,43 @@ func TestCloseWhileConsuming(t *testing.T) {
 	}
 	stop() // returns: the consumer ends with the connection
 }
+
+// TestStoreEventDedupesAcrossRestarts: an event id stored once is a
+// duplicate when it comes again, also after the store was closed and
+// reopened (the server rebuilds the ids of the dedupe window from the
+// stream), and the window is the configured 7 days, not NATS's default 2
+// minutes.
+func TestStoreEventDedupesAcrossRestarts(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	q, err := Open(ctx, Options{Dir: dir, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := testEvent("webhook/shop/order-42")
+	if dup, err := q.StoreEvent(ctx, ev); err != nil || dup {
+		t.Fatalf("first store: dup %v, %v", dup, err)
+	}
+	if dup, err := q.StoreEvent(ctx, ev); err != nil || !dup {
+		t.Fatalf("second store: dup %v, %v; want a duplicate", dup, err)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	q, err = Open(ctx, Options{Dir: dir, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	if dup, err := q.StoreEvent(ctx, ev); err != nil || !dup {
+		t.Fatalf("store after a restart: dup %v, %v; want a duplicate", dup, err)
+	}
+	info, err := q.events.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Config.Duplicates != DefaultEventsDedupeWindow || info.State.Msgs != 1 {
+		t.Fatalf("events: window %s, %d messages; want 168h and 1", info.Config.Duplicates, info.State.Msgs)
+	}
+}

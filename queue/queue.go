@@ -72,6 +72,13 @@ const (
 	// DefaultEventsMaxAge is how long the EVENTS stream keeps events, so
 	// `seaflow replay` can reach back that far.
 	DefaultEventsMaxAge = 7 * 24 * time.Hour
+	// DefaultEventsDedupeWindow is how long an event id is remembered: an
+	// event sent again within it (a SeaTable redelivery, an
+	// Idempotency-Key re-sent, a signed request replayed, a cron tick two
+	// replicas fire) is stored once. The server keeps the ids of the
+	// window's events (about 100 bytes each) and rebuilds them from the
+	// stream on a restart.
+	DefaultEventsDedupeWindow = 7 * 24 * time.Hour
 	// DefaultExternalReplicas is the replica count on an external cluster.
 	DefaultExternalReplicas = 3
 )
@@ -104,10 +111,15 @@ type Options struct {
 	// acked only once a majority has it, which covers a single machine's
 	// power cut.
 	SyncAlways bool
-	// DuplicateWindow is how long EVENTS and OPS drop a message whose
-	// Nats-Msg-Id (Event.ID, Op.ID) was already stored. Zero means
-	// DefaultDuplicateWindow (2 minutes).
+	// DuplicateWindow is how long OPS drops an op whose Nats-Msg-Id
+	// (Op.ID) was already stored. Zero means DefaultDuplicateWindow (2
+	// minutes).
 	DuplicateWindow time.Duration
+	// EventsDedupeWindow is how long EVENTS drops an event whose id was
+	// already stored (storage.dedupe_window). Zero means
+	// DefaultEventsDedupeWindow (7 days); it is cut to EventsMaxAge when
+	// that is shorter (the ids are those of the events kept).
+	EventsDedupeWindow time.Duration
 	// EventsMaxAge is how long events are kept. Zero means
 	// DefaultEventsMaxAge (7 days).
 	EventsMaxAge time.Duration
@@ -187,6 +199,10 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	if o.EventsMaxAge == 0 {
 		o.EventsMaxAge = DefaultEventsMaxAge
 	}
+	if o.EventsDedupeWindow == 0 {
+		o.EventsDedupeWindow = DefaultEventsDedupeWindow
+	}
+	o.EventsDedupeWindow = min(o.EventsDedupeWindow, o.EventsMaxAge)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -322,7 +338,7 @@ func (q *Queue) setup(ctx context.Context) error {
 			Subjects:    []string{eventsPrefix + ">"},
 			Retention:   jetstream.LimitsPolicy,
 			MaxAge:      q.o.EventsMaxAge,
-			Duplicates:  q.o.DuplicateWindow,
+			Duplicates:  max(q.o.EventsDedupeWindow, q.o.DuplicateWindow),
 			Storage:     jetstream.FileStorage,
 			Replicas:    q.o.Replicas,
 			Discard:     jetstream.DiscardOld,

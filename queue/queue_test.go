@@ -125,7 +125,7 @@ func TestReopenKeepsDataAndIsIdempotent(t *testing.T) {
 
 	// Reopen on the same directory with a changed option: the streams are
 	// updated in place and keep their messages.
-	q, err = Open(ctx, Options{Dir: dir, DuplicateWindow: 5 * time.Minute, Logger: testLogger(t)})
+	q, err = Open(ctx, Options{Dir: dir, DuplicateWindow: 5 * time.Minute, EventsDedupeWindow: time.Hour, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
@@ -134,8 +134,11 @@ func TestReopenKeepsDataAndIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatalf("events info: %v", err)
 	}
-	if info.Config.Duplicates != 5*time.Minute {
-		t.Errorf("duplicate window after reopen = %s, want 5m", info.Config.Duplicates)
+	if info.Config.Duplicates != time.Hour {
+		t.Errorf("events dedupe window after reopen = %s, want 1h", info.Config.Duplicates)
+	}
+	if oi, err := q.ops.Info(ctx); err != nil || oi.Config.Duplicates != 5*time.Minute {
+		t.Errorf("ops duplicate window after reopen = %v, %v; want 5m", oi.Config.Duplicates, err)
 	}
 	if info.Config.MaxAge != DefaultEventsMaxAge || info.Config.Retention != jetstream.LimitsPolicy {
 		t.Errorf("events config = %+v", info.Config)

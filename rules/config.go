@@ -92,6 +92,13 @@ type StorageConfig struct {
 	// a process crash loses nothing acknowledged, a power cut can lose the
 	// last 2 minutes). Ignored with NATSURL (the cluster's own setting).
 	SyncAlways bool
+	// DedupeWindow is how long an event id is remembered: an event that
+	// comes again within it (a SeaTable redelivery, a re-sent
+	// Idempotency-Key, a replayed signed request, a cron tick fired by two
+	// replicas) is stored once, across restarts and replicas. Default
+	// DefaultDedupeWindow (7 days); a duration or days; at most the 7 days
+	// events are kept.
+	DedupeWindow time.Duration
 	// DeadMaxAge is how long a dead letter is kept; older ones are
 	// dropped. Default DefaultDeadMaxAge; written as a duration or days
 	// ("720h", "30d"); must be positive.
@@ -104,6 +111,9 @@ type StorageConfig struct {
 	// with a unit (KiB, MiB, GiB, KB, MB, GB); must be positive.
 	DeadMaxBytes int64
 }
+
+// DefaultDedupeWindow is storage.dedupe_window when it is absent.
+const DefaultDedupeWindow = 7 * 24 * time.Hour
 
 // Defaults of the dead-letter retention (storage.dead_max_*).
 const (
@@ -239,7 +249,7 @@ type NATSConfig struct {
 func DefaultConfig() *Config {
 	return &Config{
 		Server:  ServerConfig{Listen: DefaultListen, Auth: AuthToken},
-		Storage: StorageConfig{Dir: DefaultDataDir, DeadMaxAge: DefaultDeadMaxAge, DeadMaxMessages: DefaultDeadMaxMessages, DeadMaxBytes: DefaultDeadMaxBytes},
+		Storage: StorageConfig{Dir: DefaultDataDir, DedupeWindow: DefaultDedupeWindow, DeadMaxAge: DefaultDeadMaxAge, DeadMaxMessages: DefaultDeadMaxMessages, DeadMaxBytes: DefaultDeadMaxBytes},
 		Bases:   map[string]*BaseConfig{},
 	}
 }

@@ -336,6 +336,15 @@ func (d *decoder) storage(n *yaml.Node, s *StorageConfig) {
 	if e, ok := f["sync_always"]; ok {
 		s.SyncAlways, _ = d.boolean(e.val, "storage.sync_always")
 	}
+	if e, ok := f["dedupe_window"]; ok {
+		if v, ok := d.str(e.val, "storage.dedupe_window"); ok {
+			if w, err := seaflow.ParseWindow(v); err != nil || w.Month || w.Span > DefaultDedupeWindow {
+				d.errorf(e.val, "storage.dedupe_window", "%q is not a duration from 1s to 7d (events are kept 7 days)", v)
+			} else {
+				s.DedupeWindow = w.Span
+			}
+		}
+	}
 	if e, ok := f["dead_max_age"]; ok {
 		if v, ok := d.str(e.val, "storage.dead_max_age"); ok {
 			if w, err := seaflow.ParseWindow(v); err != nil || w.Month {

@@ -122,6 +122,7 @@ var ConfigKeys = object("", "A seaflow config file: server, storage, bases, webh
 		str("dir", "Data directory of the embedded NATS server; default "+DefaultDataDir+"."),
 		str("nats_url", "Comma-separated URLs of an existing JetStream cluster; empty = embedded server."),
 		boolean("sync_always", "fsync every write before acknowledging it (default false: files sync every 2 minutes)."),
+		str("dedupe_window", "How long an event id is remembered, so an event sent again is stored once (a duration or days, at most 7d); default 7d."),
 		str("dead_max_age", "How long dead letters are kept (a duration or days like 30d); default 30d."),
 		integer("dead_max_messages", "At most this many dead letters are kept, the oldest dropped first; default 100000."),
 		str("dead_max_bytes", "At most this much dead-letter data is kept (like 256MiB); default 256MiB."),

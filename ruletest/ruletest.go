@@ -394,9 +394,9 @@ func sign(hook *rules.WebhookConfig, hdr http.Header, body []byte) {
 // eventSink keeps what the intake stores.
 type eventSink struct{ events []seaflow.Event }
 
-func (s *eventSink) Accept(_ context.Context, evs ...seaflow.Event) error {
-	s.events = append(s.events, evs...)
-	return nil
+func (s *eventSink) Accept(_ context.Context, ev seaflow.Event) (bool, error) {
+	s.events = append(s.events, ev)
+	return false, nil
 }
 
 // fixedClock is a clock stopped at the case's now.

@@ -333,7 +333,7 @@ func (c *Cron) fireDue(ctx context.Context, entries []*cronEntry, now time.Time)
 func (c *Cron) fire(ctx context.Context, e *cronEntry, now time.Time) {
 	scheduled := e.tick()
 	ev := CronEvent(e.Rule, scheduled)
-	if err := c.sink.Accept(ctx, ev); err != nil {
+	if _, err := c.sink.Accept(ctx, ev); err != nil {
 		if ctx.Err() != nil {
 			return
 		}

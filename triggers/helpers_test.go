@@ -93,6 +93,7 @@ type memSink struct {
 	calls  int
 	tried  []string // ids of every Accept call, stored or refused
 	fail   int      // refuse this many calls first
+	dedupe bool     // report an id stored before as a duplicate, as the queue does
 	events chan seaflow.Event
 
 	block   bool
@@ -108,31 +109,33 @@ func newMemSink() *memSink {
 
 var errSinkDown = errors.New("events stream unavailable")
 
-func (s *memSink) Accept(ctx context.Context, evs ...seaflow.Event) error {
+func (s *memSink) Accept(ctx context.Context, ev seaflow.Event) (bool, error) {
 	if s.block {
 		s.entered <- struct{}{}
 		select {
 		case <-s.release:
 		case <-ctx.Done():
-			return ctx.Err()
+			return false, ctx.Err()
 		}
 	}
 	s.mu.Lock()
 	s.calls++
-	for _, ev := range evs {
-		s.tried = append(s.tried, ev.ID)
-	}
+	s.tried = append(s.tried, ev.ID)
 	if s.fail > 0 {
 		s.fail--
 		s.mu.Unlock()
-		return errSinkDown
+		return false, errSinkDown
 	}
-	s.stored = append(s.stored, evs...)
+	for _, old := range s.stored {
+		if s.dedupe && old.ID == ev.ID {
+			s.mu.Unlock()
+			return true, nil
+		}
+	}
+	s.stored = append(s.stored, ev)
 	s.mu.Unlock()
-	for _, ev := range evs {
-		s.events <- ev
-	}
-	return nil
+	s.events <- ev
+	return false, nil
 }
 
 func (s *memSink) all() []seaflow.Event {

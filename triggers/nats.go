@@ -230,7 +230,7 @@ func (n *NATS) handle(ctx context.Context, subscribed string, msg *nats.Msg) {
 	if ev.ID == "" {
 		ev.ID = id
 	}
-	if err := n.sink.Accept(ctx, ev); err != nil {
+	if _, err := n.sink.Accept(ctx, ev); err != nil {
 		n.log.Error().Err(err).Str("subject", msg.Subject).Str("event_id", ev.ID).Msg("nats event not stored")
 		switch {
 		case js && n.nakWait > 0:

@@ -135,9 +135,18 @@ func (w *Webhooks) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if ev.Error != "" {
 		w.log.Warn().Str("webhook", hook.Name).Str("event_id", ev.ID).Str("reason", ev.Error).Msg("webhook body not understood; stored as a failed event")
 	}
-	if err := w.sink.Accept(r.Context(), ev); err != nil {
+	dup, err := w.sink.Accept(r.Context(), ev)
+	if err != nil {
+		// Whether it was stored is not known (a timeout may come after the
+		// write): the id lets a retry that carries it (an Idempotency-Key,
+		// the same signed body) be recognised as the same event.
 		w.log.Error().Err(err).Str("webhook", hook.Name).Str("event_id", ev.ID).Msg("webhook event not stored")
-		writeJSON(rw, http.StatusServiceUnavailable, map[string]string{"error": "event could not be stored; retry later"})
+		writeJSON(rw, http.StatusServiceUnavailable, map[string]string{"error": "event could not be stored; retry later", "id": ev.ID})
+		return
+	}
+	if dup {
+		w.log.Debug().Str("webhook", hook.Name).Str("event_id", ev.ID).Msg("webhook event already stored")
+		writeJSON(rw, http.StatusOK, map[string]string{"id": ev.ID, "status": "duplicate"})
 		return
 	}
 	w.log.Debug().Str("webhook", hook.Name).Str("event_id", ev.ID).Msg("webhook event accepted")

@@ -455,11 +455,11 @@ func (s *countSink) count() int {
 	return s.n
 }
 
-func (s *countSink) Accept(_ context.Context, evs ...seaflow.Event) error {
+func (s *countSink) Accept(_ context.Context, _ seaflow.Event) (bool, error) {
 	s.mu.Lock()
-	s.n += len(evs)
+	s.n++
 	s.mu.Unlock()
-	return nil
+	return false, nil
 }
 
 // BenchmarkWebhookAccept measures one signed SeaTable webhook from request to
@@ -481,5 +481,42 @@ func BenchmarkWebhookAccept(b *testing.B) {
 		if rec.Code != http.StatusAccepted {
 			b.Fatalf("status %d: %s", rec.Code, rec.Body.String())
 		}
+	}
+}
+
+// TestWebhookDuplicateAnswers200: a request whose event the store already
+// holds (the same SeaTable change delivered again, the same
+// Idempotency-Key, the same signed HMAC body) is answered 200 with the
+// original id and stores nothing new; a store failure answers 503 with the
+// id, so a retry that carries it is recognised.
+func TestWebhookDuplicateAnswers200(t *testing.T) {
+	t.Parallel()
+	w, b := setupWebhooks(t)
+	b.sink.dedupe = true
+	good := seaTableBody("1649929622.589")
+	json1 := []byte(`{"order": 42}`)
+	reqs := []request{
+		{path: "/hooks/crm", header: map[string]string{"Content-Type": seaTableCT, "X-SeaTable-Signature": "sha256=" + sign(crmSecret, good)}, body: good},
+		{path: "/hooks/shop", header: map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + shopToken, "Idempotency-Key": "order-42"}, body: json1},
+		{path: "/hooks/hub", header: map[string]string{"Content-Type": "application/json", hubHeader: "sha256=" + sign(hubSecret, json1)}, body: json1},
+	}
+	for _, req := range reqs {
+		first := req.do(w)
+		again := req.do(w)
+		if first.Code != http.StatusAccepted || again.Code != http.StatusOK {
+			t.Fatalf("%s: status %d then %d, want 202 then 200", req.path, first.Code, again.Code)
+		}
+		a, b := jsonBody(t, first), jsonBody(t, again)
+		if a["id"] == "" || b["id"] != a["id"] || b["status"] != "duplicate" {
+			t.Fatalf("%s: answers %v then %v, want the original id", req.path, a, b)
+		}
+	}
+	if n := len(b.sink.all()); n != len(reqs) {
+		t.Fatalf("stored %d events, want %d", n, len(reqs))
+	}
+	b.sink.fail = 1
+	rec := reqs[1].do(w)
+	if body := jsonBody(t, rec); rec.Code != http.StatusServiceUnavailable || body["id"] != "webhook/shop/order-42" {
+		t.Fatalf("store failure: %d %v, want 503 with the id", rec.Code, body)
 	}
 }

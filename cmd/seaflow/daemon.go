@@ -97,10 +97,11 @@ type daemon struct {
 	ready      chan struct{}
 }
 
-// sinkFunc adapts the queue's durable publish to triggers.Sink.
-type sinkFunc func(ctx context.Context, evs ...seaflow.Event) error
+// sinkFunc adapts the queue's durable store to triggers.Sink.
+type sinkFunc func(ctx context.Context, ev seaflow.Event) (duplicate bool, err error)
 
-func (f sinkFunc) Accept(ctx context.Context, evs ...seaflow.Event) error { return f(ctx, evs...) }
+// Accept stores ev (triggers.Sink).
+func (f sinkFunc) Accept(ctx context.Context, ev seaflow.Event) (bool, error) { return f(ctx, ev) }
 
 func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) (*daemon, error) {
 	clock := opts.Clock
@@ -160,7 +161,7 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 func (d *daemon) startStorage(parent context.Context, cfg *rules.Config) error {
 	q, err := queue.Open(parent, queue.Options{
 		Dir: cfg.Storage.Dir, URL: cfg.Storage.NATSURL, SyncAlways: cfg.Storage.SyncAlways, Listen: cfg.NATS.Listen,
-		AcceptDataLoss: d.opts.AcceptDataLoss, CheckEvery: d.opts.CheckEvery,
+		AcceptDataLoss: d.opts.AcceptDataLoss, CheckEvery: d.opts.CheckEvery, EventsDedupeWindow: cfg.Storage.DedupeWindow,
 		DeadMaxAge: cfg.Storage.DeadMaxAge, DeadMaxMsgs: int64(cfg.Storage.DeadMaxMessages), DeadMaxBytes: cfg.Storage.DeadMaxBytes,
 		Logger: d.log.With().Str("component", "queue").Logger(),
 	})
@@ -243,13 +244,13 @@ func (d *daemon) startRunner(ctx context.Context, cfg *rules.Config) error {
 // startTriggers starts the triggers: webhooks, cron, NATS → EVENTS.
 func (d *daemon) startTriggers(ctx context.Context, cfg *rules.Config) error {
 	clock := d.opts.Clock
-	d.sink = countingSink(func(ctx context.Context, evs ...seaflow.Event) error {
+	d.sink = countingSink(func(ctx context.Context, ev seaflow.Event) (bool, error) {
 		// Bounded well below the HTTP write timeout, so a storage outage
 		// (a full disk, a lost cluster) answers 503 instead of a dropped
 		// connection.
 		ctx, cancel := context.WithTimeout(ctx, intakeTimeout)
 		defer cancel()
-		return d.q.PublishEvents(ctx, evs)
+		return d.q.StoreEvent(ctx, ev)
 	}, d.metrics)
 	d.hooks = triggers.NewWebhooks(cfg.Webhooks, d.sink, clock, d.log.With().Str("component", "webhooks").Logger())
 	cron, err := triggers.NewCron(cronJobs(cfg), d.sink, d.q.CronCursor(), clock, d.log.With().Str("component", "cron").Logger())

@@ -56,14 +56,12 @@ func (d countingDead) DeadLetter(ctx context.Context, op seaflow.Op, reason stri
 
 // countingSink counts the events the triggers store, by source.
 func countingSink(next sinkFunc, m *metrics.Metrics) sinkFunc {
-	return func(ctx context.Context, evs ...seaflow.Event) error {
-		if err := next(ctx, evs...); err != nil {
-			return err
-		}
-		for _, ev := range evs {
+	return func(ctx context.Context, ev seaflow.Event) (bool, error) {
+		dup, err := next(ctx, ev)
+		if err == nil && !dup {
 			m.EventReceived(string(ev.Source))
 		}
-		return nil
+		return dup, err
 	}
 }
 

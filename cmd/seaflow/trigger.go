@@ -70,8 +70,7 @@ func (d *daemon) serveTrigger(w http.ResponseWriter, r *http.Request) {
 	ev := triggers.ManualCronEvent(name, d.opts.Clock.Now())
 	ctx, cancel := context.WithTimeout(r.Context(), intakeTimeout)
 	defer cancel()
-	store := countingSink(func(ctx context.Context, evs ...seaflow.Event) error { return d.q.PublishEvents(ctx, evs) }, d.metrics)
-	if err := store(ctx, ev); err != nil {
+	if _, err := d.sink(ctx, ev); err != nil {
 		d.log.Error().Err(err).Str("rule", name).Str("event_id", ev.ID).Msg("manual cron event not stored")
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the event could not be stored; retry later"})
 		return
