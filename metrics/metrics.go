@@ -31,6 +31,7 @@ type Metrics struct {
 	api429         *prometheus.CounterVec
 	deadLettered   *prometheus.CounterVec
 	reload         reloadMetrics
+	intake         intakeMetrics
 	adminRefused   *prometheus.CounterVec
 
 	snap *snapshotCollector
@@ -84,6 +85,7 @@ func New() *Metrics {
 			Help: "Row operations moved to the dead-letter list.",
 		}, []string{"base"}),
 		reload:       newReloadMetrics(),
+		intake:       newIntakeMetrics(),
 		adminRefused: newAdminRefused(),
 		snap:         newSnapshotCollector(),
 	}
@@ -96,6 +98,7 @@ func New() *Metrics {
 		m.apiCalls, m.apiRows, m.apiDuration, m.api429,
 		m.deadLettered,
 		m.reload.ok, m.reload.last,
+		m.intake.wrongBase,
 		m.adminRefused,
 		m.snap,
 	)

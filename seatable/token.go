@@ -20,6 +20,15 @@ const tokenEndpoint = "/api/v2.1/dtable/app-access-token/"
 // opExchange is the Op of errors and Calls of the token exchange.
 const opExchange = "token exchange"
 
+// KnownBaseUUID returns the uuid of the client's base as the last token
+// exchange reported it, without calling SeaTable; ok is false before the
+// first exchange succeeded.
+func (c *Client) KnownBaseUUID() (uuid string, ok bool) {
+	c.tok.mu.Lock()
+	defer c.tok.mu.Unlock()
+	return c.tok.tok.uuid, c.tok.tok.uuid != ""
+}
+
 // BaseUUID returns the uuid of the client's base as the token exchange
 // reports it (36 characters with dashes), exchanging the API token first if
 // no valid base token is cached.

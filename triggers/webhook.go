@@ -18,6 +18,7 @@ import (
 
 	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/rules"
+	"github.com/seaflow/seaflow/seatable"
 )
 
 // Body limits, in bytes.
@@ -44,6 +45,11 @@ type Webhooks struct {
 	log    zerolog.Logger
 	hooks  atomic.Pointer[map[string]*rules.WebhookConfig] // by path
 	limits limiters
+	// baseUUID, when set, gives the uuid of a configured base (see
+	// BindBases).
+	baseUUID func(base string) (uuid string, known bool)
+	// wrongBase, when set, is called for every refused wrong-base request.
+	wrongBase func(hook string)
 }
 
 var _ http.Handler = (*Webhooks)(nil)
@@ -53,6 +59,15 @@ func NewWebhooks(hooks []*rules.WebhookConfig, sink Sink, clock seaflow.Clock, l
 	w := &Webhooks{sink: sink, clock: clock, log: log}
 	w.Update(hooks)
 	return w
+}
+
+// BindBases makes SeaTable webhooks check that a body comes from their
+// configured base: uuid gives the base's uuid as SeaTable reports it
+// (known false while no exchange has told it: such bodies are accepted),
+// and a body of another base is refused 403 with a JSON reason, stored
+// nowhere, and counted through refused. Call it before serving.
+func (w *Webhooks) BindBases(uuid func(base string) (string, bool), refused func(hook string)) {
+	w.baseUUID, w.wrongBase = uuid, refused
 }
 
 // Update replaces the served hooks at once (a reload): requests after it
@@ -127,6 +142,13 @@ func (w *Webhooks) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		w.refuse(rw, r, hook.Name, http.StatusBadRequest, "body is not valid JSON")
 		return
 	}
+	if hook.SeaTable != nil && !w.fromBase(hook, body) {
+		if w.wrongBase != nil {
+			w.wrongBase(hook.Name)
+		}
+		w.refuse(rw, r, hook.Name, http.StatusForbidden, "the body comes from another base than "+hook.SeaTable.Base+" (data.dtable_uuid does not match): point this SeaTable webhook at the webhook of its own base")
+		return
+	}
 	ev, err := decodeWebhook(hook, requestID(hook, r.Header), body, w.clock.Now())
 	if err != nil {
 		w.refuse(rw, r, hook.Name, http.StatusBadRequest, "decode body: "+err.Error())
@@ -151,6 +173,28 @@ func (w *Webhooks) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	w.log.Debug().Str("webhook", hook.Name).Str("event_id", ev.ID).Msg("webhook event accepted")
 	writeJSON(rw, http.StatusAccepted, map[string]string{"id": ev.ID, "status": "accepted"})
+}
+
+// fromBase reports whether a SeaTable body's dtable_uuid is the hook's
+// base's, or cannot be told (no uuid in the body, the base's uuid not
+// known yet).
+func (w *Webhooks) fromBase(hook *rules.WebhookConfig, body []byte) bool {
+	if w.baseUUID == nil {
+		return true
+	}
+	want, known := w.baseUUID(hook.SeaTable.Base)
+	if !known {
+		return true
+	}
+	var probe struct {
+		Data struct {
+			UUID string `json:"dtable_uuid"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(body, &probe) != nil || probe.Data.UUID == "" {
+		return true
+	}
+	return seatable.CanonicalUUID(probe.Data.UUID) == seatable.CanonicalUUID(want)
 }
 
 // refuse answers a request that is not stored.

@@ -520,3 +520,40 @@ func TestWebhookDuplicateAnswers200(t *testing.T) {
 		t.Fatalf("store failure: %d %v, want 503 with the id", rec.Code, body)
 	}
 }
+
+// TestWebhookRefusesAnotherBase: a correctly signed SeaTable body whose
+// dtable_uuid is not the webhook's base (another base's webhook pointed at
+// this URL, sharing the secret) is refused 403 with a JSON reason and
+// stored nowhere; the base's own bodies, and any body while the base's
+// uuid is not known yet, are accepted.
+func TestWebhookRefusesAnotherBase(t *testing.T) {
+	t.Parallel()
+	w, b := setupWebhooks(t)
+	known := true
+	var refused []string
+	w.BindBases(func(base string) (string, bool) {
+		if base != "crm" {
+			t.Errorf("asked for base %q", base)
+		}
+		return "FAE0A3A4-2BA9-4DF8-8E83-03FD385E37DE", known
+	}, func(hook string) { refused = append(refused, hook) })
+	own := seaTableBody("1649929622.589")
+	other := bytes.Replace(seaTableBody("1649929622.589"), []byte("fae0a3a42ba94df88e8303fd385e37de"), []byte("0123456789abcdef0123456789abcdef"), 1)
+	send := func(body []byte) *httptest.ResponseRecorder {
+		return request{path: "/hooks/crm", header: map[string]string{"Content-Type": seaTableCT, "X-SeaTable-Signature": "sha256=" + sign(crmSecret, body)}, body: body}.do(w)
+	}
+	if rec := send(own); rec.Code != http.StatusAccepted {
+		t.Fatalf("own base: %d %s", rec.Code, rec.Body.String())
+	}
+	rec := send(other)
+	if rec.Code != http.StatusForbidden || !strings.Contains(jsonBody(t, rec)["error"], "another base than crm") {
+		t.Fatalf("other base: %d %s, want 403 with the reason", rec.Code, rec.Body.String())
+	}
+	if n := len(b.sink.all()); n != 1 || len(refused) != 1 || refused[0] != "crm-changes" {
+		t.Fatalf("stored %d, refusals counted %v; want 1 and [crm-changes]", n, refused)
+	}
+	known = false
+	if rec := send(other); rec.Code != http.StatusAccepted {
+		t.Fatalf("base uuid not known yet: %d, want the body accepted", rec.Code)
+	}
+}

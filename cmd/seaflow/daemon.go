@@ -253,6 +253,24 @@ func (d *daemon) startTriggers(ctx context.Context, cfg *rules.Config) error {
 		return d.q.StoreEvent(ctx, ev)
 	}, d.metrics)
 	d.hooks = triggers.NewWebhooks(cfg.Webhooks, d.sink, clock, d.log.With().Str("component", "webhooks").Logger())
+	d.hooks.BindBases(func(base string) (string, bool) {
+		c, ok := d.clients.get(base)
+		if !ok {
+			return "", false
+		}
+		return c.KnownBaseUUID()
+	}, d.metrics.WebhookWrongBase)
+	// Learn the uuid of every base a SeaTable webhook belongs to (the
+	// exchange the first call would make anyway), so the intake can tell a
+	// body of another base from the start.
+	for _, w := range cfg.Webhooks {
+		if w.SeaTable == nil {
+			continue
+		}
+		if c, ok := d.clients.get(w.SeaTable.Base); ok {
+			go func() { _, _ = c.BaseUUID(ctx) }()
+		}
+	}
 	cron, err := triggers.NewCron(cronJobs(cfg), d.sink, d.q.CronCursor(), clock, d.log.With().Str("component", "cron").Logger())
 	if err != nil {
 		return fmt.Errorf("cron: %w", err)
