@@ -29,6 +29,10 @@ func startEmbedded(o Options, log zerolog.Logger, writeFailed, corrupt chan stri
 		SyncAlways: o.SyncAlways,
 		NoSigs:     true,
 		DontListen: true,
+		// Room for the largest event a trigger accepts (an 8 MiB SeaTable
+		// webhook) with its envelope; a larger event goes to the bodies
+		// store either way (see largeEvent).
+		MaxPayload: embeddedMaxPayload,
 	}
 	if o.Listen != "" {
 		host, port, err := net.SplitHostPort(o.Listen)

@@ -40,6 +40,9 @@ const (
 // id stored within the duplicate window is dropped and reported as success.
 func (q *Queue) PublishEvent(ctx context.Context, ev seaflow.Event) error {
 	m, err := eventMsg(ev)
+	if err == nil {
+		m, err = q.fitMsg(ctx, m)
+	}
 	if err != nil {
 		return err
 	}
@@ -53,7 +56,13 @@ func (q *Queue) PublishEvent(ctx context.Context, ev seaflow.Event) error {
 // acked. On error, some events may be stored: publishing the batch again is
 // safe (duplicates are dropped by id).
 func (q *Queue) PublishEvents(ctx context.Context, evs []seaflow.Event) error {
-	return publishEach(ctx, q, "publish events", evs, eventMsg)
+	return publishEach(ctx, q, "publish events", evs, func(ev seaflow.Event) (*nats.Msg, error) {
+		m, err := eventMsg(ev)
+		if err != nil {
+			return nil, err
+		}
+		return q.fitMsg(ctx, m)
+	})
 }
 
 // StoreEvent stores ev and reports whether the stream already held an
@@ -62,6 +71,9 @@ func (q *Queue) PublishEvents(ctx context.Context, evs []seaflow.Event) error {
 // means the event may or may not be stored; storing it again is safe.
 func (q *Queue) StoreEvent(ctx context.Context, ev seaflow.Event) (duplicate bool, err error) {
 	m, err := eventMsg(ev)
+	if err == nil {
+		m, err = q.fitMsg(ctx, m)
+	}
 	if err != nil {
 		return false, err
 	}
@@ -168,7 +180,14 @@ func (q *Queue) fetchEvent(ctx context.Context, cons jetstream.Consumer, handle 
 func (q *Queue) handleEvent(ctx context.Context, msg jetstream.Msg, handle func(context.Context, seaflow.Event) error, log zerolog.Logger) {
 	meta, _ := msg.Metadata()
 	var ev seaflow.Event
-	if err := json.Unmarshal(msg.Data(), &ev); err != nil {
+	data, err := q.msgData(ctx, msg)
+	if err != nil {
+		// The body store may be back later: leave the event for a retry.
+		log.Error().Err(err).Str("subject", msg.Subject()).Msg("event body unavailable")
+		_ = msg.NakWithDelay(q.retry.max)
+		return
+	}
+	if err := json.Unmarshal(data, &ev); err != nil {
 		l := log.Error().Err(err).Str("subject", msg.Subject())
 		if meta != nil {
 			l = l.Uint64("seq", meta.Sequence.Stream)
@@ -192,7 +211,7 @@ func (q *Queue) handleEvent(ctx context.Context, msg jetstream.Msg, handle func(
 			}
 		}
 	}()
-	err := handle(ctx, ev)
+	err = handle(ctx, ev)
 	close(keepAlive)
 
 	if err == nil {
@@ -257,7 +276,11 @@ func (q *Queue) ReplayEvents(ctx context.Context, since time.Time, fn func(seafl
 			return fmt.Errorf("replay events: %w", err)
 		}
 		var ev seaflow.Event
-		if err := json.Unmarshal(msg.Data(), &ev); err != nil {
+		data, err := q.msgData(ctx, msg)
+		if err == nil {
+			err = json.Unmarshal(data, &ev)
+		}
+		if err != nil {
 			q.log.Error().Err(err).Uint64("seq", meta.Sequence.Stream).Msg("undecodable event skipped in replay")
 		} else if err := fn(ev); err != nil {
 			return fmt.Errorf("replay event %s: %w", ev.ID, err)

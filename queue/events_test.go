@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -275,5 +276,36 @@ func TestStoreEventDedupesAcrossRestarts(t *testing.T) {
 	}
 	if info.Config.Duplicates != DefaultEventsDedupeWindow || info.State.Msgs != 1 {
 		t.Fatalf("events: window %s, %d messages; want 168h and 1", info.Config.Duplicates, info.State.Msgs)
+	}
+}
+
+// TestLargeEvent: an event larger than the server's max_payload (a
+// SeaTable webhook with a 3 MiB long-text cell against a server left at
+// NATS's 1 MiB default) is stored and read back whole, once.
+func TestLargeEvent(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	ns := startServer(t, true)
+	q, err := Open(ctx, Options{URL: ns.ClientURL(), Replicas: 1, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	ev := testEvent("big")
+	ev.Row = map[string]any{"Notes": strings.Repeat("n", 3<<20)}
+	if dup, err := q.StoreEvent(ctx, ev); err != nil || dup {
+		t.Fatalf("store: %v %v", dup, err)
+	}
+	if dup, err := q.StoreEvent(ctx, ev); err != nil || !dup {
+		t.Fatalf("store again: %v %v, want a duplicate", dup, err)
+	}
+	got := make(chan seaflow.Event, 1)
+	stop, err := q.ConsumeEvents(ctx, "runner", func(_ context.Context, ev seaflow.Event) error { got <- ev; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if ev := <-got; ev.ID != "big" || len(ev.Row["Notes"].(string)) != 3<<20 {
+		t.Fatalf("read back %s with %d bytes of notes", ev.ID, len(ev.Row["Notes"].(string)))
 	}
 }

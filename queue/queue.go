@@ -156,6 +156,8 @@ type Queue struct {
 	o   Options
 	log zerolog.Logger
 	now func() time.Time
+	// large is the store of events too large for one message.
+	large bodies
 
 	ns        *server.Server // nil with an external URL
 	stopWatch chan struct{}  // stops watchStore

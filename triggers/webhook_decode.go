@@ -50,10 +50,8 @@ func decodeWebhook(h *rules.WebhookConfig, id string, body []byte, received time
 		ev.Error = "SeaTable body not understood: " + err.Error()
 		return ev, nil
 	}
-	var decoded any
-	_ = json.Unmarshal(body, &decoded) // ParseWebhook has read it as JSON
 	ev.ID = st.ID()
-	ev.Body = decoded
+	ev.Body = envelope(body)
 	ev.OpType = st.OpType
 	ev.Table = st.TableName
 	ev.RowID = st.RowID
@@ -69,6 +67,19 @@ func decodeWebhook(h *rules.WebhookConfig, id string, body []byte, received time
 		ev.Old[cell.ColumnName] = old
 	}
 	return ev, nil
+}
+
+// envelope is a SeaTable body as rules see it in `body`: the payload
+// without data.row_data, whose cells are in row and old, so an event
+// stores each cell once (a 350 kB long-text edit is stored as 350 kB, not
+// three times that).
+func envelope(body []byte) any {
+	var decoded map[string]any
+	_ = json.Unmarshal(body, &decoded) // ParseWebhook has read it as JSON
+	if data, ok := decoded["data"].(map[string]any); ok {
+		delete(data, "row_data")
+	}
+	return decoded
 }
 
 // NATSEvent turns a NATS message into an event. data is decoded as JSON
