@@ -36,8 +36,21 @@ type Event struct {
 	// name, with select options as names and dates as time values.
 	Row map[string]any `json:"row,omitempty"`
 	Old map[string]any `json:"old,omitempty"`
-	// Self is true when seaflow itself made the change the webhook reports.
+	// Self is true when seaflow itself made the change the webhook reports:
+	// every changed cell is one seaflow wrote, with that value (the loop
+	// guard, package loopguard).
 	Self bool `json:"self,omitempty"`
+	// SelfColumns are the changed cells that match a write seaflow made,
+	// also when the event as a whole is a user's (a mixed edit).
+	SelfColumns []string `json:"self_columns,omitempty"`
+	// AutoColumns are the changed cells SeaTable fills in itself
+	// (creator, ctime, last-modifier, mtime, formulas, auto-numbers): no
+	// one's edit, left out when the loop guard compares.
+	AutoColumns []string `json:"auto_columns,omitempty"`
+	// BatchOpType is the op type SeaTable sent when it reported a batch
+	// (modify_rows, append_rows, …): OpType is then the single-row one
+	// (modify_row, …), for the row the event carries.
+	BatchOpType string `json:"batch_op_type,omitempty"`
 	// Depth counts rule-caused events in a chain (loop guard).
 	Depth int `json:"depth,omitempty"`
 

@@ -10,7 +10,7 @@ import (
 
 func TestExecuteDeadLettersUnknownColumns(t *testing.T) {
 	b := setup(t)
-	e := NewExecutor(b.rows)
+	e := NewExecutor(b.rows, nil)
 	ops := []seaflow.Op{
 		u("a", "", "r1", map[string]any{"n": 1}),
 		u("b", "", "r2", map[string]any{"Typo": 2, "n": 2}),
@@ -46,7 +46,7 @@ func TestExecuteDeadLettersUnknownColumns(t *testing.T) {
 
 func TestExecuteRefreshesMetadataForANewColumn(t *testing.T) {
 	b := setup(t)
-	e := NewExecutor(b.rows)
+	e := NewExecutor(b.rows, nil)
 	b.rows.columns = []string{"n"}
 	if out, _ := execAll(t, e, []seaflow.Op{u("a", "", "r1", map[string]any{"n": 1})}); len(out.Done) != 1 {
 		t.Fatalf("first write: %+v", out)
@@ -68,7 +68,7 @@ func TestExecuteRefreshesMetadataForANewColumn(t *testing.T) {
 
 func TestExecuteChecksTheUpsertKeyColumn(t *testing.T) {
 	b := setup(t)
-	e := NewExecutor(b.rows)
+	e := NewExecutor(b.rows, nil)
 	op := seaflow.Op{Kind: seaflow.KindUpsert, Base: "crm", Table: "T1", Key: "Missing", Values: map[string]any{"Missing": "x", "n": 1}}
 	out, calls := execAll(t, e, []seaflow.Op{op})
 	if len(out.Dead) != 1 || out.Dead[0].Reason != `table "T1" has no column "Missing" (SeaTable would drop the value silently)` {

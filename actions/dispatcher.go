@@ -71,16 +71,11 @@ type DispatcherConfig struct {
 	// OnCall, when set, is called after every call (metrics hook). It must
 	// be safe for concurrent use.
 	OnCall func(CallReport)
-	// OnWritten, when set, is called with the rows each successful call
-	// wrote (new rows included) and the chain depth of the ops that wrote
-	// them, for the loop guard. Rows an sql op touches are not reported.
-	// It must be safe for concurrent use.
-	OnWritten func(base, table string, rowIDs []string, depth int)
-	// OnSending, when set, is called before a batch is sent with the
-	// existing rows it targets (not appends, upserts or sql), so the loop
-	// guard knows them even when SeaTable's webhook for the write arrives
-	// before the write's response. It must be safe for concurrent use.
-	OnSending func(base, table string, rowIDs []string, depth int)
+	// Echoes, when set, learns every write before its call is sent (and
+	// the rows an append created after), for the loop guard: SeaTable may
+	// deliver the webhook for a write before the write's answer arrives.
+	// Nil means no loop guard.
+	Echoes EchoRecorder
 	// Rand returns numbers in [0, 1) to jitter backoffs; nil means math/rand/v2.
 	Rand func() float64
 	// RuleShare, when set, gives a rule's own budget on a base: the part of
@@ -147,7 +142,7 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 		d.linger[lane] = max(l, 0)
 	}
 	for name, rows := range cfg.Bases {
-		d.bases[name] = &baseLoops{exec: NewExecutor(rows)}
+		d.bases[name] = &baseLoops{exec: NewExecutor(rows, cfg.Echoes)}
 	}
 	if d.cfg.MaxHeld <= 0 {
 		d.cfg.MaxHeld = DefaultMaxHeld
@@ -208,7 +203,7 @@ func (d *Dispatcher) SetBase(base string, rows Rows) {
 	d.RemoveBase(base)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	b := &baseLoops{exec: NewExecutor(rows)}
+	b := &baseLoops{exec: NewExecutor(rows, d.cfg.Echoes)}
 	d.bases[base] = b
 	if d.running != nil && d.running.Err() == nil {
 		d.start(d.running, base, b)

@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/seaflow/seaflow"
+	"github.com/seaflow/seaflow/loopguard"
 	"github.com/seaflow/seaflow/seatable"
 )
 
@@ -138,24 +140,9 @@ func TestDispatcherIsolatesInvalidOps(t *testing.T) {
 		}
 		ops = append(ops, u(fmt.Sprint("op", i), seaflow.Normal, fmt.Sprintf("r%d", i), map[string]any{"n": v}))
 	}
-	var mu sync.Mutex
-	var written []string
-	b.cfg.OnWritten = func(base, table string, ids []string, depth int) {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, id := range ids {
-			written = append(written, fmt.Sprintf("%s/%s/%s/%d", base, table, id, depth))
-		}
-	}
 	b.source.push(ops...)
 	b.start(t)
 	waitUntil(t, b.n, "all ops settled", func() bool { return b.source.ackedCount() == 10 })
-	mu.Lock()
-	slices.Sort(written)
-	if want := []string{"crm/T1/r0/0", "crm/T1/r1/0", "crm/T1/r2/0", "crm/T1/r4/0", "crm/T1/r5/0", "crm/T1/r6/0", "crm/T1/r7/0", "crm/T1/r9/0"}; !slices.Equal(written, want) {
-		t.Errorf("written = %v, want %v", written, want)
-	}
-	mu.Unlock()
 
 	dead := b.dead.all()
 	if len(dead) != 2 || dead["op3"] != "bad value" || dead["op8"] != "bad value" {
@@ -443,32 +430,52 @@ func TestDispatcherRefusesIncompleteConfig(t *testing.T) {
 	}
 }
 
-func TestDispatcherMarksTargetRowsBeforeSending(t *testing.T) {
+// TestDispatcherTellsTheLoopGuardBeforeSending: every write reaches the
+// loop guard before its call is sent (SeaTable may deliver the webhook
+// before the answer), an append's row after; a write the guard cannot
+// record is not sent.
+func TestDispatcherTellsTheLoopGuardBeforeSending(t *testing.T) {
 	b := setup(t)
-	var mu sync.Mutex
-	var sending []string
-	sentBefore := map[string]bool{}
-	b.cfg.OnSending = func(base, table string, ids []string, depth int) {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, id := range ids {
-			sending = append(sending, fmt.Sprintf("%s/%s/%s/%d", base, table, id, depth))
-			// The row must not be written yet when it is announced.
-			sentBefore[id] = b.cell("T1", id, "n") != nil
+	writtenBefore := map[string]bool{}
+	echoes := &fakeEchoes{before: func(w loopguard.Write) {
+		if w.RowID != "" {
+			writtenBefore[w.RowID] = b.cell("T1", w.RowID, "n") != nil
 		}
-	}
+	}}
+	b.cfg.Echoes = echoes
 	op1 := u("op1", seaflow.Urgent, "r1", map[string]any{"n": 1})
 	op1.Depth = 2
 	b.source.push(op1, seaflow.Op{ID: "op2", Kind: seaflow.KindAppend, Base: "crm", Table: "T1", Lane: seaflow.Urgent, Values: map[string]any{"n": 2}})
 	b.start(t)
 	waitUntil(t, b.n, "both ops settled", func() bool { return b.source.ackedCount() == 2 })
-	mu.Lock()
-	defer mu.Unlock()
-	if !slices.Equal(sending, []string{"crm/T1/r1/2"}) {
-		t.Errorf("OnSending got %v, want only the updated row (appends have no id yet)", sending)
+	expected, appended := echoes.all()
+	slices.Sort(expected)
+	if want := []string{"append/T1//0", "update/T1/r1/2"}; !slices.Equal(expected, want) {
+		t.Errorf("expected echoes %v, want %v", expected, want)
 	}
-	if sentBefore["r1"] {
-		t.Errorf("OnSending ran after the row was written")
+	if writtenBefore["r1"] {
+		t.Error("the loop guard heard of the update after it landed")
+	}
+	if len(appended) != 1 {
+		t.Errorf("appended %v, want the new row", appended)
+	}
+}
+
+// TestDispatcherHoldsWritesTheGuardCannotRecord: when the loop guard's
+// store is down, the call is not sent (its echo would pass for a user's
+// edit) and the op stays queued.
+func TestDispatcherHoldsWritesTheGuardCannotRecord(t *testing.T) {
+	b := setup(t)
+	b.cfg.Echoes = &fakeEchoes{fail: errors.New("echo store down")}
+	b.source.push(u("op1", seaflow.Urgent, "r1", map[string]any{"n": 1}))
+	b.start(t)
+	waitUntil(t, b.n, "a failed round", func() bool {
+		b.source.mu.Lock()
+		defer b.source.mu.Unlock()
+		return b.source.released > 0 || b.source.extended > 0
+	})
+	if b.cell("T1", "r1", "n") != nil || b.source.ackedCount() != 0 {
+		t.Fatal("the write was sent though the guard could not record it")
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/seaflow/seaflow"
+	"github.com/seaflow/seaflow/loopguard"
 	"github.com/seaflow/seaflow/seatable"
 )
 
@@ -45,17 +46,6 @@ type Outcome struct {
 	// Err is the error that stopped the batch: rate limited, transient,
 	// auth, a budget error or the context's. Nil when the batch finished.
 	Err error
-	// Written are the rows the batch wrote (the new ones included), for
-	// the loop guard. Rows touched by sql ops are not known.
-	Written []WrittenRow
-}
-
-// WrittenRow is a row seaflow wrote, with the chain depth of the op that
-// wrote it (the deepest, for merged ops).
-type WrittenRow struct {
-	Table string
-	RowID string
-	Depth int
 }
 
 // DeadOp is an op refused as invalid, with the reason.
@@ -68,15 +58,25 @@ type DeadOp struct {
 // metadata (needed to resolve link columns and to check written columns).
 // It is safe for concurrent use.
 type Executor struct {
-	rows Rows
+	rows   Rows
+	echoes EchoRecorder // nil: no loop guard
 
 	mu   sync.Mutex
 	meta *seatable.Metadata
 }
 
 // NewExecutor returns an Executor for the base rows talks to.
-func NewExecutor(rows Rows) *Executor {
-	return &Executor{rows: rows}
+func NewExecutor(rows Rows, echoes EchoRecorder) *Executor {
+	return &Executor{rows: rows, echoes: echoes}
+}
+
+// EchoRecorder learns what each call writes before it is sent, and the
+// rows an append created after, so the loop guard can tell the webhooks
+// SeaTable sends back for them (*loopguard.Guard). It must be safe for
+// concurrent use.
+type EchoRecorder interface {
+	Expect(ctx context.Context, writes []loopguard.Write) error
+	Appended(ctx context.Context, w loopguard.Write, rowID string) error
 }
 
 // Execute carries out batch b, planned from ops, making every call through
@@ -132,14 +132,46 @@ func (r *run) done(items []Item) {
 	}
 }
 
-// wrote records rows written for it.
-func (r *run) wrote(table string, it Item, rowIDs ...string) {
-	depth := 0
-	for _, i := range it.Ops {
-		depth = max(depth, r.ops[i].Depth)
+// writes describes the row writes of items for the loop guard; rowIDs,
+// when given, are the rows each item writes (an upsert's found rows).
+func (r *run) writes(table string, items []Item, rowIDs []string) []loopguard.Write {
+	out := make([]loopguard.Write, len(items))
+	for i, it := range items {
+		first := r.ops[it.Ops[0]]
+		w := loopguard.Write{Base: first.Base, Table: table, RowID: it.RowID, Kind: r.b.Kind, Values: it.Values, Others: it.OtherRowIDs, Rule: first.Rule, Op: first.ID}
+		for _, oi := range it.Ops {
+			w.Depth = max(w.Depth, r.ops[oi].Depth)
+		}
+		if rowIDs != nil {
+			w.RowID = rowIDs[i]
+		}
+		out[i] = w
 	}
-	for _, id := range rowIDs {
-		r.out.Written = append(r.out.Written, WrittenRow{Table: table, RowID: id, Depth: depth})
+	return out
+}
+
+// expect tells the loop guard what a call is about to write. When it
+// cannot, the call is not sent: its echo would be taken for a user's edit.
+func (r *run) expect(ctx context.Context, writes []loopguard.Write) error {
+	if r.e.echoes == nil || len(writes) == 0 {
+		return nil
+	}
+	if err := r.e.echoes.Expect(ctx, writes); err != nil {
+		return &seatable.Error{Kind: seatable.KindTransient, Op: "record echoes", Message: err.Error(), Err: err}
+	}
+	return nil
+}
+
+// appended tells the loop guard the rows an append created. It is best
+// effort: an insert is also recognised by its cells.
+func (r *run) appended(ctx context.Context, writes []loopguard.Write, ids []string) {
+	if r.e.echoes == nil {
+		return
+	}
+	for i, id := range ids {
+		if i < len(writes) {
+			_ = r.e.echoes.Appended(ctx, writes[i], id)
+		}
 	}
 }
 
@@ -272,13 +304,13 @@ func (r *run) send(ctx context.Context, items []Item) error {
 		for i, it := range items {
 			batch[i] = seatable.Row(it.Values)
 		}
+		writes := r.writes(b.Table, items, nil)
+		if err := r.expect(ctx, writes); err != nil {
+			return err
+		}
 		return r.call(ctx, "append rows", len(batch), func(ctx context.Context) error {
 			ids, err := rows.AppendRows(ctx, b.Table, batch)
-			for i, id := range ids {
-				if i < len(items) {
-					r.wrote(b.Table, items[i], id)
-				}
-			}
+			r.appended(ctx, writes, ids)
 			return err
 		})
 	case seaflow.KindUpdate:
@@ -286,13 +318,10 @@ func (r *run) send(ctx context.Context, items []Item) error {
 		for i, it := range items {
 			ups[i] = seatable.RowUpdate{RowID: it.RowID, Row: seatable.Row(it.Values)}
 		}
-		if err := r.update(ctx, ups); err != nil {
+		if err := r.expect(ctx, r.writes(b.Table, items, nil)); err != nil {
 			return err
 		}
-		for _, it := range items {
-			r.wrote(b.Table, it, it.RowID)
-		}
-		return nil
+		return r.update(ctx, ups)
 	case seaflow.KindDelete, seaflow.KindLock, seaflow.KindUnlock:
 		ids := make([]string, len(items))
 		for i, it := range items {
@@ -305,15 +334,12 @@ func (r *run) send(ctx context.Context, items []Item) error {
 		case seaflow.KindUnlock:
 			name, fn = "unlock rows", rows.UnlockRows
 		}
-		err := r.call(ctx, name, len(ids), func(ctx context.Context) error {
+		if err := r.expect(ctx, r.writes(b.Table, items, nil)); err != nil {
+			return err
+		}
+		return r.call(ctx, name, len(ids), func(ctx context.Context) error {
 			return fn(ctx, b.Table, ids)
 		})
-		if err == nil {
-			for _, it := range items {
-				r.wrote(b.Table, it, it.RowID)
-			}
-		}
-		return err
 	case seaflow.KindUpsert:
 		return r.upsert(ctx, items)
 	case seaflow.KindLink:
@@ -394,12 +420,16 @@ func (r *run) upsert(ctx context.Context, items []Item) error {
 		}
 	}
 	var ups []seatable.RowUpdate
+	var updated []Item
+	var updatedRows []string
 	var adds []seatable.Row
 	var added []Item
 	for _, it := range items {
 		ids := found[fmt.Sprint(it.KeyValue)]
 		for _, id := range ids {
 			ups = append(ups, seatable.RowUpdate{RowID: id, Row: seatable.Row(it.Values)})
+			updated = append(updated, it)
+			updatedRows = append(updatedRows, id)
 		}
 		if len(ids) == 0 {
 			adds = append(adds, seatable.Row(it.Values))
@@ -407,21 +437,28 @@ func (r *run) upsert(ctx context.Context, items []Item) error {
 		}
 	}
 	if len(ups) > 0 {
+		writes := r.writes(b.Table, updated, updatedRows)
+		for i := range writes {
+			writes[i].Kind = seaflow.KindUpdate
+		}
+		if err := r.expect(ctx, writes); err != nil {
+			return err
+		}
 		if err := r.update(ctx, ups); err != nil {
 			return err
 		}
-		for _, it := range items {
-			r.wrote(b.Table, it, found[fmt.Sprint(it.KeyValue)]...)
-		}
 	}
 	if len(adds) > 0 {
+		writes := r.writes(b.Table, added, nil)
+		for i := range writes {
+			writes[i].Kind = seaflow.KindAppend
+		}
+		if err := r.expect(ctx, writes); err != nil {
+			return err
+		}
 		return r.call(ctx, "append rows", len(adds), func(ctx context.Context) error {
 			ids, err := r.e.rows.AppendRows(ctx, b.Table, adds)
-			for i, id := range ids {
-				if i < len(added) {
-					r.wrote(b.Table, added[i], id)
-				}
-			}
+			r.appended(ctx, writes, ids)
 			return err
 		})
 	}
@@ -443,16 +480,12 @@ func (r *run) link(ctx context.Context, items []Item) error {
 	if n == 0 {
 		return nil
 	}
-	err = r.call(ctx, "create links", len(items), func(ctx context.Context) error {
+	if err := r.expect(ctx, r.writes(ls.Table, items, nil)); err != nil {
+		return err
+	}
+	return r.call(ctx, "create links", len(items), func(ctx context.Context) error {
 		return r.e.rows.CreateLinks(ctx, ls)
 	})
-	if err == nil {
-		for _, it := range items {
-			r.wrote(ls.Table, it, it.RowID)
-			r.wrote(ls.OtherTable, it, it.OtherRowIDs...)
-		}
-	}
-	return err
 }
 
 // metadata returns the base's metadata: the cached copy, or a fresh one

@@ -26,7 +26,6 @@ func execAll(t *testing.T, e *Executor, ops []seaflow.Op) (Outcome, []string) {
 		all.Done = append(all.Done, out.Done...)
 		all.Dead = append(all.Dead, out.Dead...)
 		all.Pending = append(all.Pending, out.Pending...)
-		all.Written = append(all.Written, out.Written...)
 		if out.Err != nil {
 			all.Err = out.Err
 			break
@@ -38,7 +37,8 @@ func execAll(t *testing.T, e *Executor, ops []seaflow.Op) (Outcome, []string) {
 
 func TestExecuteUpsert(t *testing.T) {
 	b := setup(t)
-	e := NewExecutor(b.rows)
+	echoes := &fakeEchoes{}
+	e := NewExecutor(b.rows, echoes)
 	ups := func(key string, values map[string]any) seaflow.Op {
 		values["K"] = key
 		return seaflow.Op{Kind: seaflow.KindUpsert, Base: "crm", Table: "T1", Key: "K", Values: values}
@@ -69,15 +69,20 @@ func TestExecuteUpsert(t *testing.T) {
 	if len(news) != 1 {
 		t.Fatal("new2 not appended")
 	}
-	want := []WrittenRow{{"T1", "r1", 0}, {"T1", "r2", 0}, {"T1", ids[0], 0}, {"T1", news[0], 3}}
-	if !reflect.DeepEqual(out.Written, want) {
-		t.Fatalf("written = %v, want %v", out.Written, want)
+	// The loop guard learns the found rows before the update, the
+	// appends (by their cells) before the append, and the new rows after.
+	expected, appended := echoes.all()
+	if want := []string{"update/T1/r1/0", "update/T1/r2/0", "append/T1//0", "append/T1//3"}; !slices.Equal(expected, want) {
+		t.Fatalf("expected echoes %v, want %v", expected, want)
+	}
+	if want := []string{"T1/" + ids[0], "T1/" + news[0]}; !slices.Equal(appended, want) {
+		t.Fatalf("appended %v, want %v", appended, want)
 	}
 }
 
 func TestExecuteLinksResolvesColumnOnce(t *testing.T) {
 	b := setup(t)
-	e := NewExecutor(b.rows)
+	e := NewExecutor(b.rows, nil)
 	link := func(row string, others ...string) seaflow.Op {
 		return seaflow.Op{Kind: seaflow.KindLink, Base: "crm", Table: "T1", RowID: row, LinkColumn: "L", OtherRowIDs: others}
 	}
@@ -100,7 +105,7 @@ func TestExecuteLinksResolvesColumnOnce(t *testing.T) {
 
 func TestExecuteUnknownLinkColumnIsDead(t *testing.T) {
 	b := setup(t)
-	e := NewExecutor(b.rows)
+	e := NewExecutor(b.rows, nil)
 	ops := []seaflow.Op{{Kind: seaflow.KindLink, Base: "crm", Table: "T1", RowID: "r1", LinkColumn: "Nope", OtherRowIDs: []string{"s1"}}}
 	for run := range 2 {
 		out, calls := execAll(t, e, ops)
@@ -117,7 +122,7 @@ func TestExecuteUnknownLinkColumnIsDead(t *testing.T) {
 
 func TestExecuteUnmergesARefusedMergedUpdate(t *testing.T) {
 	b := setup(t)
-	e := NewExecutor(b.rows)
+	e := NewExecutor(b.rows, nil)
 	ops := []seaflow.Op{
 		u("a", "", "r1", map[string]any{"n": 1}),
 		u("b", "", "r1", map[string]any{"m": "BAD"}),
@@ -137,7 +142,7 @@ func TestExecuteUnmergesARefusedMergedUpdate(t *testing.T) {
 
 func TestExecuteStopsAtTransientError(t *testing.T) {
 	b := setup(t)
-	e := NewExecutor(b.rows)
+	e := NewExecutor(b.rows, nil)
 	n := 0
 	b.rows.fault = func(string) error {
 		n++
@@ -163,7 +168,7 @@ func TestExecuteStopsAtTransientError(t *testing.T) {
 
 func TestExecuteRefusesUnsendableOpsWithoutACall(t *testing.T) {
 	b := setup(t)
-	e := NewExecutor(b.rows)
+	e := NewExecutor(b.rows, nil)
 	ops := []seaflow.Op{
 		{Kind: seaflow.KindUpsert, Base: "crm", Table: "T1", Key: "K", Values: map[string]any{"n": 1}},
 		{Kind: seaflow.KindUpdate, Base: "crm", Table: "T1", Values: map[string]any{"n": 1}},
@@ -180,7 +185,7 @@ func TestExecuteRefusesUnsendableOpsWithoutACall(t *testing.T) {
 
 func TestExecutePermissionErrorKillsTheCallWithoutSplitting(t *testing.T) {
 	b := setup(t)
-	e := NewExecutor(b.rows)
+	e := NewExecutor(b.rows, nil)
 	b.rows.fault = func(string) error {
 		return &seatable.Error{Kind: seatable.KindPermission, Op: "update rows", Status: 403, Message: "Permission denied."}
 	}

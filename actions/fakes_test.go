@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/seaflow/seaflow"
+	"github.com/seaflow/seaflow/loopguard"
 	"github.com/seaflow/seaflow/seatable"
 )
 
@@ -529,3 +530,42 @@ func (r *fakeRows) Metadata(context.Context) (*seatable.Metadata, error) {
 }
 
 var _ Rows = (*fakeRows)(nil)
+
+// fakeEchoes records what the executor tells the loop guard; fail makes
+// Expect refuse.
+type fakeEchoes struct {
+	mu       sync.Mutex
+	expected []string // "kind/table/row/depth" ("" row for appends)
+	appended []string // "table/row"
+	// before, when set, is called inside Expect (to see the table then).
+	before func(w loopguard.Write)
+	fail   error
+}
+
+func (f *fakeEchoes) Expect(_ context.Context, writes []loopguard.Write) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return f.fail
+	}
+	for _, w := range writes {
+		if f.before != nil {
+			f.before(w)
+		}
+		f.expected = append(f.expected, fmt.Sprintf("%s/%s/%s/%d", w.Kind, w.Table, w.RowID, w.Depth))
+	}
+	return nil
+}
+
+func (f *fakeEchoes) Appended(_ context.Context, w loopguard.Write, row string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.appended = append(f.appended, w.Table+"/"+row)
+	return nil
+}
+
+func (f *fakeEchoes) all() ([]string, []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.expected), slices.Clone(f.appended)
+}

@@ -140,12 +140,7 @@ func (l *laneLoop) dispatch(ctx context.Context, ready []int) {
 			}
 			continue
 		}
-		// Mark the rows the batch targets before sending: SeaTable may
-		// deliver the webhook for a write before the write's response
-		// arrives, and the loop guard must already know the row.
-		l.sending(targetRows(ops, b))
 		out := l.exec.Execute(ctx, ops, b, l.callFunc(b, batchRules(ops, b)))
-		l.written(out.Written)
 		for _, i := range out.Done {
 			l.ack(bg, ready[i], settled)
 		}

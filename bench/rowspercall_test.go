@@ -43,7 +43,7 @@ func BenchmarkRowsPerCall(b *testing.B) {
 				b.Fatal(err)
 			}
 			client := s.client(nil)
-			exec := actions.NewExecutor(client)
+			exec := actions.NewExecutor(client, nil)
 			job := make([]seaflow.Op, ops)
 			for i := range job {
 				row := i % rows

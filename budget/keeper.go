@@ -12,7 +12,7 @@ import (
 
 // ErrConflict is wrapped by Store.Save when the stored revision is not the
 // one the caller loaded: another replica saved first.
-var ErrConflict = errors.New("budget state changed concurrently")
+var ErrConflict = seaflow.ErrConflict
 
 // Store shares budget states between replicas, by compare-and-set on a
 // revision. Implementations must be safe for concurrent use.

@@ -32,6 +32,7 @@ type Metrics struct {
 	deadLettered   *prometheus.CounterVec
 	reload         reloadMetrics
 	intake         intakeMetrics
+	loopBreaks     *prometheus.CounterVec
 	adminRefused   *prometheus.CounterVec
 
 	snap *snapshotCollector
@@ -86,6 +87,7 @@ func New() *Metrics {
 		}, []string{"base"}),
 		reload:       newReloadMetrics(),
 		intake:       newIntakeMetrics(),
+		loopBreaks:   newLoopBreaks(),
 		adminRefused: newAdminRefused(),
 		snap:         newSnapshotCollector(),
 	}
@@ -98,7 +100,7 @@ func New() *Metrics {
 		m.apiCalls, m.apiRows, m.apiDuration, m.api429,
 		m.deadLettered,
 		m.reload.ok, m.reload.last,
-		m.intake.wrongBase,
+		m.intake.wrongBase, m.loopBreaks,
 		m.adminRefused,
 		m.snap,
 	)

@@ -7,36 +7,46 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/budget"
 )
 
-// BudgetStore keeps each base's budget state in the seaflow_budget bucket
-// and updates it by compare-and-set on the KV revision, so replicas share
-// one budget per base. It is safe for concurrent use.
-type BudgetStore struct{ kv jetstream.KeyValue }
+// CASStore keeps records in a KV bucket and updates them by
+// compare-and-set on the KV revision, so replicas share them: each base's
+// budget state, the loop guard's echoes, the loop breaker's counts. It is
+// safe for concurrent use.
+type CASStore struct{ kv jetstream.KeyValue }
 
-var _ budget.Store = (*BudgetStore)(nil)
+var _ budget.Store = (*CASStore)(nil)
 
-// BudgetStore returns the budget store on the seaflow_budget bucket.
-func (q *Queue) BudgetStore() *BudgetStore { return &BudgetStore{kv: q.budgetKV} }
+// BudgetStore returns the store of budget states (the seaflow_budget bucket).
+func (q *Queue) BudgetStore() *CASStore { return &CASStore{kv: q.budgetKV} }
 
-// Load returns the stored state of base and its revision; (nil, 0, nil)
-// when base has none.
-func (s *BudgetStore) Load(ctx context.Context, base string) (data []byte, rev uint64, err error) {
+// EchoStore returns the store of the loop guard's pending echoes (the
+// seaflow_echoes bucket).
+func (q *Queue) EchoStore() *CASStore { return &CASStore{kv: q.echoesKV} }
+
+// BreakerStore returns the store of the loop breaker's counts (the
+// seaflow_breaker bucket).
+func (q *Queue) BreakerStore() *CASStore { return &CASStore{kv: q.breakerKV} }
+
+// Load returns the stored record of key (a base name, an echo key) and its
+// revision; (nil, 0, nil) when there is none.
+func (s *CASStore) Load(ctx context.Context, base string) (data []byte, rev uint64, err error) {
 	e, err := s.kv.Get(ctx, Token(base))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, 0, nil
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("load budget %s: %w", base, err)
+		return nil, 0, fmt.Errorf("load %s: %w", base, err)
 	}
 	return e.Value(), e.Revision(), nil
 }
 
-// Save stores data for base if its revision is still rev (rev 0: only if
-// base has no state) and returns the new revision. If another writer got
-// there first, the error wraps budget.ErrConflict.
-func (s *BudgetStore) Save(ctx context.Context, base string, data []byte, rev uint64) (uint64, error) {
+// Save stores data under key if its revision is still rev (rev 0: only if
+// there is none) and returns the new revision. If another writer got there
+// first, the error wraps seaflow.ErrConflict (budget.ErrConflict).
+func (s *CASStore) Save(ctx context.Context, base string, data []byte, rev uint64) (uint64, error) {
 	key := Token(base)
 	var (
 		n   uint64
@@ -48,10 +58,10 @@ func (s *BudgetStore) Save(ctx context.Context, base string, data []byte, rev ui
 		n, err = s.kv.Update(ctx, key, data, rev)
 	}
 	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-		return 0, fmt.Errorf("save budget %s at revision %d: %w (%w)", base, rev, budget.ErrConflict, err)
+		return 0, fmt.Errorf("save %s at revision %d: %w (%w)", base, rev, seaflow.ErrConflict, err)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("save budget %s: %w", base, err)
+		return 0, fmt.Errorf("save %s: %w", base, err)
 	}
 	return n, nil
 }

@@ -29,9 +29,9 @@ func startEmbedded(o Options, log zerolog.Logger, writeFailed, corrupt chan stri
 		SyncAlways: o.SyncAlways,
 		NoSigs:     true,
 		DontListen: true,
-		// Room for the largest event a trigger accepts (an 8 MiB SeaTable
-		// webhook) with its envelope; a larger event goes to the bodies
-		// store either way (see largeEvent).
+		// Room for nearly every event in one message; a larger one (an
+		// 8 MiB SeaTable webhook with its envelope) goes to the bodies
+		// store (see large.go).
 		MaxPayload: embeddedMaxPayload,
 	}
 	if o.Listen != "" {

@@ -21,8 +21,9 @@ import (
 // way: the stub carries the event's Nats-Msg-Id, so deduplication works
 // the same.
 
-// embeddedMaxPayload is the embedded server's max_payload.
-const embeddedMaxPayload = 16 << 20
+// embeddedMaxPayload is the embedded server's max_payload: the most
+// nats-server takes without warning that larger payloads are discouraged.
+const embeddedMaxPayload = 8 << 20
 
 // BodiesBucket is the object store of events too large for one message.
 const BodiesBucket = "seaflow_bodies"

@@ -53,8 +53,12 @@ const (
 	DeadStream = "SEAFLOW_DEAD"
 	// BudgetBucket is the KV bucket of per-base budget state.
 	BudgetBucket = "seaflow_budget"
-	// StateBucket is the KV bucket of small cursors (cron ticks, self-writes).
+	// StateBucket is the KV bucket of small cursors (cron ticks).
 	StateBucket = "seaflow_state"
+	// EchoesBucket is the KV bucket of the loop guard's pending echoes.
+	EchoesBucket = "seaflow_echoes"
+	// BreakerBucket is the KV bucket of the loop breaker's write counts.
+	BreakerBucket = "seaflow_breaker"
 )
 
 // Subject prefixes of the streams.
@@ -123,6 +127,10 @@ type Options struct {
 	// EventsMaxAge is how long events are kept. Zero means
 	// DefaultEventsMaxAge (7 days).
 	EventsMaxAge time.Duration
+	// EchoTTL is how long the loop guard keeps a pending echo
+	// (loop_guard.echo_ttl); it sizes the echoes bucket's TTL. Zero means
+	// 6 hours.
+	EchoTTL time.Duration
 	// SetupTimeout bounds how long Open keeps retrying the creation of the
 	// streams and buckets, which a cluster that is still electing its
 	// leaders refuses (two replicas starting together on a fresh cluster
@@ -173,8 +181,9 @@ type Queue struct {
 	nc      *nats.Conn
 	js      jetstream.JetStream
 
-	events, ops, dead jetstream.Stream
-	budgetKV, stateKV jetstream.KeyValue
+	events, ops, dead   jetstream.Stream
+	budgetKV, stateKV   jetstream.KeyValue
+	echoesKV, breakerKV jetstream.KeyValue
 
 	// retry is the redelivery delay after a failed event handler.
 	retry backoff
@@ -323,7 +332,10 @@ func (q *Queue) connect() error {
 // setup checks JetStream is there, then creates or updates every stream and
 // bucket.
 func (q *Queue) setup(ctx context.Context) error {
-	if _, err := q.js.AccountInfo(ctx); err != nil {
+	actx, cancel := context.WithTimeout(ctx, setupCallTimeout)
+	_, err := q.js.AccountInfo(actx)
+	cancel()
+	if err != nil {
 		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
 			return fmt.Errorf("nats at %s has no JetStream: enable it on the server (nats-server -js) or leave storage.nats_url empty to use the embedded server: %w", q.where(), err)
 		}
@@ -374,7 +386,9 @@ func (q *Queue) setup(ctx context.Context) error {
 		}, &q.dead},
 	}
 	for _, s := range streams {
-		st, err := q.js.CreateOrUpdateStream(ctx, s.cfg)
+		cctx, cancel := context.WithTimeout(ctx, setupCallTimeout)
+		st, err := q.js.CreateOrUpdateStream(cctx, s.cfg)
+		cancel()
 		if err != nil && s.cfg.MaxBytes > 0 && storageExceeded(err) {
 			return fmt.Errorf("create or update stream %s: JetStream cannot reserve its %d bytes (lower storage.dead_max_bytes): %w", s.cfg.Name, s.cfg.MaxBytes, err)
 		}
@@ -396,14 +410,33 @@ func (q *Queue) setup(ctx context.Context) error {
 		}, &q.budgetKV},
 		{jetstream.KeyValueConfig{
 			Bucket:      StateBucket,
-			Description: "seaflow cursors: cron ticks, recent self-writes",
+			Description: "seaflow cursors: cron ticks",
 			History:     1,
 			Storage:     jetstream.FileStorage,
 			Replicas:    q.o.Replicas,
 		}, &q.stateKV},
+		{jetstream.KeyValueConfig{
+			Bucket:      EchoesBucket,
+			Description: "seaflow loop guard: the writes seaflow made whose webhooks have not come back",
+			History:     1,
+			// A record untouched for this long only holds expired echoes.
+			TTL:      2 * q.echoTTL(),
+			Storage:  jetstream.FileStorage,
+			Replicas: q.o.Replicas,
+		}, &q.echoesKV},
+		{jetstream.KeyValueConfig{
+			Bucket:      BreakerBucket,
+			Description: "seaflow loop breaker: writes per rule and row in the last hour",
+			History:     1,
+			TTL:         2 * time.Hour,
+			Storage:     jetstream.FileStorage,
+			Replicas:    q.o.Replicas,
+		}, &q.breakerKV},
 	}
 	for _, b := range buckets {
-		kv, err := q.js.CreateOrUpdateKeyValue(ctx, b.cfg)
+		cctx, cancel := context.WithTimeout(ctx, setupCallTimeout)
+		kv, err := q.js.CreateOrUpdateKeyValue(cctx, b.cfg)
+		cancel()
 		if err != nil {
 			return fmt.Errorf("create or update bucket %s: %w", b.cfg.Bucket, err)
 		}
@@ -528,4 +561,12 @@ func redactURLs(list string) string {
 		parts[i] = u.String()
 	}
 	return strings.Join(parts, ",")
+}
+
+// echoTTL is Options.EchoTTL with its default.
+func (q *Queue) echoTTL() time.Duration {
+	if q.o.EchoTTL > 0 {
+		return q.o.EchoTTL
+	}
+	return 6 * time.Hour
 }

@@ -16,9 +16,9 @@ const DefaultSetupTimeout = 2 * time.Minute
 const (
 	setupRetryMin = 250 * time.Millisecond
 	setupRetryMax = 5 * time.Second
-	// setupAttemptTimeout bounds one try: a request to a cluster without a
-	// meta leader waits for an answer that does not come.
-	setupAttemptTimeout = 15 * time.Second
+	// setupCallTimeout bounds each request of a try: a request to a
+	// cluster without a meta leader waits for an answer that does not come.
+	setupCallTimeout = 15 * time.Second
 )
 
 // setupWithRetry runs setup until it succeeds, backing off between tries,
@@ -34,9 +34,7 @@ func (q *Queue) setupWithRetry(ctx context.Context) error {
 	deadline := time.Now().Add(timeout)
 	wait := setupRetryMin
 	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, setupAttemptTimeout)
-		err := q.setup(actx)
-		cancel()
+		err := q.setup(ctx)
 		if err == nil || !transientSetupError(err) {
 			return err
 		}

@@ -36,6 +36,8 @@ type Config struct {
 	Webhooks []*WebhookConfig
 	// NATS is where `on: {nats: SUBJECT}` rules subscribe.
 	NATS NATSConfig
+	// LoopGuard is the loop guard and breaker.
+	LoopGuard LoopGuardConfig
 	// Rules in file order.
 	Rules []*Rule
 
@@ -228,6 +230,25 @@ type HMACAuth struct {
 // DefaultHMACHeader is the signature header of an hmac webhook that names none.
 const DefaultHMACHeader = "X-Signature-256"
 
+// LoopGuardConfig is `loop_guard:`.
+type LoopGuardConfig struct {
+	// Echoes matches webhook events with seaflow's writes and marks them
+	// event.self (default true). Off, only the depth limit of chains that
+	// do get marked and the breaker stop loops.
+	Echoes bool
+	// EchoTTL is how long an echo is awaited; default DefaultEchoTTL.
+	EchoTTL time.Duration
+	// MaxWritesPerRowHour caps one rule's writes to one row in any hour,
+	// from webhook events; default DefaultMaxWritesPerRowHour.
+	MaxWritesPerRowHour int
+}
+
+// Defaults of loop_guard:.
+const (
+	DefaultEchoTTL             = 6 * time.Hour
+	DefaultMaxWritesPerRowHour = 20
+)
+
 // NATSConfig is where NATS-triggered rules subscribe.
 type NATSConfig struct {
 	// URL of the NATS server (comma-separated for a cluster). Empty = the
@@ -248,9 +269,10 @@ type NATSConfig struct {
 // no bases, webhooks or rules.
 func DefaultConfig() *Config {
 	return &Config{
-		Server:  ServerConfig{Listen: DefaultListen, Auth: AuthToken},
-		Storage: StorageConfig{Dir: DefaultDataDir, DedupeWindow: DefaultDedupeWindow, DeadMaxAge: DefaultDeadMaxAge, DeadMaxMessages: DefaultDeadMaxMessages, DeadMaxBytes: DefaultDeadMaxBytes},
-		Bases:   map[string]*BaseConfig{},
+		Server:    ServerConfig{Listen: DefaultListen, Auth: AuthToken},
+		LoopGuard: LoopGuardConfig{Echoes: true, EchoTTL: DefaultEchoTTL, MaxWritesPerRowHour: DefaultMaxWritesPerRowHour},
+		Storage:   StorageConfig{Dir: DefaultDataDir, DedupeWindow: DefaultDedupeWindow, DeadMaxAge: DefaultDeadMaxAge, DeadMaxMessages: DefaultDeadMaxMessages, DeadMaxBytes: DefaultDeadMaxBytes},
+		Bases:     map[string]*BaseConfig{},
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -251,10 +252,39 @@ func (d *decoder) config(data []byte) *Config {
 			}
 		}
 	}
+	if e, ok := top["loop_guard"]; ok {
+		d.loopGuard(e.val, &cfg.LoopGuard)
+	}
 	if e, ok := top["rules"]; ok {
 		d.rules(e.val, cfg)
 	}
 	return cfg
+}
+
+// loopGuard decodes loop_guard:.
+func (d *decoder) loopGuard(n *yaml.Node, lg *LoopGuardConfig) {
+	f := d.fields(n, "loop_guard", keyNames("loop_guard")...)
+	if e, ok := f["echoes"]; ok {
+		lg.Echoes, _ = d.boolean(e.val, "loop_guard.echoes")
+	}
+	if e, ok := f["echo_ttl"]; ok {
+		if v, ok := d.str(e.val, "loop_guard.echo_ttl"); ok {
+			if w, err := seaflow.ParseWindow(v); err != nil || w.Month || w.Span < time.Minute || w.Span > 7*24*time.Hour {
+				d.errorf(e.val, "loop_guard.echo_ttl", "%q is not a duration from 1m to 7d", v)
+			} else {
+				lg.EchoTTL = w.Span
+			}
+		}
+	}
+	if e, ok := f["max_writes_per_row_hour"]; ok {
+		if v, ok := d.integer(e.val, "loop_guard.max_writes_per_row_hour"); ok {
+			if v < 1 {
+				d.errorf(e.val, "loop_guard.max_writes_per_row_hour", "must be at least 1")
+			} else {
+				lg.MaxWritesPerRowHour = v
+			}
+		}
+	}
 }
 
 func (d *decoder) server(n *yaml.Node, s *ServerConfig) {

@@ -55,7 +55,7 @@
 //	cron rules:     event, and item with for_each
 //
 // event has id, source, name, time, base, op_type, table, row_id, op_user,
-// self, depth and rule; row and old are cells by column name (select
+// self, self_columns, depth, rule and batch_op_type; row and old are cells by column name (select
 // options as names, dates as times); item dates that SeaTable returns as
 // strings are turned into times too. Functions: now() (the injected
 // clock, never the wall clock), days(n) and hours(n) (durations),

@@ -73,6 +73,11 @@ type eventEnv struct {
 	Self   bool      `expr:"self"`
 	Depth  int       `expr:"depth"`
 	Rule   string    `expr:"rule"`
+	// SelfColumns are the changed cells seaflow wrote (a mixed edit).
+	SelfColumns []string `expr:"self_columns"`
+	// BatchOpType is the batch op type SeaTable sent (modify_rows, …) when
+	// the event reports the first row of a batch.
+	BatchOpType string `expr:"batch_op_type"`
 }
 
 func newEventEnv(ev *seaflow.Event) eventEnv {
@@ -80,6 +85,7 @@ func newEventEnv(ev *seaflow.Event) eventEnv {
 		ID: ev.ID, Source: string(ev.Source), Name: ev.Name, Time: ev.Time,
 		Base: ev.Base, OpType: ev.OpType, Table: ev.Table, RowID: ev.RowID,
 		OpUser: ev.OpUser, Self: ev.Self, Depth: ev.Depth, Rule: ev.Rule,
+		SelfColumns: ev.SelfColumns, BatchOpType: ev.BatchOpType,
 	}
 }
 

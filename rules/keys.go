@@ -163,6 +163,11 @@ var ConfigKeys = object("", "A seaflow config file: server, storage, bases, webh
 		str("listen", "host:port on which the embedded NATS server accepts clients (seaflow publish); empty (default) opens no port. "+
 			"Loopback keeps it local; any other address is open to the network without authentication or TLS. Not with storage.nats_url."),
 	),
+	object("loop_guard", "How seaflow tells its own writes from people's when SeaTable's webhooks report them back, and stops rule loops.",
+		boolean("echoes", "Match webhook events with the writes seaflow made, by content, and mark them event.self (default true)."),
+		str("echo_ttl", "How long a write's echo is awaited, a duration (default 6h); a memory bound, not a correctness window."),
+		integer("max_writes_per_row_hour", "The loop breaker: at most this many writes of one rule to one row in any hour, from webhook events (default 20)."),
+	),
 	&Key{Name: "rules", Type: KeyList, Doc: "The rules, in file order.",
 		Elem: object("", "One rule: a trigger, an optional condition and the row actions to run.",
 			required(str("name", "Unique rule name (letters, digits, - and _).")),

@@ -26,6 +26,7 @@ import (
 
 	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/actions"
+	"github.com/seaflow/seaflow/loopguard"
 	"github.com/seaflow/seaflow/rules"
 	"github.com/seaflow/seaflow/runner"
 	"github.com/seaflow/seaflow/seatable"
@@ -213,18 +214,29 @@ func runCase(cfg *rules.Config, c *testCase) []string {
 	}
 
 	clock := func() time.Time { return now }
-	self := runner.NewSelfWrites(0, clock)
+	guard := loopguard.New(loopguard.Options{Store: &loopguard.MemoryStore{}, Now: clock})
 	if in := c.Webhook; in != nil && (in.Self || in.Depth > 0) && ev.RowID != "" {
 		// The event reports a write seaflow made at that depth: the loop
-		// guard knows it as the daemon's would.
-		self.Mark(ev.Base, ev.Table, []string{ev.RowID}, in.Depth)
+		// guard has its echo pending, as the daemon's would.
+		w := loopguard.Write{Base: ev.Base, Table: ev.Table, RowID: ev.RowID, Kind: seaflow.KindUpdate, Values: ev.Row, Depth: in.Depth, Op: "test/" + c.Name}
+		if ev.OpType == "delete_row" {
+			w.Kind = seaflow.KindDelete
+		}
+		if err := guard.Expect(context.Background(), []loopguard.Write{w}); err != nil {
+			return []string{"loop guard: " + err.Error()}
+		}
+		if len(ev.Row) == 0 && ev.OpType != "delete_row" {
+			// No cells to match by: the case says what the guard would.
+			ev.Self, ev.Depth = true, in.Depth
+		}
 	}
 	pub := &capture{}
 	var tr runner.Trace
 	run := runner.New(runner.Config{
-		Rules:      cfg.RuleSet(),
-		Publisher:  pub,
-		SelfWrites: self,
+		Rules:     cfg.RuleSet(),
+		Publisher: pub,
+		Guard:     guard,
+		Breaker:   loopguard.NewBreaker(&loopguard.MemoryStore{}, 0, clock),
 		Query: func(context.Context, string, seaflow.Lane, string, []any) ([]map[string]any, error) {
 			return c.Rows, nil
 		},

@@ -45,9 +45,8 @@ func (r *Runner) Replay(ctx context.Context, events ReplaySource, opts ReplayOpt
 	prefix := "replay/" + strconv.FormatInt(start.UnixNano(), 36) + "/"
 	var p ReplayProgress
 	err := events(ctx, start.Add(-opts.Since), func(ev seaflow.Event) error {
-		r.guard(&ev)
 		tr := Trace{EventID: ev.ID, Source: string(ev.Source), Name: ev.Name, Time: r.now()}
-		ops, err := r.evaluate(ctx, &ev, &tr)
+		ops, err := r.run(ctx, &ev, &tr)
 		p.Events++
 		if err != nil {
 			p.Errors++

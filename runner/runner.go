@@ -22,6 +22,20 @@ import (
 // before the loop guard stops the chain.
 const DefaultMaxDepth = 5
 
+// Guard decides whether an event reports seaflow's own write
+// (*loopguard.Guard): it sets ev.Self, ev.Depth and ev.SelfColumns, the
+// same way every time it sees the same event. It must be safe for
+// concurrent use.
+type Guard interface {
+	Match(ctx context.Context, ev *seaflow.Event) error
+}
+
+// Breaker admits a write of a rule to a row, or stops a loop
+// (*loopguard.Breaker). It must be safe for concurrent use.
+type Breaker interface {
+	Allow(ctx context.Context, base, table, row, rule string) (bool, error)
+}
+
 // Publisher queues ops durably. PublishOps returns only after every op is
 // stored. It must be safe for concurrent use.
 type Publisher interface {
@@ -37,8 +51,16 @@ type Config struct {
 	Rules     *rules.RuleSet
 	Publisher Publisher
 	Query     QueryFunc
-	// SelfWrites marks webhook events for rows seaflow wrote; nil = no marking.
-	SelfWrites *SelfWrites
+	// Guard marks webhook events that report seaflow's own writes as
+	// event.self, with their depth (*loopguard.Guard); nil = no marking.
+	Guard Guard
+	// Breaker caps the writes a rule makes to one row in an hour
+	// (*loopguard.Breaker), for the ops of SeaTable webhook events; nil =
+	// no cap.
+	Breaker Breaker
+	// OnBreak, when set, is called when the breaker stops a rule for a row
+	// (metrics hook). It must be safe for concurrent use.
+	OnBreak func(base, rule string)
 	// Traces records a trace per event; nil = none kept.
 	Traces *Traces
 	// OnTrace, when set, receives every event's trace (metrics hook). It
@@ -56,7 +78,9 @@ type Runner struct {
 	rules    atomic.Pointer[rules.RuleSet]
 	pub      Publisher
 	query    QueryFunc
-	self     *SelfWrites
+	guard    Guard
+	breaker  Breaker
+	onBreak  func(base, rule string)
 	traces   *Traces
 	onTrace  func(Trace)
 	maxDepth int
@@ -69,7 +93,9 @@ func New(cfg Config) *Runner {
 	r := &Runner{
 		pub:      cfg.Publisher,
 		query:    cfg.Query,
-		self:     cfg.SelfWrites,
+		guard:    cfg.Guard,
+		breaker:  cfg.Breaker,
+		onBreak:  cfg.OnBreak,
 		traces:   cfg.Traces,
 		onTrace:  cfg.OnTrace,
 		maxDepth: cfg.MaxDepth,
@@ -95,9 +121,8 @@ func (r *Runner) Swap(rs *rules.RuleSet) { r.rules.Store(rs) }
 // trace and logged, and the other rules still run.
 func (r *Runner) Handle(ctx context.Context, ev seaflow.Event) error {
 	start := r.now()
-	r.guard(&ev)
 	tr := Trace{EventID: ev.ID, Source: string(ev.Source), Name: ev.Name, Time: start}
-	ops, err := r.evaluate(ctx, &ev, &tr)
+	ops, err := r.run(ctx, &ev, &tr)
 	if ev.Redelivered {
 		// Its ops may be queued or sent already, and the queue's duplicate
 		// window may have passed: let appends check before adding.
@@ -123,16 +148,45 @@ func (r *Runner) Handle(ctx context.Context, ev seaflow.Event) error {
 	return err
 }
 
-// guard marks an event that reports seaflow's own write as event.self,
-// with the depth of the chain that wrote it (the loop guard).
-func (r *Runner) guard(ev *seaflow.Event) {
-	if r.self == nil || ev.Source != seaflow.SourceWebhook || ev.RowID == "" {
-		return
+// run applies the loop guard to ev, evaluates the rules, and stops the
+// ops the breaker refuses. An error of the guard or the breaker (their
+// store is down) fails the event, so it is redelivered.
+func (r *Runner) run(ctx context.Context, ev *seaflow.Event, tr *Trace) ([]seaflow.Op, error) {
+	if ev.Error != "" {
+		tr.Error = ev.Error
+		return nil, nil
 	}
-	if depth, ok := r.self.Lookup(ev.Base, ev.Table, ev.RowID); ok {
-		ev.Self = true
-		ev.Depth = depth
+	if r.guard != nil {
+		if err := r.guard.Match(ctx, ev); err != nil {
+			return nil, fmt.Errorf("loop guard: %w", err)
+		}
 	}
+	tr.Self = ev.Self
+	ops, err := r.evaluate(ctx, ev, tr)
+	if err != nil || r.breaker == nil || ev.Source != seaflow.SourceWebhook || ev.Base == "" {
+		return ops, err
+	}
+	kept := ops[:0]
+	for _, op := range ops {
+		if op.RowID == "" || op.Kind == seaflow.KindSQL {
+			kept = append(kept, op)
+			continue
+		}
+		ok, err := r.breaker.Allow(ctx, op.Base, op.Table, op.RowID, op.Rule)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			kept = append(kept, op)
+			continue
+		}
+		tr.stop(op.Rule, fmt.Sprintf("loop breaker: rule %q wrote row %s of %s too often in the last hour; its writes to the row are dropped until earlier ones age out", op.Rule, op.RowID, op.Table))
+		r.log.Warn().Str("rule", op.Rule).Str("base", op.Base).Str("table", op.Table).Str("row", op.RowID).Str("event", ev.ID).Msg("loop breaker stopped rule for a row")
+		if r.onBreak != nil {
+			r.onBreak(op.Base, op.Rule)
+		}
+	}
+	return kept, nil
 }
 
 // Evaluate runs the rules on one event without queuing anything: the ops

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/seaflow/seaflow"
+	"github.com/seaflow/seaflow/loopguard"
 	"github.com/seaflow/seaflow/rules"
 	"github.com/seaflow/seaflow/triggers"
 )
@@ -58,7 +60,7 @@ func (p *recordingPublisher) PublishOps(_ context.Context, ops []seaflow.Op) err
 type bundle struct {
 	pub    *recordingPublisher
 	traces *Traces
-	self   *SelfWrites
+	guard  *loopguard.Guard
 	now    time.Time
 }
 
@@ -71,8 +73,9 @@ func setup(t *testing.T, query QueryFunc) (*Runner, *bundle) {
 	b := &bundle{pub: &recordingPublisher{}, now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 	now := func() time.Time { return b.now }
 	b.traces = NewTraces(10, time.Hour, now)
-	b.self = NewSelfWrites(time.Minute, now)
-	r := New(Config{Rules: cfg.RuleSet(), Publisher: b.pub, Query: query, SelfWrites: b.self, Traces: b.traces, MaxDepth: 2, Now: now, Logger: zerolog.Nop()})
+	b.guard = loopguard.New(loopguard.Options{Store: &loopguard.MemoryStore{}, Now: now})
+	r := New(Config{Rules: cfg.RuleSet(), Publisher: b.pub, Query: query, Guard: b.guard, Traces: b.traces, MaxDepth: 2, Now: now, Logger: zerolog.Nop(),
+		Breaker: loopguard.NewBreaker(&loopguard.MemoryStore{}, 3, now)})
 	return r, b
 }
 
@@ -163,13 +166,23 @@ func TestHandle(t *testing.T) {
 func TestLoopGuard(t *testing.T) {
 	t.Parallel()
 	r, b := setup(t, nil)
-	ev := seaflow.Event{ID: "ev-self", Source: seaflow.SourceWebhook, Name: "shop", Base: "crm", Table: "Deals", RowID: "row1",
-		Body: map[string]any{"stage": "Won", "id": "row1", "note": "x"}}
+	ctx := context.Background()
+	edit := func(id, note string) seaflow.Event {
+		return seaflow.Event{ID: id, Source: seaflow.SourceWebhook, Name: "shop", Base: "crm", OpType: "modify_row", Table: "Deals", RowID: "row1",
+			Row: map[string]any{"Note": note}, Body: map[string]any{"stage": "Won", "id": "row1", "note": "x"}}
+	}
+	expect := func(note string, depth int) {
+		t.Helper()
+		err := b.guard.Expect(ctx, []loopguard.Write{{Base: "crm", Table: "Deals", RowID: "row1", Kind: seaflow.KindUpdate, Values: map[string]any{"Note": note}, Depth: depth, Op: note}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 
-	// seaflow wrote row1 at depth 1: the webhook coming back is self, and
-	// only on_self rules see it.
-	b.self.Mark("crm", "Deals", []string{"row1"}, 1)
-	if err := r.Handle(context.Background(), ev); err != nil {
+	// seaflow wrote Note = X to row1 at depth 1: the webhook coming back
+	// with that cell is self, and only on_self rules see it.
+	expect("X", 1)
+	if err := r.Handle(ctx, edit("e1", "X")); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
 	if len(b.pub.ops) != 1 || b.pub.ops[0].Rule != "echo" || b.pub.ops[0].Depth != 2 {
@@ -177,22 +190,66 @@ func TestLoopGuard(t *testing.T) {
 	}
 
 	// Its write comes back at depth 2 = MaxDepth: the chain stops.
-	b.self.Mark("crm", "Deals", []string{"row1"}, 2)
-	if err := r.Handle(context.Background(), ev); err != nil {
+	expect("Y", 2)
+	if err := r.Handle(ctx, edit("e2", "Y")); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
 	if len(b.pub.ops) != 1 {
 		t.Fatalf("the chain went on past the depth limit: %+v", b.pub.ops)
 	}
 	tr := b.traces.Recent(1)[0]
-	if len(tr.Rules) != 1 || !strings.Contains(tr.Rules[0].Stopped, "loop guard") {
+	if len(tr.Rules) != 1 || !strings.Contains(tr.Rules[0].Stopped, "loop guard") || !tr.Self {
 		t.Errorf("trace does not say the loop guard stopped the rule: %+v", tr)
 	}
 
-	// After the window the same row is a user's edit again.
-	b.now = b.now.Add(2 * time.Minute)
-	if _, ok := b.self.Lookup("crm", "Deals", "row1"); ok {
-		t.Errorf("self mark outlived its window")
+	// A person's edit of the same row a moment later is theirs: the echo
+	// was consumed, and a value seaflow never wrote is never self.
+	b.pub.ops = nil
+	if err := r.Handle(ctx, edit("e3", "X")); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.pub.ops) != 2 || b.pub.ops[0].Rule != "stamp" || b.pub.ops[0].Depth != 1 {
+		t.Fatalf("a user's edit: ops %+v, want the stamp rule's (and the on_self rule's) at depth 1", b.pub.ops)
+	}
+}
+
+// TestLoopBreaker: a rule writing one row from webhook events is stopped
+// for that row past the cap of writes per hour (3 here), and goes on an
+// hour later; other rows are not affected.
+func TestLoopBreaker(t *testing.T) {
+	t.Parallel()
+	r, b := setup(t, nil)
+	ctx := context.Background()
+	user := func(id, row string) seaflow.Event {
+		return seaflow.Event{ID: id, Source: seaflow.SourceWebhook, Name: "shop", Base: "crm", OpType: "modify_row", Table: "Deals", RowID: row,
+			Row: map[string]any{"Stage": "Won"}, Body: map[string]any{"stage": "Won", "id": row, "note": "n"}}
+	}
+	for i := range 5 {
+		if err := r.Handle(ctx, user(fmt.Sprint("u", i), "row1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stamps := func() int {
+		n := 0
+		for _, op := range b.pub.ops {
+			if op.Rule == "stamp" {
+				n++
+			}
+		}
+		return n
+	}
+	if stamps() != 3 {
+		t.Fatalf("%d writes of the stamp rule to row1, want 3 (the cap)", stamps())
+	}
+	if tr := b.traces.Recent(1)[0]; len(tr.Rules) == 0 || !strings.Contains(tr.Rules[0].Stopped, "loop breaker") {
+		t.Fatalf("trace %+v does not say the breaker stopped the rule", tr)
+	}
+	if err := r.Handle(ctx, user("other", "row2")); err != nil || stamps() != 4 {
+		t.Fatalf("another row: %d stamps, %v", stamps(), err)
+	}
+	b.now = b.now.Add(time.Hour + time.Second)
+	if err := r.Handle(ctx, user("later", "row1")); err != nil || stamps() != 5 {
+		t.Fatalf("an hour later: %d stamps, %v", stamps(), err)
 	}
 }
 

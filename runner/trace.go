@@ -16,6 +16,21 @@ type Trace struct {
 	Rules   []RuleTrace   `json:"rules"`
 	Error   string        `json:"error,omitempty"`
 	Took    time.Duration `json:"took_ns"`
+	// Self is true when the event reported seaflow's own write (an echo).
+	Self bool `json:"self,omitempty"`
+}
+
+// stop records on the trace of rule why some of its work did not run.
+func (t *Trace) stop(rule, why string) {
+	for i := range t.Rules {
+		if t.Rules[i].Rule == rule {
+			if t.Rules[i].Stopped == "" {
+				t.Rules[i].Stopped = why
+			}
+			return
+		}
+	}
+	t.Rules = append(t.Rules, RuleTrace{Rule: rule, Stopped: why})
 }
 
 // RuleTrace is one rule's part of a Trace.

@@ -56,6 +56,16 @@ func decodeWebhook(h *rules.WebhookConfig, id string, body []byte, received time
 	ev.Table = st.TableName
 	ev.RowID = st.RowID
 	ev.OpUser = st.OpUser
+	if single, ok := batchOps[st.OpType]; ok {
+		// A batch reports its first row the way a single edit does, so a
+		// rule on modify_row sees it; batch_op_type keeps what was sent.
+		ev.OpType, ev.BatchOpType = single, st.OpType
+	}
+	if ev.Table == "" && ev.RowID == "" {
+		// A link event: its first side names the table and row.
+		ev.Table, _ = st.Raw["table1_name"].(string)
+		ev.RowID, _ = st.Raw["table1_row_id"].(string)
+	}
 	if st.OpTime > 0 {
 		ev.Time = st.Time()
 	}
@@ -65,8 +75,24 @@ func decodeWebhook(h *rules.WebhookConfig, id string, body []byte, received time
 		v, old := cell.Display()
 		ev.Row[cell.ColumnName] = v
 		ev.Old[cell.ColumnName] = old
+		if autoColumnTypes[cell.ColumnType] {
+			ev.AutoColumns = append(ev.AutoColumns, cell.ColumnName)
+		}
 	}
 	return ev, nil
+}
+
+// batchOps maps SeaTable's batch op types to the single-row ones.
+var batchOps = map[string]string{
+	"insert_rows": "insert_row", "append_rows": "insert_row",
+	"modify_rows": "modify_row", "delete_rows": "delete_row",
+}
+
+// autoColumnTypes are the column types SeaTable fills in itself: a change
+// of such a cell is nobody's edit.
+var autoColumnTypes = map[string]bool{
+	"creator": true, "ctime": true, "last-modifier": true, "mtime": true,
+	"formula": true, "link-formula": true, "auto-number": true,
 }
 
 // envelope is a SeaTable body as rules see it in `body`: the payload

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/seaflow/seaflow/rules"
 	"github.com/seaflow/seaflow/seatable"
@@ -66,4 +68,46 @@ func (b *baseClients) commit(ch baseChange) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.clients, b.configs = ch.clients, ch.configs
+}
+
+// uuidLearnEvery is how often the intake may ask SeaTable for a base's
+// uuid it does not know yet (the token exchange tells it).
+const uuidLearnEvery = time.Minute
+
+// uuidLearnWait bounds how long a webhook waits for that exchange.
+const uuidLearnWait = 5 * time.Second
+
+// knownBaseUUID gives the webhook intake the uuid of base. When no token
+// exchange has told it yet, it makes one (the exchange the base's first
+// call would make), waiting at most uuidLearnWait; only bodies that passed
+// the signature check get here, and a failed exchange is not tried again
+// for uuidLearnEvery, so the uuid is reported unknown and the body
+// accepted.
+func (d *daemon) knownBaseUUID(base string) (string, bool) {
+	c, ok := d.clients.get(base)
+	if !ok {
+		return "", false
+	}
+	if uuid, ok := c.KnownBaseUUID(); ok {
+		return uuid, true
+	}
+	now := d.opts.Clock.Now()
+	d.uuidMu.Lock()
+	if last, asked := d.uuidAsked[base]; asked && now.Sub(last) < uuidLearnEvery {
+		d.uuidMu.Unlock()
+		return "", false
+	}
+	if d.uuidAsked == nil {
+		d.uuidAsked = map[string]time.Time{}
+	}
+	d.uuidAsked[base] = now
+	d.uuidMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), uuidLearnWait)
+	defer cancel()
+	uuid, err := c.BaseUUID(ctx)
+	if err != nil {
+		d.log.Warn().Err(err).Str("base", base).Msg("webhook body accepted unchecked: the base's uuid is not known yet")
+		return "", false
+	}
+	return uuid, true
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/seaflow/seaflow/actions"
 	"github.com/seaflow/seaflow/adminguard"
 	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow/loopguard"
 	"github.com/seaflow/seaflow/metrics"
 	"github.com/seaflow/seaflow/queue"
 	"github.com/seaflow/seaflow/rules"
@@ -74,13 +75,16 @@ type daemon struct {
 	clients  baseClients
 	emus     *emulators
 	disp     *actions.Dispatcher
-	self     *runner.SelfWrites
-	runner   *runner.Runner
-	traces   *runner.Traces
-	sink     sinkFunc
-	hooks    *triggers.Webhooks
-	cron     *triggers.Cron
-	nats     *triggers.NATS
+	echoes   *loopguard.Guard
+	// uuidAsked is when the intake last asked for a base's uuid.
+	uuidMu    sync.Mutex
+	uuidAsked map[string]time.Time
+	runner    *runner.Runner
+	traces    *runner.Traces
+	sink      sinkFunc
+	hooks     *triggers.Webhooks
+	cron      *triggers.Cron
+	nats      *triggers.NATS
 	// triggerCtx is the context triggers run under (a NATS trigger a
 	// reload adds too).
 	triggerCtx context.Context
@@ -189,11 +193,11 @@ func (d *daemon) startBases(ctx context.Context, cfg *rules.Config) error {
 		return err
 	}
 	d.clients.commit(ch)
-	d.self = runner.NewSelfWrites(0, clock.Now)
+	d.echoes = loopguard.New(loopguard.Options{Store: d.q.EchoStore(), TTL: cfg.LoopGuard.EchoTTL, Now: clock.Now})
 	d.disp = actions.NewDispatcher(actions.DispatcherConfig{
 		Source: d.q, Dead: countingDead{d.q, d.metrics, d.opts.onDeadLetter}, Budget: d.keeper, Clock: clock,
 		Logger: d.log.With().Str("component", "dispatcher").Logger(), DryRun: d.opts.DryRun,
-		OnWritten: d.self.Mark, OnSending: d.self.Mark,
+		Echoes: echoRecorder{d},
 		// Per-rule budget shares, read from the config in force so a reload
 		// applies at once; replicas share them through the budget KV.
 		RuleShare: func(base, rule string) (budget.Limits, bool) { return d.config().RuleLimits(base, rule) },
@@ -229,7 +233,9 @@ func (d *daemon) newClient(name string, base *rules.BaseConfig) (*seatable.Clien
 func (d *daemon) startRunner(ctx context.Context, cfg *rules.Config) error {
 	d.traces = runner.NewTraces(2000, 24*time.Hour, d.opts.Clock.Now)
 	d.runner = runner.New(runner.Config{
-		Rules: cfg.RuleSet(), Publisher: countingPublisher{d.q, d.metrics}, Query: d.query, SelfWrites: d.self, Traces: d.traces,
+		Rules: cfg.RuleSet(), Publisher: countingPublisher{d.q, d.metrics}, Query: d.query, Guard: guardFunc(d.matchEcho), Traces: d.traces,
+		Breaker: loopguard.NewBreaker(d.q.BreakerStore(), cfg.LoopGuard.MaxWritesPerRowHour, d.opts.Clock.Now),
+		OnBreak: d.metrics.LoopBroken,
 		OnTrace: traceMetrics(d.metrics, d.opts.onTrace),
 		Now:     d.opts.Clock.Now, Logger: d.log.With().Str("component", "runner").Logger(),
 	})
@@ -253,24 +259,7 @@ func (d *daemon) startTriggers(ctx context.Context, cfg *rules.Config) error {
 		return d.q.StoreEvent(ctx, ev)
 	}, d.metrics)
 	d.hooks = triggers.NewWebhooks(cfg.Webhooks, d.sink, clock, d.log.With().Str("component", "webhooks").Logger())
-	d.hooks.BindBases(func(base string) (string, bool) {
-		c, ok := d.clients.get(base)
-		if !ok {
-			return "", false
-		}
-		return c.KnownBaseUUID()
-	}, d.metrics.WebhookWrongBase)
-	// Learn the uuid of every base a SeaTable webhook belongs to (the
-	// exchange the first call would make anyway), so the intake can tell a
-	// body of another base from the start.
-	for _, w := range cfg.Webhooks {
-		if w.SeaTable == nil {
-			continue
-		}
-		if c, ok := d.clients.get(w.SeaTable.Base); ok {
-			go func() { _, _ = c.BaseUUID(ctx) }()
-		}
-	}
+	d.hooks.BindBases(d.knownBaseUUID, d.metrics.WebhookWrongBase)
 	cron, err := triggers.NewCron(cronJobs(cfg), d.sink, d.q.CronCursor(), clock, d.log.With().Str("component", "cron").Logger())
 	if err != nil {
 		return fmt.Errorf("cron: %w", err)
@@ -302,15 +291,32 @@ func (d *daemon) ensureNATS(cfg *rules.Config) error {
 	}
 	n := triggers.NewNATS(nc, cfg.RuleSet().NATSSubjects(), "seaflow", triggers.NATSEvent, d.sink, d.opts.Clock, d.log.With().Str("component", "nats").Logger())
 	d.nats = n
+	started := make(chan error, 1)
 	d.intake.Add(1)
 	go func() {
 		defer d.intake.Done()
-		if err := n.Run(d.triggerCtx); err != nil && d.triggerCtx.Err() == nil {
+		err := n.Run(d.triggerCtx)
+		started <- err
+		if err != nil && d.triggerCtx.Err() == nil {
 			d.failed <- fmt.Errorf("nats trigger: %w", err)
 		}
 	}()
-	return nil
+	// Ready means subscribed: a message published after start is taken.
+	select {
+	case <-n.Ready():
+		return nil
+	case err := <-started:
+		if err == nil {
+			err = errors.New("stopped before it subscribed")
+		}
+		return fmt.Errorf("nats trigger: %w", err)
+	case <-time.After(natsReadyWait):
+		return errors.New("nats trigger: not subscribed after 30 s")
+	}
 }
+
+// natsReadyWait bounds how long start waits for the NATS subscriptions.
+const natsReadyWait = 30 * time.Second
 
 // serve starts the HTTP server: hooks, health, status, the emulator (when
 // one runs in process).

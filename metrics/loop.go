@@ -1,0 +1,19 @@
+package metrics
+
+import "github.com/prometheus/client_golang/prometheus"
+
+func newLoopBreaks() *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "seaflow_loop_breaker_trips_total",
+		Help: "Ops the loop breaker dropped: a rule wrote one row more often in an hour than loop_guard.max_writes_per_row_hour allows.",
+	}, []string{"base", "rule"})
+}
+
+// LoopBroken counts an op of rule on base the loop breaker dropped
+// (seaflow_loop_breaker_trips_total{base,rule}).
+func (m *Metrics) LoopBroken(base, rule string) {
+	if m == nil {
+		return
+	}
+	m.loopBreaks.WithLabelValues(base, rule).Inc()
+}
