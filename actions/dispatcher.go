@@ -71,6 +71,11 @@ type DispatcherConfig struct {
 	// OnCall, when set, is called after every call (metrics hook). It must
 	// be safe for concurrent use.
 	OnCall func(CallReport)
+	// OnUnknownAppend, when set, is called with the number of appends
+	// without a dedupe column that are retried after a call that may have
+	// landed (metrics: they are at least once). It must be safe for
+	// concurrent use.
+	OnUnknownAppend func(base string, n int)
 	// Echoes, when set, learns every write before its call is sent (and
 	// the rows an append created after), for the loop guard: SeaTable may
 	// deliver the webhook for a write before the write's answer arrives.

@@ -43,6 +43,11 @@ type Outcome struct {
 	Dead []DeadOp
 	// Pending are the ops not carried out because Err stopped the batch.
 	Pending []int
+	// MaybeSent are the pending appends whose call failed after it was
+	// sent (a timeout, a reset): they may have landed, so a retry must not
+	// add them again where it can tell (an append with a dedupe column is
+	// retried as an upsert on it).
+	MaybeSent []int
 	// Err is the error that stopped the batch: rate limited, transient,
 	// auth, a budget error or the context's. Nil when the batch finished.
 	Err error
@@ -308,11 +313,17 @@ func (r *run) send(ctx context.Context, items []Item) error {
 		if err := r.expect(ctx, writes); err != nil {
 			return err
 		}
-		return r.call(ctx, "append rows", len(batch), func(ctx context.Context) error {
+		err := r.call(ctx, "append rows", len(batch), func(ctx context.Context) error {
 			ids, err := rows.AppendRows(ctx, b.Table, batch)
 			r.appended(ctx, writes, ids)
 			return err
 		})
+		if err != nil && seatable.KindOf(err) == seatable.KindTransient && seatable.MayHaveLanded(err) {
+			for _, it := range items {
+				r.out.MaybeSent = append(r.out.MaybeSent, it.Ops...)
+			}
+		}
+		return err
 	case seaflow.KindUpdate:
 		ups := make([]seatable.RowUpdate, len(items))
 		for i, it := range items {

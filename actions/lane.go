@@ -141,6 +141,7 @@ func (l *laneLoop) dispatch(ctx context.Context, ready []int) {
 			continue
 		}
 		out := l.exec.Execute(ctx, ops, b, l.callFunc(b, batchRules(ops, b)))
+		l.maybeSent(ops, ready, out.MaybeSent)
 		for _, i := range out.Done {
 			l.ack(bg, ready[i], settled)
 		}
@@ -342,4 +343,23 @@ func (l *laneLoop) releaseAll(ctx context.Context) {
 		}
 	}
 	l.held = nil
+}
+
+// maybeSent marks the held appends whose call may have landed: the next
+// try sends them replay-safe (an upsert on their dedupe column). Those
+// without one may land twice; OnUnknownAppend counts them.
+func (l *laneLoop) maybeSent(ops []seaflow.Op, ready, idx []int) {
+	unsafe := 0
+	for _, i := range idx {
+		l.held[ready[i]].Op.Replay = true
+		if ops[i].DedupeColumn == "" {
+			unsafe++
+		}
+	}
+	if unsafe > 0 {
+		l.log.Warn().Int("ops", unsafe).Msg("appends whose call may have landed are retried without a dedupe column: they may be added twice")
+		if f := l.d.cfg.OnUnknownAppend; f != nil {
+			f(l.base, unsafe)
+		}
+	}
 }

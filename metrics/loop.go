@@ -17,3 +17,19 @@ func (m *Metrics) LoopBroken(base, rule string) {
 	}
 	m.loopBreaks.WithLabelValues(base, rule).Inc()
 }
+
+func newUnknownAppends() *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "seaflow_appends_unknown_outcome_total",
+		Help: "Appends without a dedupe_column sent again after a call that may have landed (a timeout, a reset): they may have been added twice.",
+	}, []string{"base"})
+}
+
+// UnknownAppends counts n appends of base retried after a call whose
+// outcome is unknown (seaflow_appends_unknown_outcome_total{base}).
+func (m *Metrics) UnknownAppends(base string, n int) {
+	if m == nil || n <= 0 {
+		return
+	}
+	m.unknownAppends.WithLabelValues(base).Add(float64(n))
+}

@@ -33,6 +33,7 @@ type Metrics struct {
 	reload         reloadMetrics
 	intake         intakeMetrics
 	loopBreaks     *prometheus.CounterVec
+	unknownAppends *prometheus.CounterVec
 	adminRefused   *prometheus.CounterVec
 
 	snap *snapshotCollector
@@ -85,11 +86,12 @@ func New() *Metrics {
 			Name: "seaflow_dead_letters_total",
 			Help: "Row operations moved to the dead-letter list.",
 		}, []string{"base"}),
-		reload:       newReloadMetrics(),
-		intake:       newIntakeMetrics(),
-		loopBreaks:   newLoopBreaks(),
-		adminRefused: newAdminRefused(),
-		snap:         newSnapshotCollector(),
+		reload:         newReloadMetrics(),
+		intake:         newIntakeMetrics(),
+		loopBreaks:     newLoopBreaks(),
+		unknownAppends: newUnknownAppends(),
+		adminRefused:   newAdminRefused(),
+		snap:           newSnapshotCollector(),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -100,7 +102,7 @@ func New() *Metrics {
 		m.apiCalls, m.apiRows, m.apiDuration, m.api429,
 		m.deadLettered,
 		m.reload.ok, m.reload.last,
-		m.intake.wrongBase, m.loopBreaks,
+		m.intake.wrongBase, m.loopBreaks, m.unknownAppends,
 		m.adminRefused,
 		m.snap,
 	)

@@ -12,9 +12,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -128,7 +130,7 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 	for attempt := 0; ; attempt++ {
 		t, err := c.baseToken(ctx, r.op)
 		if err != nil {
-			return err
+			return unsent(err) // the operation itself was not sent
 		}
 		u := c.server + "/api-gateway/api/v2/dtables/" + url.PathEscape(t.uuid) + r.endpoint
 		if len(r.query) > 0 {
@@ -189,11 +191,20 @@ func (c *Client) send(ctx context.Context, op, method, rawURL, endpoint, auth st
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	// Whether the request was written whole tells a failure SeaTable never
+	// saw (no cost, no change) from one whose outcome is unknown.
+	var wrote atomic.Bool
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		WroteRequest: func(info httptrace.WroteRequestInfo) { wrote.Store(info.Err == nil) },
+	}))
 	start := c.now()
 	res, err := c.http.Do(req)
 	if err != nil {
-		c.report(Call{Op: op, Method: method, Endpoint: endpoint, Rows: rows, Duration: c.now().Sub(start)})
-		return nil, c.transportError(op, err, "")
+		unsent := !wrote.Load()
+		c.report(Call{Op: op, Method: method, Endpoint: endpoint, Rows: rows, Duration: c.now().Sub(start), Unsent: unsent})
+		e := c.transportError(op, err, "")
+		e.Unsent = unsent
+		return nil, e
 	}
 	b, err := io.ReadAll(io.LimitReader(res.Body, maxResponseBytes+1))
 	res.Body.Close()
@@ -339,3 +350,14 @@ func (tc *tokenCache) invalidate(bad string) {
 }
 
 var errNoAPIToken = errors.New("no API token configured")
+
+// unsent marks an error of an operation that never left the process.
+func unsent(err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		c := *e
+		c.Unsent = true
+		return &c
+	}
+	return err
+}

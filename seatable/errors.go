@@ -62,6 +62,22 @@ type Error struct {
 	ResetAt time.Time
 	// Err is the underlying transport error, if any.
 	Err error
+	// Unsent is true when the request never left this process whole (no
+	// connection, a refused dial, an exchange that failed first): it
+	// cannot have reached SeaTable, so it changed nothing and cost no call
+	// of the base's budget. False for any error after the request was
+	// written: its outcome is unknown (a timeout, a reset, a 5xx).
+	Unsent bool
+}
+
+// MayHaveLanded reports whether err may come from a call that SeaTable
+// carried out: anything but a request that was never sent whole.
+func MayHaveLanded(err error) bool {
+	var e *Error
+	if errors.As(err, &e) {
+		return !e.Unsent && (e.Kind == KindTransient || e.Status/100 == 2)
+	}
+	return err != nil
 }
 
 // Error formats the error as "op: kind (HTTP status): message".
@@ -107,4 +123,7 @@ type Call struct {
 	Rows     int           // rows carried by the call (request or response)
 	Limit    *RateLimit    // nil when the response had no x-ratelimit headers
 	Duration time.Duration // time from send to the end of the response
+	// Unsent is true when the request was never written whole: SeaTable
+	// did not see it, and it costs no call.
+	Unsent bool
 }

@@ -46,6 +46,8 @@ type daemonOptions struct {
 	Clock seaflow.Clock
 	// Listener replaces server.listen (tests pass a ready listener).
 	Listener net.Listener
+	// CallTimeout bounds each SeaTable call; zero = the client's 30 s.
+	CallTimeout time.Duration
 	// DataDir, when set, replaces storage.dir (the --data-dir flag), on
 	// start and on every reload.
 	DataDir string
@@ -197,7 +199,7 @@ func (d *daemon) startBases(ctx context.Context, cfg *rules.Config) error {
 	d.disp = actions.NewDispatcher(actions.DispatcherConfig{
 		Source: d.q, Dead: countingDead{d.q, d.metrics, d.opts.onDeadLetter}, Budget: d.keeper, Clock: clock,
 		Logger: d.log.With().Str("component", "dispatcher").Logger(), DryRun: d.opts.DryRun,
-		Echoes: echoRecorder{d},
+		Echoes: echoRecorder{d}, OnUnknownAppend: d.metrics.UnknownAppends,
 		// Per-rule budget shares, read from the config in force so a reload
 		// applies at once; replicas share them through the budget KV.
 		RuleShare: func(base, rule string) (budget.Limits, bool) { return d.config().RuleLimits(base, rule) },
@@ -226,7 +228,7 @@ func (d *daemon) newClient(name string, base *rules.BaseConfig) (*seatable.Clien
 			return nil, err
 		}
 	}
-	return seatable.New(seatable.Config{ServerURL: serverURL, APIToken: token, Now: d.opts.Clock.Now, Observe: d.observe(name)}), nil
+	return seatable.New(seatable.Config{ServerURL: serverURL, APIToken: token, Now: d.opts.Clock.Now, Observe: d.observe(name), Timeout: d.opts.CallTimeout}), nil
 }
 
 // startRunner starts the runner: EVENTS → rules → OPS.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,7 +41,10 @@ func (s *syncBuffer) String() string {
 }
 
 type daemonBundle struct {
-	emu     *emulator.Emulator
+	emu *emulator.Emulator
+	// middle, when set, serves the emulator's requests instead of it
+	// (to hold or break answers).
+	middle  atomic.Pointer[func(w http.ResponseWriter, r *http.Request, emu http.Handler)]
 	base    emulator.BaseInfo
 	url     string // the daemon's
 	cfgPath string
@@ -58,6 +62,10 @@ bases:
           - { name: Note, type: text }
         rows:
           - { Name: Acme, Stage: Lead }
+      - name: Leads
+        columns:
+          - { name: Name, type: text }
+          - { name: Seaflow ID, type: text }
 `
 
 const daemonConfig = `
@@ -85,7 +93,13 @@ func startTestDaemonWith(t *testing.T, config string, opts daemonOptions) (*daem
 	t.Helper()
 	b := &daemonBundle{logs: &syncBuffer{}}
 	b.emu = emulator.New(emulator.Options{})
-	srv := httptest.NewServer(b.emu)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if mw := b.middle.Load(); mw != nil {
+			(*mw)(w, r, b.emu)
+			return
+		}
+		b.emu.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
 	b.emu.SetServerURL(srv.URL)
 	fx, err := emulator.ParseFixture("fixture.yaml", []byte(daemonFixture))
