@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,6 +80,8 @@ type daemon struct {
 	emus     *emulators
 	disp     *actions.Dispatcher
 	echoes   *loopguard.Guard
+	// scratch is a dry run's own store, removed at stop.
+	scratch string
 	// uuidAsked is when the intake last asked for a base's uuid.
 	uuidMu    sync.Mutex
 	uuidAsked map[string]time.Time
@@ -165,8 +169,20 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 // external cluster. A store that cannot go on (a disk that was full) stops
 // the daemon cleanly, so its supervisor restarts it and the store reopens.
 func (d *daemon) startStorage(parent context.Context, cfg *rules.Config) error {
+	dir, url := cfg.Storage.Dir, cfg.Storage.NATSURL
+	if d.opts.DryRun {
+		// A dry run works on streams of its own, in a scratch store: it
+		// must not take, ack or delete the work a real run queued, here or
+		// in a shared cluster.
+		scratch, err := os.MkdirTemp("", "seaflow-dry-run-")
+		if err != nil {
+			return fmt.Errorf("dry run store: %w", err)
+		}
+		d.scratch, dir, url = scratch, scratch, ""
+		d.log.Info().Str("dir", scratch).Msg("dry run: events and ops go to a scratch store; the real queues are not touched")
+	}
 	q, err := queue.Open(parent, queue.Options{
-		Dir: cfg.Storage.Dir, URL: cfg.Storage.NATSURL, SyncAlways: cfg.Storage.SyncAlways, Listen: cfg.NATS.Listen,
+		Dir: dir, URL: url, SyncAlways: cfg.Storage.SyncAlways, Listen: cfg.NATS.Listen,
 		AcceptDataLoss: d.opts.AcceptDataLoss, CheckEvery: d.opts.CheckEvery, EventsDedupeWindow: cfg.Storage.DedupeWindow,
 		DeadMaxAge: cfg.Storage.DeadMaxAge, DeadMaxMsgs: int64(cfg.Storage.DeadMaxMessages), DeadMaxBytes: cfg.Storage.DeadMaxBytes,
 		Logger: d.log.With().Str("component", "queue").Logger(),
@@ -285,13 +301,23 @@ func (d *daemon) ensureNATS(cfg *rules.Config) error {
 		return nil
 	}
 	nc := d.q.Conn()
-	if cfg.NATS.URL != "" {
+	url, group := cfg.NATS.URL, "seaflow"
+	if d.opts.DryRun {
+		// The messages the real daemon's rules listen to, on their server,
+		// in a queue group of the dry run's own: it sees a copy of each
+		// and takes none away.
+		group = "seaflow-dry-run-" + strconv.FormatInt(d.started.UnixNano(), 36)
+		if url == "" {
+			url = cfg.Storage.NATSURL
+		}
+	}
+	if url != "" {
 		var err error
-		if nc, err = nats.Connect(cfg.NATS.URL, nats.Name("seaflow-triggers"), nats.MaxReconnects(-1)); err != nil {
+		if nc, err = nats.Connect(url, nats.Name("seaflow-triggers"), nats.MaxReconnects(-1)); err != nil {
 			return fmt.Errorf("connect to nats.url: %w", err)
 		}
 	}
-	n := triggers.NewNATS(nc, cfg.RuleSet().NATSSubjects(), "seaflow", triggers.NATSEvent, d.sink, d.opts.Clock, d.log.With().Str("component", "nats").Logger())
+	n := triggers.NewNATS(nc, cfg.RuleSet().NATSSubjects(), group, triggers.NATSEvent, d.sink, d.opts.Clock, d.log.With().Str("component", "nats").Logger())
 	d.nats = n
 	started := make(chan error, 1)
 	d.intake.Add(1)
@@ -367,6 +393,9 @@ func (d *daemon) stop(grace time.Duration) error {
 			if err := d.q.Close(); err != nil {
 				d.stopErr = fmt.Errorf("close storage: %w", err)
 			}
+		}
+		if d.scratch != "" {
+			_ = os.RemoveAll(d.scratch)
 		}
 		d.log.Info().Msg("seaflow stopped")
 	})

@@ -120,7 +120,9 @@ func startTestDaemonWith(t *testing.T, config string, opts daemonOptions) (*daem
 	if err != nil {
 		t.Fatalf("load config: %v", err)
 	}
-	opts.DataDir = filepath.Join(dir, "data")
+	if opts.DataDir == "" {
+		opts.DataDir = filepath.Join(dir, "data")
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

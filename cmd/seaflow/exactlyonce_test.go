@@ -1,13 +1,19 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/seaflow/seaflow"
+	"github.com/seaflow/seaflow/queue"
+	"github.com/seaflow/seaflow/runner"
 )
 
 // waitQueueEmpty waits until no op of base is queued (the daemon's queue
@@ -126,4 +132,55 @@ func counter(t *testing.T, d *daemon, name string) float64 {
 		}
 	}
 	return sum
+}
+
+// TestDryRunLeavesQueuedWork: --dry-run on a data dir with queued ops
+// leaves them all there (seen before: it acked and dropped them), while it
+// runs its own events through the rules and plans their calls.
+func TestDryRunLeavesQueuedWork(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	ctx := context.Background()
+	q, err := queue.Open(ctx, queue.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []seaflow.Op
+	for i := range 4 {
+		ops = append(ops, seaflow.Op{ID: fmt.Sprint("queued-", i), Kind: seaflow.KindAppend, Base: "crm", Table: "Leads", Lane: seaflow.Urgent, Values: map[string]any{"Name": fmt.Sprint("q", i)}})
+	}
+	if err := q.PublishOps(ctx, ops); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	traces := make(chan runner.Trace, 4)
+	d, b := startTestDaemonWith(t, appendConfig, daemonOptions{DryRun: true, DataDir: dir, onTrace: func(tr runner.Trace) { traces <- tr }})
+	if code := b.post(t, "/hooks/leads", "leads-token-value", `{"name":"dry"}`); code != http.StatusAccepted {
+		t.Fatalf("HTTP %d", code)
+	}
+	select {
+	case tr := <-traces:
+		if len(tr.Rules) != 1 || tr.Rules[0].Ops != 1 {
+			t.Fatalf("dry-run trace %+v, want the lead rule's op", tr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the dry run handled no event")
+	}
+	waitQueueEmpty(t, d, "crm") // the dry run's own op, planned and dropped
+	if err := d.stop(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if rows, _ := b.emu.Rows(b.base.UUID, "Leads"); len(rows) != 0 {
+		t.Fatalf("the dry run wrote %d rows", len(rows))
+	}
+	q, err = queue.Open(ctx, queue.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if n, err := q.Pending(ctx, "crm", seaflow.Urgent); err != nil || n != 4 {
+		t.Fatalf("queued ops after the dry run = %d, %v; want all 4", n, err)
+	}
 }
