@@ -11,6 +11,7 @@ import (
 
 	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow/clocktest"
 	"github.com/seaflow/seaflow/seatable"
 )
 
@@ -22,7 +23,7 @@ import (
 // the test's run time).
 type waitSource struct {
 	*fakeSource
-	clock    *fakeClock
+	clock    *clocktest.Clock
 	released *int
 }
 
@@ -75,7 +76,7 @@ func (s waitSource) Fetch(ctx context.Context, base string, lane seaflow.Lane, m
 // their time on the fake clock.
 type sqlRows struct {
 	*fakeRows
-	clock *fakeClock
+	clock *clocktest.Clock
 
 	mu    sync.Mutex
 	stmts []string
@@ -123,10 +124,8 @@ func shareSetup(t *testing.T, share float64) (*bundle, waitSource, *sqlRows) {
 // allLanesWaiting reports whether every lane of the one base waits on the
 // fake clock (sleeping, or fetching from an empty queue): nothing more
 // happens until the test advances it.
-func allLanesWaiting(c *fakeClock) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.waiters) == len(seaflow.Lanes)
+func allLanesWaiting(c *clocktest.Clock) bool {
+	return c.Sleepers() == len(seaflow.Lanes)
 }
 
 // maxInWindow is the most times falling in any rolling window of span.

@@ -13,13 +13,14 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/seaflow/seaflow"
+	"github.com/seaflow/seaflow/clocktest"
 	"github.com/seaflow/seaflow/loopguard"
 	"github.com/seaflow/seaflow/seatable"
 )
 
 type bundle struct {
 	n       *notifier
-	clock   *fakeClock
+	clock   *clocktest.Clock
 	source  *fakeSource
 	dead    *fakeDead
 	budget  *fakeBudget
@@ -54,7 +55,8 @@ func setup(t *testing.T) *bundle {
 	t.Helper()
 	n := &notifier{}
 	events := &eventLog{}
-	clock := &fakeClock{n: n, now: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
+	clock := clocktest.New(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
+	n.follow(t, clock)
 	m := newModel()
 	for i := range 10 {
 		m.put("T1", fmt.Sprintf("r%d", i), map[string]any{"K": fmt.Sprintf("k%d", i)})
@@ -209,7 +211,7 @@ func TestDispatcherFreezesBaseOn429(t *testing.T) {
 	b.start(t)
 
 	waitUntil(t, b.n, "the lane waits for the reset", func() bool {
-		at, ok := b.clock.nextWaiter()
+		at, ok := b.clock.Next()
 		return ok && !at.Before(reset)
 	})
 	if c := b.rows.callCount(); c != 1 {
@@ -240,7 +242,7 @@ func TestDispatcherFreezesForDefaultWhenResetUnknown(t *testing.T) {
 	b.start(t)
 	want := b.clock.Now().Add(DefaultFreeze)
 	waitUntil(t, b.n, "the lane waits for the default freeze", func() bool {
-		at, ok := b.clock.nextWaiter()
+		at, ok := b.clock.Next()
 		return ok && !at.Before(want)
 	})
 	if len(b.budget.freezes) != 1 || !b.budget.freezes[0].Equal(want) {
@@ -266,10 +268,10 @@ func TestDispatcherRetriesTransientErrors(t *testing.T) {
 	start := b.clock.Now()
 	for b.source.ackedCount() == 0 {
 		waitUntil(t, b.n, "a backoff or the ack", func() bool {
-			_, ok := b.clock.nextWaiter()
+			_, ok := b.clock.Next()
 			return ok || b.source.ackedCount() == 1
 		})
-		if at, ok := b.clock.nextWaiter(); ok && b.source.ackedCount() == 0 {
+		if at, ok := b.clock.Next(); ok && b.source.ackedCount() == 0 {
 			b.clock.Advance(at.Sub(b.clock.Now()))
 		}
 	}
@@ -296,8 +298,8 @@ func TestDispatcherReleasesAfterRepeatedTransientErrors(t *testing.T) {
 	b.source.push(u("op1", seaflow.Urgent, "r1", map[string]any{"n": 1}))
 	b.start(t)
 	for b.source.count(&b.source.released) == 0 {
-		waitUntil(t, b.n, "a backoff", func() bool { _, ok := b.clock.nextWaiter(); return ok })
-		at, _ := b.clock.nextWaiter()
+		waitUntil(t, b.n, "a backoff", func() bool { _, ok := b.clock.Next(); return ok })
+		at, _ := b.clock.Next()
 		b.clock.Advance(at.Sub(b.clock.Now()))
 	}
 	if c := b.rows.callCount(); c != maxHeldAttempts {
@@ -312,10 +314,10 @@ func TestDispatcherWaitsForBudgetBeforeSending(t *testing.T) {
 	b.start(t)
 	for b.source.ackedCount() == 0 {
 		waitUntil(t, b.n, "a wait or the ack", func() bool {
-			_, ok := b.clock.nextWaiter()
+			_, ok := b.clock.Next()
 			return ok || b.source.ackedCount() == 1
 		})
-		if at, ok := b.clock.nextWaiter(); ok && b.source.ackedCount() == 0 {
+		if at, ok := b.clock.Next(); ok && b.source.ackedCount() == 0 {
 			if b.rows.callCount() != 0 {
 				t.Fatal("call sent while the budget refused")
 			}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/seaflow/seaflow"
+	"github.com/seaflow/seaflow/clocktest"
 	"github.com/seaflow/seaflow/loopguard"
 	"github.com/seaflow/seaflow/seatable"
 )
@@ -57,70 +58,23 @@ func waitUntil(t *testing.T, n *notifier, what string, cond func() bool) {
 	}
 }
 
-// fakeClock is a Clock that moves only when the test advances it.
-type fakeClock struct {
-	n       *notifier
-	mu      sync.Mutex
-	now     time.Time
-	waiters []clockWaiter
-}
-
-type clockWaiter struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	ch := make(chan time.Time, 1)
-	if d <= 0 {
-		ch <- c.now
-		c.mu.Unlock()
-		return ch
-	}
-	c.waiters = append(c.waiters, clockWaiter{at: c.now.Add(d), ch: ch})
-	c.mu.Unlock()
-	c.n.bump()
-	return ch
-}
-
-// Advance moves the clock by d and fires every waiter due.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	var keep []clockWaiter
-	for _, w := range c.waiters {
-		if w.at.After(c.now) {
-			keep = append(keep, w)
-			continue
+// follow bumps n on every change of c (a sleeper added, time moved) until
+// the test ends, so waitUntil re-checks conditions on the clock too.
+func (n *notifier) follow(t *testing.T, c *clocktest.Clock) {
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			ch := c.Changed() // taken before the bump: no change is missed
+			n.bump()
+			select {
+			case <-ch:
+			case <-done:
+				return
+			}
 		}
-		w.ch <- c.now
-	}
-	c.waiters = keep
-	c.mu.Unlock()
-	c.n.bump()
-}
-
-// nextWaiter returns the earliest pending deadline.
-func (c *fakeClock) nextWaiter() (time.Time, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.waiters) == 0 {
-		return time.Time{}, false
-	}
-	at := c.waiters[0].at
-	for _, w := range c.waiters[1:] {
-		if w.at.Before(at) {
-			at = w.at
-		}
-	}
-	return at, true
+	}()
+	t.Cleanup(func() { close(done); <-stopped })
 }
 
 // fakeSource is an in-memory work queue per base and lane. Fetch returns
@@ -281,7 +235,7 @@ func (d *fakeDead) all() map[string]string {
 // back until laneNext; it logs every admission in events.
 type fakeBudget struct {
 	n        *notifier
-	clock    *fakeClock
+	clock    *clocktest.Clock
 	mu       sync.Mutex
 	frozen   time.Time
 	laneNext map[seaflow.Lane]time.Time

@@ -14,6 +14,7 @@ import (
 	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/actions"
 	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow/clocktest"
 	"github.com/seaflow/seaflow/queue"
 	"github.com/seaflow/seaflow/seatable"
 	"github.com/seaflow/seaflow/seatable/emulator"
@@ -30,89 +31,8 @@ const (
 	baseToken = "0123456789abcdef0123456789abcdef01234567"
 )
 
-// vclock is a virtual clock. Waiters registered by After fire when the
-// clock is advanced past their deadline.
-type vclock struct {
-	mu      sync.Mutex
-	now     time.Time
-	waiters []vwaiter
-	ch      chan struct{} // closed and replaced on every change
-}
-
-type vwaiter struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func newVClock() *vclock {
-	return &vclock{now: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC), ch: make(chan struct{})}
-}
-
-func (c *vclock) bumpLocked() {
-	close(c.ch)
-	c.ch = make(chan struct{})
-}
-
-func (c *vclock) bump() {
-	c.mu.Lock()
-	c.bumpLocked()
-	c.mu.Unlock()
-}
-
-func (c *vclock) changed() <-chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.ch
-}
-
-func (c *vclock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *vclock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	if d <= 0 {
-		ch <- c.now
-		return ch
-	}
-	c.waiters = append(c.waiters, vwaiter{at: c.now.Add(d), ch: ch})
-	c.bumpLocked()
-	return ch
-}
-
-// advanceToNext moves the clock to the earliest waiter's deadline and fires
-// every waiter due. It reports false when nobody waits.
-func (c *vclock) advanceToNext() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.waiters) == 0 {
-		return false
-	}
-	at := c.waiters[0].at
-	for _, w := range c.waiters {
-		if w.at.Before(at) {
-			at = w.at
-		}
-	}
-	if at.After(c.now) {
-		c.now = at
-	}
-	var keep []vwaiter
-	for _, w := range c.waiters {
-		if w.at.After(c.now) {
-			keep = append(keep, w)
-			continue
-		}
-		w.ch <- c.now
-	}
-	c.waiters = keep
-	c.bumpLocked()
-	return true
-}
+// virtualStart is where the virtual clock of every test starts.
+var virtualStart = time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
 
 // gatedBudget wraps the budget so the time driver knows when a call is
 // between its reservation and its answer: time must not jump then, or
@@ -147,7 +67,7 @@ func (a ackingSource) Fetch(ctx context.Context, base string, lane seaflow.Lane,
 			a.st.mu.Lock()
 			a.st.acked++
 			a.st.mu.Unlock()
-			a.st.clock.bump()
+			a.st.bump()
 			return err
 		}
 	}
@@ -156,7 +76,7 @@ func (a ackingSource) Fetch(ctx context.Context, base string, lane seaflow.Lane,
 
 // stack is the emulator, queue and clock shared by the dispatchers of a test.
 type stack struct {
-	clock  *vclock
+	clock  *clocktest.Clock
 	emu    *emulator.Emulator
 	url    string
 	q      *queue.Queue
@@ -165,6 +85,7 @@ type stack struct {
 	apiToken string
 
 	mu       sync.Mutex
+	changed  chan struct{} // closed and replaced when a call ends or an op is acked
 	inFlight int
 	acked    int
 	reports  []actions.CallReport
@@ -177,7 +98,7 @@ const readOnlyToken = "r0000000000000000000000000000000000000r0"
 
 func newStack(t *testing.T, limits budget.Limits) *stack {
 	t.Helper()
-	st := &stack{clock: newVClock(), limits: limits}
+	st := &stack{clock: clocktest.New(virtualStart), limits: limits, changed: make(chan struct{})}
 	var emuLimits []emulator.Limit
 	for _, w := range limits.Windows {
 		emuLimits = append(emuLimits, emulator.Limit{Window: w.Span, Calls: w.Calls})
@@ -264,7 +185,7 @@ func (st *stack) startDispatcher(t *testing.T) {
 			st.reports = append(st.reports, r)
 			st.byReplica[replica]++
 			st.mu.Unlock()
-			st.clock.bump()
+			st.bump()
 		},
 	})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -278,6 +199,14 @@ func (st *stack) startDispatcher(t *testing.T) {
 	})
 }
 
+// bump signals a change of the stack's state to drive and waitFor.
+func (st *stack) bump() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	close(st.changed)
+	st.changed = make(chan struct{})
+}
+
 // drive advances virtual time whenever somebody sleeps on the clock and no
 // call is in flight, until the test ends.
 func (st *stack) drive(t *testing.T) {
@@ -286,9 +215,10 @@ func (st *stack) drive(t *testing.T) {
 	go func() {
 		defer close(done)
 		for {
-			ch := st.clock.changed()
+			ch := st.clock.Changed()
 			st.mu.Lock()
-			if st.inFlight == 0 && st.clock.advanceToNext() {
+			sch := st.changed
+			if st.inFlight == 0 && st.clock.AdvanceToNext() {
 				st.mu.Unlock()
 				continue
 			}
@@ -297,6 +227,7 @@ func (st *stack) drive(t *testing.T) {
 			case <-ctx.Done():
 				return
 			case <-ch:
+			case <-sch:
 			}
 		}
 	}()
@@ -311,8 +242,9 @@ func (st *stack) waitFor(t *testing.T, what string, cond func(reports []actions.
 	t.Helper()
 	guard := time.After(10 * time.Minute)
 	for {
-		ch := st.clock.changed()
+		ch := st.clock.Changed()
 		st.mu.Lock()
+		sch := st.changed
 		ok := cond(st.reports, st.acked)
 		st.mu.Unlock()
 		if ok {
@@ -320,6 +252,7 @@ func (st *stack) waitFor(t *testing.T, what string, cond func(reports []actions.
 		}
 		select {
 		case <-ch:
+		case <-sch:
 		case <-guard:
 			t.Fatalf("timed out waiting for %s", what)
 		}
@@ -462,7 +395,7 @@ func TestIntegrationUrgentOvertakesBulkBacklog(t *testing.T) {
 	if stats.Sent429 != 0 || stats.Calls != 52 {
 		t.Errorf("calls %d, 429s %d; want 52 calls, no 429", stats.Calls, stats.Sent429)
 	}
-	if elapsed := st.clock.Now().Sub(newVClock().now); elapsed < 5*time.Hour {
+	if elapsed := st.clock.Now().Sub(virtualStart); elapsed < 5*time.Hour {
 		t.Errorf("bulk drained in %v of virtual time: not paced", elapsed)
 	}
 }

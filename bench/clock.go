@@ -16,6 +16,12 @@ import (
 // waits, and wakes one waiter or runs one event at a time, so the
 // simulation is sequential and deterministic.
 //
+// It is not clocktest.Clock, the tests' fake: that one fires every sleeper
+// due at once and cannot tell whether the goroutines it wakes are done,
+// while a simulation must know that every actor waits before it moves
+// time, wake one waiter at a time in a fixed order, run scheduled
+// functions (At) and end waits early (Wake).
+//
 // Clock is safe for concurrent use.
 type Clock struct {
 	mu      sync.Mutex

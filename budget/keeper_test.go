@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/seaflow/seaflow"
+	"github.com/seaflow/seaflow/clocktest"
 )
 
 // memStore is an in-memory Store with real compare-and-set semantics, as a
@@ -54,24 +55,6 @@ func (m *memStore) Save(ctx context.Context, base string, data []byte, rev uint6
 	return m.seq, nil
 }
 
-// clock is a fake clock shared by Keepers.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
 func minuteLimits(calls int) func(string) Limits {
 	return func(string) Limits { return Limits{Windows: []seaflow.Window{{Span: time.Minute, Calls: calls}}} }
 }
@@ -85,7 +68,7 @@ func TestKeeper(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			clk := &clock{now: t0}
+			clk := clocktest.New(t0)
 			k := NewKeeper(store(), nil, clk.Now)
 			for i := range 300 {
 				if ok, _, err := k.Reserve(ctx, "crm", seaflow.Urgent); !ok || err != nil {
@@ -141,7 +124,7 @@ func TestKeeperRetriesOnConflict(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	store := newMemStore()
-	clk := &clock{now: t0}
+	clk := clocktest.New(t0)
 	a := NewKeeper(store, minuteLimits(1), clk.Now)
 	b := NewKeeper(store, minuteLimits(1), clk.Now)
 	var slipped atomic.Bool
@@ -177,7 +160,7 @@ func TestKeepersTogetherNeverExceed(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	store := newMemStore()
-	clk := &clock{now: t0}
+	clk := clocktest.New(t0)
 	keepers := []*Keeper{NewKeeper(store, minuteLimits(50), clk.Now), NewKeeper(store, minuteLimits(50), clk.Now)}
 	for step := range 3 {
 		clk.Set(t0.Add(time.Duration(step) * time.Minute))
@@ -231,7 +214,7 @@ func TestKeeperStoreErrors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	boom := errors.New("boom")
-	clk := &clock{now: t0}
+	clk := clocktest.New(t0)
 
 	k := NewKeeper(failingStore{loadErr: boom}, nil, clk.Now)
 	if _, _, err := k.Reserve(ctx, "crm", seaflow.Urgent); !errors.Is(err, boom) || !strings.Contains(err.Error(), "reserve call for crm: load: boom") {
@@ -270,7 +253,7 @@ func TestKeeperSkipsUselessSaves(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	store := newMemStore()
-	clk := &clock{now: t0}
+	clk := clocktest.New(t0)
 	k := NewKeeper(store, minuteLimits(1), clk.Now)
 	if err := k.Freeze(ctx, "crm", t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/seaflow/seaflow/internal/proctest"
 )
 
 // TestKillWithEventsInFlight: 10,000 webhook events are accepted (every one
@@ -72,7 +74,7 @@ rules:
 		}
 		return "/hooks/ups", fmt.Appendf(nil, `{"key":"k-%d","n":%d}`, i-half, i-half+1)
 	})
-	d.kill()
+	d.Kill()
 	if codes[http.StatusAccepted] != 2*half {
 		t.Fatalf("answers %v, want %d × 202", codes, 2*half)
 	}
@@ -174,9 +176,9 @@ func TestCrashRounds(t *testing.T) {
 	rounds := envInt(t, "SEAFLOW_CRASH_ROUNDS", 5)
 	seed := envInt(t, "SEAFLOW_CRASH_SEED", 1)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x5eaf10))
-	ns := startNATS(t)
-	e := setup(t, crashFixture, crashConfig, map[string]string{"E2E_NATS_URL": ns.ClientURL()})
-	nc, err := nats.Connect(ns.ClientURL())
+	ns := proctest.StartNATS(t)
+	e := setup(t, crashFixture, crashConfig, map[string]string{"E2E_NATS_URL": ns.URL()})
+	nc, err := nats.Connect(ns.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,16 +234,16 @@ func TestCrashRounds(t *testing.T) {
 		}
 		select {
 		case <-reached:
-		case <-d.done:
+		case <-d.Done():
 			cancel()
 			wg.Wait()
-			t.Fatalf("round %d: daemon exited under load: %v", round, d.err)
+			t.Fatalf("round %d: daemon exited under load: %v", round, d.Err())
 		case <-time.After(60 * time.Second):
 			cancel()
 			wg.Wait()
 			t.Fatalf("round %d: only %d of %d events accepted within 60s", round, roundAccepted.Load(), target)
 		}
-		d.kill()
+		d.Kill()
 		cancel()
 		wg.Wait()
 		t.Logf("round %d: SIGKILL after %d accepted events (target %d)", round, roundAccepted.Load(), target)

@@ -4,70 +4,39 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/seaflow/seaflow/internal/proctest"
 	"github.com/seaflow/seaflow/seatable/emulator"
 )
 
-// seaflowBin is the seaflow binary TestMain builds; moduleRoot the
-// repository root it was built from.
-var (
-	seaflowBin string
-	moduleRoot string
-	binDir     string
-)
+// bins holds the seaflow binary TestMain builds (and e2e/loadgen, when
+// the intake benchmark runs).
+var bins *proctest.Binaries
 
 func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
 }
 
 func runTests(m *testing.M) int {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: go env GOMOD: %v\n", err)
+	var err error
+	if bins, err = proctest.BuildSeaflow("e2e"); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		fmt.Fprintln(os.Stderr, "e2e: not inside the seaflow module")
-		return 1
-	}
-	moduleRoot = filepath.Dir(gomod)
-	binDir, err = os.MkdirTemp("", "seaflow-e2e-")
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: temp dir: %v\n", err)
-		return 1
-	}
-	defer os.RemoveAll(binDir)
-	seaflowBin = filepath.Join(binDir, "seaflow")
-	if err := goBuild(seaflowBin, "./cmd/seaflow"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
+	defer bins.Remove()
 	return m.Run()
-}
-
-// goBuild builds pkg (relative to the module root) into out.
-func goBuild(out, pkg string) error {
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Dir = moduleRoot
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("e2e: go build %s: %w\n%s", pkg, err, b)
-	}
-	return nil
 }
 
 // webhookSecret is the secret of the SeaTable webhooks of every fixture.
@@ -90,7 +59,7 @@ type env struct {
 	logPath string
 	vars    map[string]string // environment of the daemon, for ${VAR}
 	client  *http.Client
-	cur     *daemonProc
+	cur     *proctest.Daemon
 	// expectWarn are log messages a scenario causes on purpose (the loop
 	// guard's stop); every other warning or error fails the test.
 	expectWarn []string
@@ -137,7 +106,7 @@ func (e *env) holdCalls(method, suffix string) (held <-chan struct{}, open func(
 func setup(t *testing.T, fixture, config string, extra map[string]string) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir()}
-	e.addr = freeAddr(t)
+	e.addr = proctest.FreeAddr(t)
 	fx, err := emulator.ParseFixture("fixture.yaml", []byte(strings.NewReplacer("$LISTEN", e.addr, "$SECRET", webhookSecret).Replace(fixture)))
 	if err != nil {
 		t.Fatalf("fixture: %v", err)
@@ -180,8 +149,8 @@ func setup(t *testing.T, fixture, config string, extra map[string]string) *env {
 		Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute},
 	}
 	t.Cleanup(func() {
-		if e.cur != nil && e.cur.running() {
-			e.cur.kill()
+		if e.cur != nil {
+			e.cur.Kill()
 		}
 		if bad := e.unexpectedWarnings(); len(bad) > 0 {
 			t.Errorf("the daemon logged %d unexpected warnings or errors (a healthy run logs none):\n%s", len(bad), strings.Join(bad, "\n"))
@@ -201,119 +170,43 @@ func setup(t *testing.T, fixture, config string, extra map[string]string) *env {
 	return e
 }
 
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
-// daemonProc is one run of the seaflow binary.
-type daemonProc struct {
-	cmd  *exec.Cmd
-	log  *os.File
-	done chan struct{} // closed when the process has exited
-	err  error         // Wait's result, set before done is closed
-}
-
-func (d *daemonProc) running() bool {
-	select {
-	case <-d.done:
-		return false
-	default:
-		return true
-	}
-}
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (d *daemonProc) kill() {
-	_ = d.cmd.Process.Signal(syscall.SIGKILL)
-	<-d.done
-}
-
-// start runs the daemon on the env's config and data directory (stdout and
-// stderr appended to the log file) and waits until GET /readyz answers 200.
-func (e *env) start() *daemonProc {
+// start runs the daemon on the env's config and data directory (its
+// output appended to the log file) and waits until GET /readyz answers 200.
+func (e *env) start() *proctest.Daemon {
 	e.t.Helper()
-	if e.cur != nil && e.cur.running() {
+	if e.cur != nil && e.cur.Running() {
 		e.t.Fatal("start: the daemon is already running")
 	}
-	logf, err := os.OpenFile(e.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	fmt.Fprintf(logf, "=== start %s\n", time.Now().UTC().Format(time.RFC3339Nano))
 	args := []string{"run", "--config", e.cfgPath, "--data-dir", e.dataDir}
 	if lvl := os.Getenv("SEAFLOW_E2E_LOG_LEVEL"); lvl != "" {
 		args = append(args, "--log-level", lvl)
 	}
-	cmd := exec.Command(seaflowBin, args...)
-	cmd.Dir = e.dir
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = os.Environ()
+	var env []string
 	for k, v := range e.vars {
-		cmd.Env = append(cmd.Env, k+"="+v)
+		env = append(env, k+"="+v)
 	}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
+	d, err := proctest.Start(e.t, proctest.Options{Bin: bins.Seaflow, Args: args, Env: env, Dir: e.dir, LogFile: e.logPath})
+	if err != nil {
 		e.t.Fatalf("start seaflow: %v", err)
 	}
-	d := &daemonProc{cmd: cmd, log: logf, done: make(chan struct{})}
-	go func() {
-		d.err = cmd.Wait()
-		logf.Close()
-		close(d.done)
-	}()
 	e.cur = d
-	e.waitReady(d, 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := d.WaitReady(ctx, "http://"+e.addr); err != nil {
+		e.t.Fatal(err)
+	}
 	return d
 }
 
-// waitReady polls GET /readyz until it answers 200, the process exits, or
-// the deadline passes.
-func (e *env) waitReady(d *daemonProc, within time.Duration) {
-	e.t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	probe := &http.Client{Timeout: time.Second}
-	for {
-		resp, err := probe.Get("http://" + e.addr + "/readyz")
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("seaflow not ready within %s (last error: %v)", within, err)
-		}
-		select {
-		case <-d.done:
-			e.t.Fatalf("seaflow exited before it was ready: %v", d.err)
-		case <-tick.C:
-		}
-	}
-}
-
 // stop sends SIGTERM and waits for a clean exit.
-func (e *env) stop(d *daemonProc) {
+func (e *env) stop(d *proctest.Daemon) {
 	e.t.Helper()
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.done:
-	case <-time.After(60 * time.Second):
-		d.kill()
+	err := d.Stop(60 * time.Second)
+	switch {
+	case errors.Is(err, proctest.ErrNotStopped):
 		e.t.Fatal("seaflow did not stop within 60s of SIGTERM")
-	}
-	if d.err != nil {
-		e.t.Errorf("seaflow exited with %v after SIGTERM", d.err)
+	case err != nil:
+		e.t.Errorf("seaflow exited with %v after SIGTERM", err)
 	}
 }
 
@@ -324,21 +217,7 @@ func (e *env) unexpectedWarnings() []string {
 	if err != nil {
 		return nil
 	}
-	var bad []string
-	for _, line := range strings.Split(string(b), "\n") {
-		var l struct{ Level, Message string }
-		if json.Unmarshal([]byte(line), &l) != nil || (l.Level != "warn" && l.Level != "error") {
-			continue
-		}
-		expected := false
-		for _, w := range e.expectWarn {
-			expected = expected || strings.Contains(l.Message, w)
-		}
-		if !expected && len(bad) < 20 {
-			bad = append(bad, line)
-		}
-	}
-	return bad
+	return proctest.Warnings(string(b), e.expectWarn, 20)
 }
 
 // logTail returns the last n lines of the daemon's log.
@@ -347,11 +226,7 @@ func (e *env) logTail(n int) string {
 	if err != nil {
 		return fmt.Sprintf("(no log: %v)", err)
 	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return proctest.LastLines(string(b), n)
 }
 
 // waitFor waits, on the emulator's change signal, until cond holds.
@@ -456,21 +331,17 @@ func (e *env) status() (statusDoc, error) {
 // external process: its state has no signal the test can wait on).
 func (e *env) waitStatus(within time.Duration, what string, cond func(statusDoc) bool) statusDoc {
 	e.t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
 	var last statusDoc
 	var err error
-	for {
+	if proctest.Poll(ctx, 50*time.Millisecond, func() bool {
 		last, err = e.status()
-		if err == nil && cond(last) {
-			return last
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("waiting for %s in the daemon's status: %v; last status: %+v", what, err, last)
-		}
-		<-tick.C
+		return err == nil && cond(last)
+	}) != nil {
+		e.t.Fatalf("waiting for %s in the daemon's status: %v; last status: %+v", what, err, last)
 	}
+	return last
 }
 
 // healthy reports whether GET /healthz answers 200.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -40,8 +39,8 @@ func TestIntakeBenchmark(t *testing.T) {
 	}
 	conns := envInt(t, "SEAFLOW_BENCH_CONNS", 32)
 	seconds := envInt(t, "SEAFLOW_BENCH_SECONDS", 10)
-	loadgen := filepath.Join(binDir, "loadgen")
-	if err := goBuild(loadgen, "./e2e/loadgen"); err != nil {
+	loadgen, err := bins.Build("loadgen", "./e2e/loadgen")
+	if err != nil {
 		t.Fatal(err)
 	}
 	var fx strings.Builder
@@ -90,8 +89,8 @@ rules:
 	if err := json.Unmarshal(out, &rep); err != nil {
 		t.Fatalf("loadgen report %q: %v", out, err)
 	}
-	if !d.running() {
-		t.Fatalf("daemon exited under load: %v", d.err)
+	if !d.Running() {
+		t.Fatalf("daemon exited under load: %v", d.Err())
 	}
 	e.stop(d)
 	t.Logf("intake: %d conns, %.1f s: %d sent, %d accepted (202), %d refused %v, %d errors; %.0f accepted/s, p50 %.2f ms, p99 %.2f ms, max %.2f ms",

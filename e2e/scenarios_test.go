@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/seaflow/seaflow/internal/proctest"
 	"github.com/seaflow/seaflow/runner"
 	"github.com/seaflow/seaflow/seatable/emulator"
 )
@@ -178,8 +179,8 @@ rules:
 	if err := e.healthy(); err != nil {
 		t.Errorf("daemon unhealthy after the loop: %v", err)
 	}
-	if !d.running() {
-		t.Errorf("daemon exited: %v", d.err)
+	if !d.Running() {
+		t.Errorf("daemon exited: %v", d.Err())
 	}
 	t.Logf("loop stopped after %d update calls (limit %d); %d traces", len(ups), runner.DefaultMaxDepth, len(st.Traces))
 }
@@ -262,33 +263,14 @@ rules:
 	}
 }
 
-// startNATS runs a NATS server in the test process on a random loopback port.
-func startNATS(t *testing.T) *server.Server {
+// waitSubscribed waits until a client (the daemon, an external process)
+// has subscribed to subject on the in-process NATS server.
+func waitSubscribed(t *testing.T, ns *proctest.Node, subject string, within time.Duration) {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns
-}
-
-// waitSubscribed polls the in-process NATS server until a client (the
-// daemon, an external process) has subscribed to subject.
-func waitSubscribed(t *testing.T, ns *server.Server, subject string, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for ns.GlobalAccount().Interest(subject) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("nobody subscribed to %s within %s", subject, within)
-		}
-		<-tick.C
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	if err := ns.WaitInterest(ctx, subject); err != nil {
+		t.Fatalf("within %s: %v", within, err)
 	}
 }
 
@@ -316,7 +298,7 @@ func requestEvent(nc *nats.Conn, subject string, data []byte) (string, error) {
 // with the same key updates that row instead of adding one.
 func TestNATSUpsert(t *testing.T) {
 	t.Parallel()
-	ns := startNATS(t)
+	ns := proctest.StartNATS(t)
 	e := setup(t, `
 bases:
   - name: crm
@@ -334,9 +316,9 @@ rules:
     on: { nats: shop.orders.created }
     do:
       - upsert: { base: crm, table: Orders, key: "Order ID", values: { "Order ID": "=msg.id", Amount: "=msg.total" } }
-`, map[string]string{"E2E_NATS_URL": ns.ClientURL()})
+`, map[string]string{"E2E_NATS_URL": ns.URL()})
 	e.start()
-	nc, err := nats.Connect(ns.ClientURL())
+	nc, err := nats.Connect(ns.URL())
 	if err != nil {
 		t.Fatal(err)
 	}

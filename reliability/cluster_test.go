@@ -30,13 +30,13 @@ func TestClusterNodeAndReplicaLoss(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t)
 	e := newEnv(t, clusterEvents, clusterLimits)
-	cfg := e.writeConfig(fmt.Sprintf("{ nats_url: %q }", c.urls()))
+	cfg := e.writeConfig(fmt.Sprintf("{ nats_url: %q }", c.URLs()))
 	a := startDaemon(t, "replica-a", cfg, "")
 	b := startDaemon(t, "replica-b", cfg, "")
 	defer dumpLogs(t, a, b)
 
 	var mu sync.Mutex
-	targets := []string{a.url, b.url}
+	targets := []string{a.URL(), b.URL()}
 	urls := func() []string {
 		mu.Lock()
 		defer mu.Unlock()
@@ -56,18 +56,18 @@ func TestClusterNodeAndReplicaLoss(t *testing.T) {
 	}
 	// Both replicas have made calls by now? Not required: the budget is
 	// shared whatever the split. Stop one node, then kill one replica.
-	c.nodes[0].stop()
+	c.Nodes[0].Stop()
 	mu.Lock()
-	targets = []string{a.url}
+	targets = []string{a.URL()}
 	mu.Unlock()
-	b.kill()
+	b.Kill()
 	killedAt := time.Now()
 	waitDone(t, ctx, done)
 
-	applyErr := settle(t, l, c.nodes[1].url()+","+c.nodes[2].url(), 30*time.Second, 7*time.Minute)
+	applyErr := settle(t, l, c.Nodes[1].URL()+","+c.Nodes[2].URL(), 30*time.Second, 7*time.Minute)
 	t.Logf("RECOVERY killed_to_applied=%s complete=%v", time.Since(killedAt).Round(100*time.Millisecond), applyErr == nil)
-	if !a.alive() {
-		t.Errorf("the surviving replica exited: %v", a.exitErr)
+	if !a.Running() {
+		t.Errorf("the surviving replica exited: %v", a.Err())
 	} else {
 		checkCleanExit(t, a)
 	}
@@ -91,7 +91,7 @@ func TestTightBudgetOneReplica(t *testing.T) {
 	l := newLoad(e, "c1")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	done := runLoad(ctx, l, clusterEvents, func() []string { return []string{d.url} })
+	done := runLoad(ctx, l, clusterEvents, func() []string { return []string{d.URL()} })
 	waitDone(t, ctx, done)
 	if err := l.waitApplied(2 * time.Minute); err != nil {
 		t.Error(err)

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/seaflow/seaflow/internal/proctest"
 )
 
 const diskEvents = 150
@@ -85,10 +87,10 @@ func TestDataDiskFull(t *testing.T) {
 	cfg := e.writeConfig(fmt.Sprintf("{ dir: %q }", dataDir))
 	first := startDaemon(t, "seaflow", cfg, "")
 	d := first
-	var restarted, again *daemon
+	var restarted, again *proctest.Daemon
 	defer func() { dumpLogs(t, first, restarted, again) }()
 	l := newLoad(e, "s6")
-	urls := func() []string { return []string{d.url} }
+	urls := func() []string { return []string{d.URL()} }
 
 	third := diskEvents / 3
 	ctx1, cancel1 := context.WithTimeout(context.Background(), time.Minute)
@@ -116,7 +118,7 @@ func TestDataDiskFull(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			start := time.Now()
-			body, status := postRaw(context.Background(), patient, d.url, l, third+k)
+			body, status := postRaw(context.Background(), patient, d.URL(), l, third+k)
 			answers[k] = answer{status, body, time.Since(start).Round(100 * time.Millisecond)}
 			if status == http.StatusAccepted {
 				l.markAccepted(third + k)
@@ -145,9 +147,9 @@ func TestDataDiskFull(t *testing.T) {
 	if len(refused) == 0 {
 		t.Errorf("the disk is full (filler %d bytes) but every webhook was answered 202", filled)
 	}
-	fullLog := errorLines(first.logs.String())
+	fullLog := errorLines(first.Log.String())
 	t.Logf("DISKFULL filler_bytes=%d sent_while_full=%d accepted_while_full=%d refused=%d bad_refusals=%d slowest_answer=%s", filled, third, accFull, len(refused), len(bad), slowest)
-	t.Logf("DISKFULL daemon error lines (last 4):\n%s", lastLines(fullLog, 4))
+	t.Logf("DISKFULL daemon error lines (last 4):\n%s", proctest.LastLines(fullLog, 4))
 	low := strings.ToLower(fullLog)
 	if !strings.Contains(low, "no space") && !strings.Contains(low, "insufficient") {
 		t.Errorf("the daemon logged no clear error about the full disk; error lines:\n%s", fullLog)
@@ -160,9 +162,9 @@ func TestDataDiskFull(t *testing.T) {
 	rest := append(refused, all(diskEvents)[2*third:]...)
 	resumed := false
 	probeEnd := time.Now().Add(40 * time.Second)
-	for attempt := 0; first.alive() && time.Now().Before(probeEnd) && !resumed; attempt++ {
+	for attempt := 0; first.Running() && time.Now().Before(probeEnd) && !resumed; attempt++ {
 		pctx, pcancel := context.WithDeadline(context.Background(), probeEnd)
-		body, status := postRaw(pctx, patient, d.url, l, rest[0])
+		body, status := postRaw(pctx, patient, d.URL(), l, rest[0])
 		pcancel()
 		t.Logf("DISKFULL probe after freeing: HTTP %d %q", status, body)
 		if status == http.StatusAccepted {
@@ -177,24 +179,24 @@ func TestDataDiskFull(t *testing.T) {
 	// space was free (nats-server refuses writes to a stream after a
 	// critical write error until it restarts), saying so, for its
 	// supervisor to restart it.
-	if !resumed && first.alive() {
+	if !resumed && first.Running() {
 		select {
-		case <-first.exited:
+		case <-first.Done():
 		case <-time.After(30 * time.Second):
 		}
 	}
-	stoppedItself := !resumed && !first.alive()
-	t.Logf("DISKFULL resumed_without_restart=%v stopped_itself=%v exit=%v", resumed, stoppedItself, first.exitErr)
+	stoppedItself := !resumed && !first.Running()
+	t.Logf("DISKFULL resumed_without_restart=%v stopped_itself=%v exit=%v", resumed, stoppedItself, first.Err())
 	switch {
 	case resumed:
 	case stoppedItself:
-		if !strings.Contains(first.logs.String(), "restart seaflow") {
-			t.Errorf("the daemon stopped after the full disk without saying it needs a restart:\n%s", lastLines(first.logs.String(), 5))
+		if !strings.Contains(first.Log.String(), "restart seaflow") {
+			t.Errorf("the daemon stopped after the full disk without saying it needs a restart:\n%s", proctest.LastLines(first.Log.String(), 5))
 		}
 		restarted = startDaemon(t, "seaflow-restarted", cfg, "")
 		d = restarted
 	default:
-		t.Errorf("after the space was freed the daemon neither accepted events again nor stopped within 70 s (alive=%v)", first.alive())
+		t.Errorf("after the space was freed the daemon neither accepted events again nor stopped within 70 s (alive=%v)", first.Running())
 		checkCleanExit(t, first)
 		restarted = startDaemon(t, "seaflow-restarted", cfg, "")
 		d = restarted
@@ -210,9 +212,9 @@ func TestDataDiskFull(t *testing.T) {
 	var err error
 	again, err = tryStartDaemon(t, "seaflow-after", cfg, "")
 	if err != nil {
-		t.Fatalf("restart on the same data dir after the disk was full: %v\n%s", err, lastLines(again.logs.String(), 5))
+		t.Fatalf("restart on the same data dir after the disk was full: %v\n%s", err, proctest.LastLines(again.Log.String(), 5))
 	}
-	if bad := errorLines(again.logs.String()); bad != "" {
+	if bad := errorLines(again.Log.String()); bad != "" {
 		t.Errorf("the restart after the full disk logged errors:\n%s", bad)
 	}
 	checkCleanExit(t, again)
@@ -253,22 +255,15 @@ func (l *load) record(status int) {
 // markAccepted records event i as answered 202.
 func (l *load) markAccepted(i int) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if !l.accepted[i] {
 		l.accepted[i] = true
 		l.nAcc++
 	}
-	close(l.changed)
-	l.changed = make(chan struct{})
+	l.mu.Unlock()
+	l.changed.Notify()
 }
 
 // errorLines returns the daemon's log lines at level warn or error.
 func errorLines(logs string) string {
-	var out []string
-	for _, line := range strings.Split(logs, "\n") {
-		if strings.Contains(line, `"level":"error"`) || strings.Contains(line, `"level":"warn"`) {
-			out = append(out, line)
-		}
-	}
-	return strings.Join(out, "\n")
+	return strings.Join(proctest.Warnings(logs, nil, 0), "\n")
 }

@@ -1,10 +1,8 @@
 package reliability
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,10 +13,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/seaflow/seaflow/internal/proctest"
 	"github.com/seaflow/seaflow/seatable/emulator"
 )
 
@@ -54,7 +52,7 @@ func newEnv(t *testing.T, n int, limits []emulator.Limit) *env {
 	t.Helper()
 	e := &env{t: t, limits: limits}
 	e.emu = emulator.New(emulator.Options{Limits: limits})
-	e.gw = &gatewayWatch{next: e.emu, changed: make(chan struct{})}
+	e.gw = &gatewayWatch{next: e.emu}
 	srv := httptest.NewServer(e.gw)
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
@@ -129,7 +127,7 @@ type gatewayWatch struct {
 	mu       sync.Mutex
 	inFlight int
 	started  int
-	changed  chan struct{}
+	changed  proctest.Signal
 	slow     []string // gateway requests that took longer than slowCall
 }
 
@@ -157,177 +155,49 @@ func (g *gatewayWatch) bump(inFlight, started int) {
 	g.mu.Lock()
 	g.inFlight += inFlight
 	g.started += started
-	close(g.changed)
-	g.changed = make(chan struct{})
 	g.mu.Unlock()
+	g.changed.Notify()
 }
 
 // waitFor blocks until cond(inFlight, started) holds or ctx ends.
 func (g *gatewayWatch) waitFor(ctx context.Context, cond func(inFlight, started int) bool) error {
-	for {
+	return g.changed.Wait(ctx, func() bool {
 		g.mu.Lock()
-		ok, ch := cond(g.inFlight, g.started), g.changed
-		g.mu.Unlock()
-		if ok {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-// daemon is one `seaflow run` subprocess.
-type daemon struct {
-	t       *testing.T
-	name    string
-	cmd     *exec.Cmd
-	url     string // http://host:port
-	logs    *lineLog
-	exited  chan struct{}
-	exitErr error
-}
-
-// lineLog keeps a daemon's stderr and signals each new line.
-type lineLog struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	changed chan struct{}
-}
-
-func (l *lineLog) add(line []byte) {
-	l.mu.Lock()
-	l.buf.Write(line)
-	l.buf.WriteByte('\n')
-	close(l.changed)
-	l.changed = make(chan struct{})
-	l.mu.Unlock()
-}
-
-// String returns everything logged so far.
-func (l *lineLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// waitFor blocks until the log contains s, or ctx ends.
-func (l *lineLog) waitFor(ctx context.Context, s string) error {
-	for {
-		l.mu.Lock()
-		ok, ch := bytes.Contains(l.buf.Bytes(), []byte(s)), l.changed
-		l.mu.Unlock()
-		if ok {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("log has no %q: %w", s, ctx.Err())
-		}
-	}
+		defer g.mu.Unlock()
+		return cond(g.inFlight, g.started)
+	})
 }
 
 // startDaemon runs `seaflow run --config cfg [--data-dir dir]` and waits for
 // its "seaflow running" line, which carries the listen address.
-func startDaemon(t *testing.T, name, cfg, dataDir string) *daemon {
+func startDaemon(t *testing.T, name, cfg, dataDir string) *proctest.Daemon {
 	t.Helper()
 	d, err := tryStartDaemon(t, name, cfg, dataDir)
 	if err != nil {
-		t.Fatalf("%v\nlogs:\n%s", err, d.logs.String())
+		t.Fatalf("%v\nlogs:\n%s", err, d.Log.String())
 	}
 	return d
 }
 
 // tryStartDaemon is startDaemon returning the error of a daemon that did
 // not come up (the process is stopped then).
-func tryStartDaemon(t *testing.T, name, cfg, dataDir string) (*daemon, error) {
+func tryStartDaemon(t *testing.T, name, cfg, dataDir string) (*proctest.Daemon, error) {
 	t.Helper()
 	args := []string{"run", "--config", cfg, "--log-level", "debug"}
 	if dataDir != "" {
 		args = append(args, "--data-dir", dataDir)
 	}
-	d := &daemon{t: t, name: name, logs: &lineLog{changed: make(chan struct{})}, exited: make(chan struct{})}
-	d.cmd = exec.Command(seaflowBin, args...)
-	d.cmd.Env = append(os.Environ(), "NO_COLOR=1")
-	stderr, err := d.cmd.StderrPipe()
+	d, err := proctest.Start(t, proctest.Options{Name: name, Bin: bins.Seaflow, Args: args, Env: []string{"NO_COLOR=1"}})
 	if err != nil {
-		return d, fmt.Errorf("%s: stderr pipe: %w", name, err)
+		return d, err
 	}
-	d.cmd.Stdout = io.Discard
-	if err := d.cmd.Start(); err != nil {
-		return d, fmt.Errorf("%s: start: %w", name, err)
+	ctx, cancel := context.WithTimeout(context.Background(), startupWait)
+	defer cancel()
+	if err := d.WaitRunning(ctx); err != nil {
+		d.Kill()
+		return d, err
 	}
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
-		for sc.Scan() {
-			line := sc.Bytes()
-			d.logs.add(line)
-			if bytes.Contains(line, []byte(`"seaflow running"`)) {
-				var m struct {
-					Listen string `json:"listen"`
-				}
-				if json.Unmarshal(line, &m) == nil && m.Listen != "" {
-					select {
-					case ready <- m.Listen:
-					default:
-					}
-				}
-			}
-		}
-		d.exitErr = d.cmd.Wait()
-		close(d.exited)
-	}()
-	t.Cleanup(func() { d.kill() })
-	select {
-	case addr := <-ready:
-		d.url = "http://" + addr
-		return d, nil
-	case <-d.exited:
-		return d, fmt.Errorf("%s exited before it was ready: %v", name, d.exitErr)
-	case <-time.After(startupWait):
-		d.kill()
-		return d, fmt.Errorf("%s not ready within %s", name, startupWait)
-	}
-}
-
-// alive reports whether the process still runs.
-func (d *daemon) alive() bool {
-	select {
-	case <-d.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-// stop sends SIGTERM and waits for a clean exit (the error is the exit
-// status).
-func (d *daemon) stop() error {
-	if !d.alive() {
-		return d.exitErr
-	}
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.exited:
-		return d.exitErr
-	case <-time.After(stopWait):
-		d.kill()
-		return fmt.Errorf("%s did not stop within %s after SIGTERM", d.name, stopWait)
-	}
-}
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (d *daemon) kill() {
-	if d.cmd == nil || d.cmd.Process == nil || !d.alive() {
-		return
-	}
-	_ = d.cmd.Process.Signal(syscall.SIGKILL)
-	<-d.exited
+	return d, nil
 }
 
 // load is N webhook events with detectable keys: event i appends a Log row
@@ -341,7 +211,7 @@ type load struct {
 	accepted []bool
 	answers  map[int]int // HTTP status → count (0 = transport error)
 	nAcc     int
-	changed  chan struct{}
+	changed  proctest.Signal
 	bodies   []string // non-202 answer bodies, a few
 	// stillQueued is how many missing ops a test verified are still queued
 	// in the spine (not lost, not yet applied).
@@ -349,7 +219,7 @@ type load struct {
 }
 
 func newLoad(e *env, tag string) *load {
-	l := &load{e: e, tag: tag, accepted: make([]bool, len(e.items)), answers: map[int]int{}, changed: make(chan struct{})}
+	l := &load{e: e, tag: tag, accepted: make([]bool, len(e.items)), answers: map[int]int{}}
 	for i := range e.items {
 		l.keys = append(l.keys, fmt.Sprintf("%s-%05d", tag, i))
 	}
@@ -388,9 +258,8 @@ func (l *load) post(ctx context.Context, url string, i int) int {
 			l.bodies = append(l.bodies, fmt.Sprintf("HTTP %d %s", status, bytes.TrimSpace(answer)))
 		}
 	}
-	close(l.changed)
-	l.changed = make(chan struct{})
 	l.mu.Unlock()
+	l.changed.Notify()
 	return status
 }
 
@@ -455,19 +324,15 @@ func all(n int) []int {
 
 // waitAccepted blocks until at least n events were answered 202.
 func (l *load) waitAccepted(ctx context.Context, n int) error {
-	for {
+	accepted := func() int {
 		l.mu.Lock()
-		ok, ch := l.nAcc >= n, l.changed
-		l.mu.Unlock()
-		if ok {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("%d events accepted, waiting for %d: %w", l.nAcc, n, ctx.Err())
-		}
+		defer l.mu.Unlock()
+		return l.nAcc
 	}
+	if err := l.changed.Wait(ctx, func() bool { return accepted() >= n }); err != nil {
+		return fmt.Errorf("%d events accepted, waiting for %d: %w", accepted(), n, err)
+	}
+	return nil
 }
 
 // tally is what the emulator's rows show about a load.
@@ -686,17 +551,17 @@ func (l *load) report(t *testing.T, scenario, faults string) tally {
 }
 
 // dumpLogs logs the daemons' stderr when the test failed.
-func dumpLogs(t *testing.T, ds ...*daemon) {
+func dumpLogs(t *testing.T, ds ...*proctest.Daemon) {
 	t.Helper()
 	if !t.Failed() {
 		return
 	}
 	for _, d := range ds {
-		if d == nil || d.logs == nil {
+		if d == nil {
 			continue
 		}
 		var keep []string
-		for _, line := range strings.Split(d.logs.String(), "\n") {
+		for _, line := range strings.Split(d.Log.String(), "\n") {
 			if !strings.Contains(line, "webhook event accepted") {
 				keep = append(keep, line)
 			}
@@ -705,21 +570,21 @@ func dumpLogs(t *testing.T, ds ...*daemon) {
 		if len(s) > 20000 {
 			s = "…" + s[len(s)-20000:]
 		}
-		t.Logf("%s logs (tail):\n%s", d.name, s)
+		t.Logf("%s logs (tail):\n%s", d.Name, s)
 	}
 }
 
 // checkCleanExit stops d with SIGTERM and fails the test unless it exits
 // 0 within stopWait.
-func checkCleanExit(t *testing.T, d *daemon) {
+func checkCleanExit(t *testing.T, d *proctest.Daemon) {
 	t.Helper()
-	if err := d.stop(); err != nil {
+	if err := d.Stop(stopWait); err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
-			t.Errorf("%s: exit status after SIGTERM: %v\n%s", d.name, err, lastLines(errorLines(d.logs.String()), 5))
+			t.Errorf("%s: exit status after SIGTERM: %v\n%s", d.Name, err, proctest.LastLines(errorLines(d.Log.String()), 5))
 			return
 		}
-		t.Errorf("%s: %v", d.name, err)
+		t.Errorf("%s: %v", d.Name, err)
 	}
 }
 

@@ -1,18 +1,16 @@
 package reliability
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/seaflow/seaflow/internal/proctest"
 )
 
-// seaflowBin is the daemon binary built once by TestMain.
-var seaflowBin string
+// bins holds the daemon binary built once by TestMain.
+var bins *proctest.Binaries
 
 // longRuns enables the slow variants (SEAFLOW_RELIABILITY_LONG=1).
 var longRuns = os.Getenv("SEAFLOW_RELIABILITY_LONG") == "1"
@@ -33,38 +31,13 @@ func runMain(m *testing.M) int {
 	if !parallelSet {
 		_ = flag.Set("test.parallel", "8")
 	}
-	dir, err := os.MkdirTemp("", "seaflow-reliability-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "reliability: temp dir:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	root, err := moduleRoot()
-	if err != nil {
+	var err error
+	if bins, err = proctest.BuildSeaflow("reliability"); err != nil {
 		fmt.Fprintln(os.Stderr, "reliability:", err)
 		return 1
 	}
-	seaflowBin = filepath.Join(dir, "seaflow")
-	build := exec.Command("go", "build", "-o", seaflowBin, "./cmd/seaflow")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "reliability: go build ./cmd/seaflow: %v\n%s", err, out)
-		return 1
-	}
+	defer bins.Remove()
 	return m.Run()
-}
-
-// moduleRoot is the directory of the go.mod of this module.
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(bytes.TrimSpace(out)))
-	if gomod == "" || gomod == os.DevNull {
-		return "", fmt.Errorf("go env GOMOD: not inside a module")
-	}
-	return filepath.Dir(gomod), nil
 }
 
 // skipShort skips a scenario under -short: every scenario runs daemons.

@@ -55,7 +55,7 @@ func TestSeaTable5xxAndTimeouts(t *testing.T) {
 	l := newLoad(e, "s1")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	done := runLoad(ctx, l, faultEvents, func() []string { return []string{d.url} })
+	done := runLoad(ctx, l, faultEvents, func() []string { return []string{d.URL()} })
 
 	if err := l.waitAccepted(ctx, faultEvents/3); err != nil {
 		t.Fatal(err)
@@ -103,7 +103,7 @@ func TestSeaTable429Storm(t *testing.T) {
 	l := newLoad(e, "s2")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	done := runLoad(ctx, l, faultEvents, func() []string { return []string{d.url} })
+	done := runLoad(ctx, l, faultEvents, func() []string { return []string{d.URL()} })
 
 	if err := l.waitAccepted(ctx, faultEvents/4); err != nil {
 		t.Fatal(err)
@@ -168,7 +168,7 @@ func TestSeaTableTokensRevoked(t *testing.T) {
 	l := newLoad(e, "s3")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	done := runLoad(ctx, l, faultEvents, func() []string { return []string{d.url} })
+	done := runLoad(ctx, l, faultEvents, func() []string { return []string{d.URL()} })
 
 	if err := l.waitAccepted(ctx, faultEvents/2); err != nil {
 		t.Fatal(err)

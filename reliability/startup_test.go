@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/seaflow/seaflow/internal/proctest"
 	"github.com/seaflow/seaflow/queue"
 )
 
@@ -18,22 +19,7 @@ import (
 // "context deadline exceeded".
 func TestReplicasStartTogetherOnFreshCluster(t *testing.T) {
 	t.Parallel()
-	var c *cluster
-	for range 3 {
-		var problem string
-		if c, problem = tryStartCluster(t); problem == "" {
-			break
-		}
-		t.Logf("cluster start: %s; trying other ports", problem)
-	}
-	if c == nil {
-		t.Fatal("cluster did not start")
-	}
-	t.Cleanup(func() {
-		for _, n := range c.nodes {
-			n.stop()
-		}
-	})
+	c := proctest.StartCluster(t) // not waiting for JetStream: the cluster is fresh
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	start := make(chan struct{})
@@ -42,7 +28,7 @@ func TestReplicasStartTogetherOnFreshCluster(t *testing.T) {
 	for i := range errs {
 		wg.Go(func() {
 			<-start
-			q, err := queue.Open(ctx, queue.Options{URL: c.urls(), Logger: zerolog.Nop()})
+			q, err := queue.Open(ctx, queue.Options{URL: c.URLs(), Logger: zerolog.Nop()})
 			if err == nil {
 				err = q.Close()
 			}

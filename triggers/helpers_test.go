@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/seaflow/seaflow"
+	"github.com/seaflow/seaflow/clocktest"
 )
 
 // waitGuard bounds how long a test waits for a signal before failing, so a
@@ -15,72 +16,38 @@ import (
 // assertion: every wait ends on a signal first.
 const waitGuard = 20 * time.Second
 
-// fakeClock is a Clock whose time moves only when the test advances it.
-// Every After call is reported on afters, so a test knows when the code
-// under test is waiting.
+// fakeClock is the tree's fake clock with waitAfter, which hands the test
+// each After call of the code under test in turn, so a test knows when
+// the code waits and for how long.
 type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	waiters []fakeWaiter
-	afters  chan time.Duration
-}
-
-type fakeWaiter struct {
-	at time.Time
-	ch chan time.Time
+	*clocktest.Clock
+	seen int // After calls waitAfter has handed out (the test's goroutine only)
 }
 
 var _ seaflow.Clock = (*fakeClock)(nil)
 
 func newFakeClock(now time.Time) *fakeClock {
-	return &fakeClock{now: now, afters: make(chan time.Duration, 1024)}
+	return &fakeClock{Clock: clocktest.New(now)}
 }
 
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	ch := make(chan time.Time, 1)
-	c.mu.Lock()
-	if d <= 0 {
-		ch <- c.now
-	} else {
-		c.waiters = append(c.waiters, fakeWaiter{at: c.now.Add(d), ch: ch})
-	}
-	c.mu.Unlock()
-	c.afters <- d
-	return ch
-}
-
-// Advance moves the clock by d and wakes the waiters that are due.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.waiters[:0]
-	for _, w := range c.waiters {
-		if w.at.After(c.now) {
-			kept = append(kept, w)
-			continue
-		}
-		w.ch <- c.now
-	}
-	c.waiters = kept
-}
-
-// waitAfter waits until the code under test calls After and returns the
-// duration it asked for.
+// waitAfter waits until the code under test makes its next After call
+// (the first one waitAfter has not returned yet) and returns the duration
+// it asked for.
 func (c *fakeClock) waitAfter(t *testing.T) time.Duration {
 	t.Helper()
-	select {
-	case d := <-c.afters:
-		return d
-	case <-time.After(waitGuard):
-		t.Fatal("timed out waiting for After")
-		return 0
+	guard := time.After(waitGuard)
+	for {
+		ch := c.Changed()
+		if afters := c.Afters(); len(afters) > c.seen {
+			c.seen++
+			return afters[c.seen-1]
+		}
+		select {
+		case <-ch:
+		case <-guard:
+			t.Fatal("timed out waiting for After")
+			return 0
+		}
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/seaflow/seaflow/metrics"
 	"github.com/seaflow/seaflow/queue"
 )
 
@@ -47,13 +46,4 @@ func (d *daemon) serveReady(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-}
-
-// storageDamage is the store's damage for the metrics snapshot.
-func storageDamage(q *queue.Queue) []metrics.StreamDamage {
-	var out []metrics.StreamDamage
-	for _, x := range q.Damage() {
-		out = append(out, metrics.StreamDamage{Stream: x.Stream, Messages: x.Messages})
-	}
-	return out
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/queue"
+	"github.com/seaflow/seaflow/statuspage"
 )
 
 // TestDeadLettersBoundedReads: with 5,000 dead letters the status API and
@@ -60,8 +61,8 @@ func TestDeadLettersBoundedReads(t *testing.T) {
 	if err := json.Unmarshal(body, &st); err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Dead) != deadInStatus || st.DeadTotal != 1000 || st.Dead[0].Seq != 5000 || len(body) > 64<<10 {
-		t.Errorf("status: %d dead letters (newest seq %d) of %d, %d bytes; want the newest %d of the 1,000 kept, small", len(st.Dead), st.Dead[0].Seq, st.DeadTotal, len(body), deadInStatus)
+	if len(st.Dead) != statuspage.DeadInStatus || st.DeadTotal != 1000 || st.Dead[0].Seq != 5000 || len(body) > 64<<10 {
+		t.Errorf("status: %d dead letters (newest seq %d) of %d, %d bytes; want the newest %d of the 1,000 kept, small", len(st.Dead), st.Dead[0].Seq, st.DeadTotal, len(body), statuspage.DeadInStatus)
 	}
 	t.Logf("GET /api/status with 1,000 dead letters kept (5,000 stored): %d bytes, %d letters", len(body), len(st.Dead))
 	var page DeadPage

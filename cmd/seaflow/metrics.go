@@ -4,13 +4,13 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/actions"
 	"github.com/seaflow/seaflow/metrics"
 	"github.com/seaflow/seaflow/runner"
 	"github.com/seaflow/seaflow/seatable"
+	"github.com/seaflow/seaflow/statuspage"
 )
 
 // countingPublisher counts the ops the runner queues, by base and lane.
@@ -114,27 +114,5 @@ func (w *statusWriter) WriteHeader(code int) {
 
 // snapshot gives the metrics' scrape-time gauges: budgets, queues, dead letters.
 func (d *daemon) snapshot(ctx context.Context) metrics.Snapshot {
-	var snap metrics.Snapshot
-	st := d.statusWith(ctx, 0, 0)
-	for _, b := range st.Bases {
-		for _, w := range b.Windows {
-			snap.Budgets = append(snap.Budgets, metrics.BudgetWindow{Base: b.Name, Window: w.Window, Limit: w.Limit, Used: w.Used, Remaining: w.Remaining})
-		}
-	}
-	for _, b := range st.Bases {
-		for _, l := range b.Lanes {
-			age, _ := time.ParseDuration(l.OldestAge)
-			snap.Queues = append(snap.Queues, metrics.QueueDepth{Base: b.Name, Lane: l.Lane, Pending: l.Pending, OldestAge: age})
-		}
-	}
-	if ds, err := d.q.DeadStats(ctx); err == nil {
-		snap.DeadLetters, snap.DeadDiscarded = int(ds.Count), ds.Discarded
-	}
-	snap.StorageDamage = storageDamage(d.q)
-	for _, b := range st.Bases {
-		for _, r := range b.Rules {
-			snap.RuleShares = append(snap.RuleShares, metrics.RuleShare{Base: b.Name, Rule: r.Rule, Limit: r.Limit, Used: r.Used})
-		}
-	}
-	return snap
+	return statuspage.Snapshot(ctx, d.statusSources())
 }

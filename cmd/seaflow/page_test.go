@@ -14,7 +14,8 @@ import (
 
 // shiftedClock is the wall clock moved forward by an offset the test can
 // jump, so a short run spreads its calls over a virtual day while timers
-// still fire in real time.
+// still fire in real time. (Not clocktest.Clock: the whole daemon runs on
+// it for a real-time test, and a fake's timers would wait for a driver.)
 type shiftedClock struct {
 	mu     sync.Mutex
 	offset time.Duration

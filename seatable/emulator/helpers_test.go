@@ -5,73 +5,20 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/seaflow/seaflow/clocktest"
 )
 
-// fakeClock is the injected clock of every test.
-type fakeClock struct {
-	mu      sync.Mutex
-	t       time.Time
-	waiters []clockWaiter
-	// waiting, when set, receives a value whenever After is called.
-	waiting chan struct{}
-}
-
-// clockWaiter is a pending After.
-type clockWaiter struct {
-	at time.Time
-	ch chan time.Time
-}
-
-// After returns a channel that receives once Advance passes d from now.
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	if d <= 0 {
-		ch <- c.t
-		return ch
-	}
-	c.waiters = append(c.waiters, clockWaiter{at: c.t.Add(d), ch: ch})
-	if c.waiting != nil {
-		select {
-		case c.waiting <- struct{}{}:
-		default:
-		}
-	}
-	return ch
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	kept := c.waiters[:0]
-	for _, w := range c.waiters {
-		if w.at.After(c.t) {
-			kept = append(kept, w)
-			continue
-		}
-		w.ch <- c.t
-	}
-	c.waiters = kept
+// newClock is the fake clock of every test, at 2026-03-01 12:00 UTC.
+func newClock() *clocktest.Clock {
+	return clocktest.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // bundle is what setup returns beside the emulator.
 type bundle struct {
-	clock *fakeClock
+	clock *clocktest.Clock
 	crm   BaseInfo
 	shop  BaseInfo
 	token string // an exchanged base token of crm

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/seaflow/seaflow/clocktest"
 )
 
 func TestMinuteLimit(t *testing.T) {
@@ -166,7 +168,7 @@ bases:
 	if opts.Plan != PlanCloud || opts.MonthlyQuota != 3 {
 		t.Fatalf("options %+v", opts)
 	}
-	clock := &fakeClock{t: time.Date(2026, 3, 31, 23, 59, 0, 0, time.UTC)}
+	clock := clocktest.New(time.Date(2026, 3, 31, 23, 59, 0, 0, time.UTC))
 	opts.Now = clock.Now
 	e := New(opts)
 	infos, err := e.Load(f)

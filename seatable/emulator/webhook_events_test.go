@@ -306,11 +306,12 @@ func TestWebhookDelivery(t *testing.T) {
 		t.Parallel()
 		sink := newSink(t)
 		e, clock, info := hookSetupWith(t, sink.srv.URL, Options{WebhookDelay: 10 * time.Second})
-		clock.waiting = make(chan struct{}, 1)
 		if _, err := e.Edit(EditRequest{BaseUUID: info.Name, TableName: "Kunden", Op: "insert"}); err != nil {
 			t.Fatal(err)
 		}
-		<-clock.waiting // the sender waits for the delay
+		if err := clock.WaitSleepers(context.Background(), 1); err != nil { // the sender waits for the delay
+			t.Fatal(err)
+		}
 		if bodies, _ := sink.received(); len(bodies) != 0 {
 			t.Fatalf("%d deliveries before the delay passed", len(bodies))
 		}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/seaflow/seaflow/clocktest"
 )
 
 // hookSink is a loopback webhook receiver.
@@ -68,14 +70,14 @@ bases:
 `
 
 // hookSetup loads hookFixture with its webhook pointed at url.
-func hookSetup(t *testing.T, url string) (*Emulator, *fakeClock, BaseInfo) {
+func hookSetup(t *testing.T, url string) (*Emulator, *clocktest.Clock, BaseInfo) {
 	t.Helper()
 	return hookSetupWith(t, url, Options{})
 }
 
 // hookSetupWith is hookSetup with options; Now and After are the fake
 // clock's.
-func hookSetupWith(t *testing.T, url string, opts Options) (*Emulator, *fakeClock, BaseInfo) {
+func hookSetupWith(t *testing.T, url string, opts Options) (*Emulator, *clocktest.Clock, BaseInfo) {
 	t.Helper()
 	clock := newClock()
 	opts.Now, opts.After = clock.Now, clock.After

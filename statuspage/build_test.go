@@ -1,0 +1,191 @@
+package statuspage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/seaflow/seaflow"
+	"github.com/seaflow/seaflow/metrics"
+)
+
+// sampleSources are sources whose stores hold what testdata/status.json
+// shows: Build from them must give the sample back.
+func sampleSources(t *testing.T, st Status) *Sources {
+	t.Helper()
+	window := func(w WindowStatus) Usage {
+		span, err := time.ParseDuration(w.Window)
+		if err != nil {
+			t.Fatalf("sample window %q: %v", w.Window, err)
+		}
+		return Usage{Window: seaflow.Window{Span: span, Calls: w.Limit}, Used: w.Used, Remaining: w.Remaining, NextFree: w.NextFree}
+	}
+	bases := map[string]BaseStatus{}
+	cfg := Config{Shares: map[string][]string{}}
+	for i := len(st.Bases) - 1; i >= 0; i-- { // any order: Build sorts
+		b := st.Bases[i]
+		bases[b.Name] = b
+		cfg.Bases = append(cfg.Bases, b.Name)
+		for _, r := range b.Rules {
+			cfg.Shares[b.Name] = append(cfg.Shares[b.Name], r.Rule)
+		}
+		cfg.Shares[b.Name] = append(cfg.Shares[b.Name], "uncapped")
+	}
+	lane := func(base string, l seaflow.Lane) LaneStatus {
+		for _, ls := range bases[base].Lanes {
+			if ls.Lane == string(l) {
+				return ls
+			}
+		}
+		t.Fatalf("sample base %s has no lane %s", base, l)
+		return LaneStatus{}
+	}
+	return &Sources{
+		Version:    st.Version,
+		Started:    st.Started,
+		DryRun:     st.DryRun,
+		NowFunc:    func() time.Time { return st.Now },
+		ConfigFunc: func() Config { return cfg },
+		ReloadFunc: func() *ReloadStatus { return st.Reload },
+		UsageFunc: func(_ context.Context, base string) ([]Usage, error) {
+			var out []Usage
+			for _, w := range bases[base].Windows {
+				out = append(out, window(w))
+			}
+			return out, nil
+		},
+		CallsFunc: func(_ context.Context, base string, since time.Time) ([]time.Time, error) {
+			h := bases[base].History
+			var out []time.Time
+			for i, n := range h.Calls {
+				end := st.Now.Add(-time.Duration(len(h.Calls)-1-i) * time.Hour)
+				for range n {
+					if at := end.Add(-time.Minute); !at.Before(since) {
+						out = append(out, at)
+					}
+				}
+			}
+			return out, nil
+		},
+		ShareUsageFunc: func(_ context.Context, base, rule string) ([]Usage, error) {
+			for _, r := range bases[base].Rules {
+				if r.Rule == rule {
+					return []Usage{window(WindowStatus{Window: r.Window, Limit: r.Limit, Used: r.Used, Remaining: r.Remaining})}, nil
+				}
+			}
+			return nil, nil
+		},
+		PendingFunc: func(_ context.Context, base string, l seaflow.Lane) (int, error) {
+			return lane(base, l).Pending, nil
+		},
+		OldestFunc: func(_ context.Context, base string, l seaflow.Lane) (time.Time, bool, error) {
+			ls := lane(base, l)
+			if ls.OldestAge == "" {
+				return time.Time{}, false, nil
+			}
+			age, err := time.ParseDuration(ls.OldestAge)
+			return st.Now.Add(-age), err == nil, err
+		},
+		TracesFunc: func(n int) []TraceStatus { return st.Traces[:min(n, len(st.Traces))] },
+		DeadFunc: func(_ context.Context, n int) ([]DeadStatus, error) {
+			return st.Dead[:min(n, len(st.Dead))], nil
+		},
+		DeadCountFunc: func(context.Context) (uint64, uint64, error) { return st.DeadTotal, 7, nil },
+		DamageFunc: func() []Damage {
+			var out []Damage
+			for i, s := range st.StorageDamage {
+				out = append(out, Damage{Stream: "S" + string(rune('A'+i)), Messages: uint64(i + 1), Text: s})
+			}
+			return out
+		},
+	}
+}
+
+func TestBuildGivesTheSample(t *testing.T) {
+	t.Parallel()
+	raw, st := loadSample(t)
+	got := Build(context.Background(), sampleSources(t, st), 50, DeadInStatus)
+	if out, ok := sameJSON(t, raw, got); !ok {
+		t.Errorf("Build from the sample's sources:\nwant %s\ngot  %s", raw, out)
+	}
+
+	t.Run("bounded", func(t *testing.T) {
+		t.Parallel()
+		got := Build(context.Background(), sampleSources(t, st), 2, 1)
+		if len(got.Traces) != 2 || len(got.Dead) != 1 || got.DeadTotal != st.DeadTotal {
+			t.Errorf("traces %d, dead %d of %d; want 2, 1 of %d", len(got.Traces), len(got.Dead), got.DeadTotal, st.DeadTotal)
+		}
+	})
+}
+
+func TestBuildReadFailures(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	boom := errors.New("boom")
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	src := &Sources{
+		NowFunc:    func() time.Time { return now },
+		Log:        zerolog.New(&logs),
+		ConfigFunc: func() Config { return Config{Bases: []string{"crm"}} },
+		UsageFunc:  func(context.Context, string) ([]Usage, error) { return nil, boom },
+		CallsFunc: func(context.Context, string, time.Time) ([]time.Time, error) {
+			return nil, boom
+		},
+		PendingFunc: func(context.Context, string, seaflow.Lane) (int, error) { return 0, boom },
+		DeadFunc:    func(context.Context, int) ([]DeadStatus, error) { return nil, boom },
+	}
+	st := Build(context.Background(), src, 10, 10)
+	if len(st.Bases) != 1 || st.Bases[0].Windows != nil || st.Bases[0].Forecast != nil || len(st.Bases[0].Lanes) != 3 {
+		t.Errorf("base with failed reads: %+v", st.Bases)
+	}
+	if st.Dead != nil {
+		t.Errorf("dead = %v, want none (null) when the read failed", st.Dead)
+	}
+	for _, msg := range []string{"status: budget usage", "status: call history"} {
+		if !strings.Contains(logs.String(), msg) {
+			t.Errorf("log has no %q: %s", msg, logs.String())
+		}
+	}
+
+	// Nothing dead-lettered is an empty list, not null.
+	src.DeadFunc = func(context.Context, int) ([]DeadStatus, error) { return nil, nil }
+	if st := Build(context.Background(), src, 0, 0); st.Dead == nil || len(st.Dead) != 0 {
+		t.Errorf("dead = %#v, want []", st.Dead)
+	}
+}
+
+func TestSnapshot(t *testing.T) {
+	t.Parallel()
+	_, st := loadSample(t)
+	st.StorageDamage = []string{"stream SEAFLOW_OPS lost 1 message"}
+	snap := Snapshot(context.Background(), sampleSources(t, st))
+	want := metrics.Snapshot{
+		Budgets: []metrics.BudgetWindow{
+			{Base: "crm", Window: "1m", Limit: 300, Used: 14, Remaining: 286},
+			{Base: "crm", Window: "24h", Limit: 5000, Used: 4019, Remaining: 981},
+			{Base: "support", Window: "1m", Limit: 300, Used: 0, Remaining: 300},
+			{Base: "support", Window: "24h", Limit: 5000, Used: 118, Remaining: 4882},
+		},
+		Queues: []metrics.QueueDepth{
+			{Base: "crm", Lane: "urgent"},
+			{Base: "crm", Lane: "normal", Pending: 37, OldestAge: 12 * time.Second},
+			{Base: "crm", Lane: "bulk", Pending: 1200, OldestAge: 200 * time.Second},
+			{Base: "support", Lane: "urgent"},
+			{Base: "support", Lane: "normal"},
+			{Base: "support", Lane: "bulk"},
+		},
+		DeadLetters:   int(st.DeadTotal),
+		DeadDiscarded: 7,
+		RuleShares:    []metrics.RuleShare{{Base: "crm", Rule: "web-lead", Limit: 2500, Used: 40}},
+		StorageDamage: []metrics.StreamDamage{{Stream: "SA", Messages: 1}},
+	}
+	if !reflect.DeepEqual(snap, want) {
+		t.Errorf("Snapshot:\n got %+v\nwant %+v", snap, want)
+	}
+}
