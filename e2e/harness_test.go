@@ -105,6 +105,13 @@ func (e *env) holdCalls(method, suffix string) (held <-chan struct{}, open func(
 // The daemon is not started.
 func setup(t *testing.T, fixture, config string, extra map[string]string) *env {
 	t.Helper()
+	return setupWith(t, fixture, config, extra, nil)
+}
+
+// setupWith is setup with the emulator's options adjusted by tune (a
+// clock, a webhook delay) before it starts.
+func setupWith(t *testing.T, fixture, config string, extra map[string]string, tune func(*emulator.Options)) *env {
+	t.Helper()
 	e := &env{t: t, dir: t.TempDir()}
 	e.addr = proctest.FreeAddr(t)
 	fx, err := emulator.ParseFixture("fixture.yaml", []byte(strings.NewReplacer("$LISTEN", e.addr, "$SECRET", webhookSecret).Replace(fixture)))
@@ -113,6 +120,9 @@ func setup(t *testing.T, fixture, config string, extra map[string]string) *env {
 	}
 	opts := emulator.Options{Limits: emulator.DefaultLimits}
 	fx.Settings.Apply(&opts)
+	if tune != nil {
+		tune(&opts)
+	}
 	e.emu = emulator.New(opts)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if g := e.gate.Load(); g != nil {
@@ -177,7 +187,17 @@ func (e *env) start() *proctest.Daemon {
 	if e.cur != nil && e.cur.Running() {
 		e.t.Fatal("start: the daemon is already running")
 	}
-	args := []string{"run", "--config", e.cfgPath, "--data-dir", e.dataDir}
+	d := e.startAt(e.addr, e.dataDir)
+	e.cur = d
+	return d
+}
+
+// startAt runs another daemon process on the env's config, listening on
+// addr with its data in dataDir (a second replica), and waits until it is
+// ready. The caller stops it; the test's end kills it.
+func (e *env) startAt(addr, dataDir string) *proctest.Daemon {
+	e.t.Helper()
+	args := []string{"run", "--config", e.cfgPath, "--data-dir", dataDir, "--listen", addr}
 	if lvl := os.Getenv("SEAFLOW_E2E_LOG_LEVEL"); lvl != "" {
 		args = append(args, "--log-level", lvl)
 	}
@@ -189,10 +209,10 @@ func (e *env) start() *proctest.Daemon {
 	if err != nil {
 		e.t.Fatalf("start seaflow: %v", err)
 	}
-	e.cur = d
+	e.t.Cleanup(d.Kill)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := d.WaitReady(ctx, "http://"+e.addr); err != nil {
+	if err := d.WaitReady(ctx, "http://"+addr); err != nil {
 		e.t.Fatal(err)
 	}
 	return d

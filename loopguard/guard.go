@@ -160,13 +160,15 @@ func (g *Guard) Match(ctx context.Context, ev *seaflow.Event) error {
 	cells := changedCells(ev)
 	switch {
 	case op == "delete_row" && ev.RowID != "":
-		return g.consume(ctx, ev, rowKey(ev.Base, ev.Table, ev.RowID), func(e echo) bool { return e.Kind == seaflow.KindDelete })
+		_, err := g.consume(ctx, ev, rowKey(ev.Base, ev.Table, ev.RowID), func(e echo) bool { return e.Kind == seaflow.KindDelete })
+		return err
 	case isLink(op):
 		a, b := linkRows(ev)
 		if a == "" || b == "" {
 			return nil
 		}
-		return g.consume(ctx, ev, linkKey(ev.Base, a, b), func(e echo) bool { return e.Kind == seaflow.KindLink })
+		_, err := g.consume(ctx, ev, linkKey(ev.Base, a, b), func(e echo) bool { return e.Kind == seaflow.KindLink })
+		return err
 	case op == "insert_row" || op == "modify_row":
 		if ev.RowID == "" {
 			return nil
@@ -174,6 +176,9 @@ func (g *Guard) Match(ctx context.Context, ev *seaflow.Event) error {
 		covers := func(e echo) bool {
 			if e.Kind == seaflow.KindDelete || e.Kind == seaflow.KindLink {
 				return false
+			}
+			if (e.Kind == seaflow.KindAppend) != (op == "insert_row") {
+				return false // an append comes back as an insert, and only as one
 			}
 			if len(cells) == 0 {
 				// No cells to compare: only the insert of a row seaflow
@@ -186,19 +191,45 @@ func (g *Guard) Match(ctx context.Context, ev *seaflow.Event) error {
 		if err := g.selfColumns(ctx, ev, key, cells); err != nil {
 			return err
 		}
-		if err := g.consume(ctx, ev, key, covers); err != nil || ev.Self || op != "insert_row" || len(cells) == 0 {
+		found, err := g.consume(ctx, ev, key, covers)
+		if err != nil || op != "insert_row" {
 			return err
 		}
-		// An append whose answer (the row id) is not in yet.
-		return g.consume(ctx, ev, appendKey(ev.Base, ev.Table), covers)
+		// An append is recorded twice, by its cells and, once its answer
+		// came, by its row: consume both, whichever matched.
+		tkey := appendKey(ev.Base, ev.Table)
+		if found != "" {
+			return g.consumeOp(ctx, ev, tkey, found)
+		}
+		if len(cells) == 0 {
+			return nil
+		}
+		if found, err = g.consume(ctx, ev, tkey, covers); err != nil || found == "" {
+			return err
+		}
+		return g.consumeOp(ctx, ev, key, found)
 	}
 	return nil
 }
 
+// consumeOp marks the live echo of op in the record at key consumed by ev
+// (the other record of an append).
+func (g *Guard) consumeOp(ctx context.Context, ev *seaflow.Event, key, op string) error {
+	return g.update(ctx, key, func(r *record) bool {
+		for i := range r.Echoes {
+			if e := &r.Echoes[i]; e.Op == op && e.By == "" {
+				e.By = ev.ID
+				return true
+			}
+		}
+		return false
+	})
+}
+
 // consume finds, in the record at key, the echo ev consumed before or the
 // first live one that fits, marks it consumed by ev, and sets ev.Self and
-// ev.Depth.
-func (g *Guard) consume(ctx context.Context, ev *seaflow.Event, key string, fits func(echo) bool) error {
+// ev.Depth. It returns the op of the echo, "" when none fits.
+func (g *Guard) consume(ctx context.Context, ev *seaflow.Event, key string, fits func(echo) bool) (string, error) {
 	var found *echo
 	err := g.update(ctx, key, func(r *record) bool {
 		found = nil
@@ -220,13 +251,11 @@ func (g *Guard) consume(ctx context.Context, ev *seaflow.Event, key string, fits
 		}
 		return false
 	})
-	if err != nil {
-		return err
+	if err != nil || found == nil {
+		return "", err
 	}
-	if found != nil {
-		ev.Self, ev.Depth = true, found.Depth
-	}
-	return nil
+	ev.Self, ev.Depth = true, found.Depth
+	return found.Op, nil
 }
 
 // selfColumns sets ev.SelfColumns to the changed cells that a live

@@ -183,3 +183,25 @@ func TestSameValue(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendEchoIsAnInsertOnly: the echo of an append is its insert; a
+// person's later edit of the new row back to a value the append wrote is
+// theirs (the append's records, by cells and by row, are both spent).
+func TestAppendEchoIsAnInsertOnly(t *testing.T) {
+	t.Parallel()
+	g, _, _ := setup(t)
+	w := Write{Base: "crm", Table: "Deals", Kind: seaflow.KindAppend, Values: map[string]any{"Name": "Lead 0", "Stage": "Lead"}, Op: "a1"}
+	expect(t, g, w)
+	if err := g.Appended(context.Background(), w, "new1"); err != nil {
+		t.Fatal(err)
+	}
+	if ev := match(t, g, webhook("e0", "modify_row", "new1", map[string]any{"Stage": "Lead"})); ev.Self {
+		t.Fatal("a modify_row taken for an append's echo")
+	}
+	if ev := match(t, g, webhook("i1", "insert_row", "new1", map[string]any{"Name": "Lead 0", "Stage": "Lead"})); !ev.Self {
+		t.Fatal("the append's insert not recognised")
+	}
+	if ev := match(t, g, webhook("i2", "insert_row", "new2", map[string]any{"Name": "Lead 0", "Stage": "Lead"})); ev.Self {
+		t.Fatal("the append's echo matched a second insert")
+	}
+}
