@@ -305,3 +305,24 @@ func TestEmbeddedListenPortInUse(t *testing.T) {
 		t.Fatalf("error = %v", err)
 	}
 }
+
+// TestWritableFollowsTheConnection: the queue says it cannot store while
+// its NATS server is away, and can again once it is back.
+func TestWritableFollowsTheConnection(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	ns := startServer(t, true)
+	q, err := Open(ctx, Options{URL: ns.ClientURL(), Replicas: 1, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	if err := q.Writable(); err != nil {
+		t.Fatalf("connected: %v", err)
+	}
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	if err := q.Writable(); err == nil {
+		t.Fatal("the server is down, and the queue says it can store")
+	}
+}

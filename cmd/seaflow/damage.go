@@ -33,6 +33,11 @@ func (d *daemon) serveReady(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
 		return
 	}
+	if err := d.q.Writable(); err != nil {
+		// Intake would answer 503: say so before a balancer sends more.
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "cannot store", "error": err.Error()})
+		return
+	}
 	if dmg := d.q.Damage(); len(dmg) > 0 {
 		parts := make([]string, len(dmg))
 		for i, x := range dmg {

@@ -17,6 +17,11 @@ import (
 func (d *daemon) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		// Alive, unless the store failed for good: only a restart helps.
+		if err := d.q.Err(); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "storage failed", "error": err.Error()})
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", d.serveReady)
