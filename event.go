@@ -10,6 +10,9 @@ const (
 	SourceCron    Source = "cron"
 	SourceWebhook Source = "webhook"
 	SourceNATS    Source = "nats"
+	// SourceQuery is a page of rows a for_each read (Event.Page): seaflow's
+	// own event, queued by the dispatcher.
+	SourceQuery Source = "query"
 )
 
 // Event is what a trigger received, in the form rules see it. Events are
@@ -66,8 +69,28 @@ type Event struct {
 	// reason. A signed SeaTable delivery is never refused for its content,
 	// because SeaTable disables a webhook after five refusals.
 	Error string `json:"error,omitempty"`
+	// Page, when set, makes the event a page of rows a for_each read: the
+	// rows are evaluated one by one as item by the page's rule only, against
+	// the page's event. Its ID is the query op's plus the part.
+	Page *Page `json:"page,omitempty"`
 	// Redelivered is set by the queue when the event was handed out before
 	// (a crash before its ack): its ops may have been queued and sent
 	// already. Not stored.
 	Redelivered bool `json:"-"`
+}
+
+// Page is rows a for_each query read, for its rule to evaluate.
+type Page struct {
+	// Event is the event the rule's for_each runs for (a cron tick): ops
+	// are derived from its id, as if all rows had been read at once.
+	Event Event `json:"event"`
+	// Rule is the name of the rule whose for_each read the rows.
+	Rule string `json:"rule"`
+	// OpPrefix is put before the id of every op the page produces (a
+	// replay's prefix; empty otherwise).
+	OpPrefix string `json:"op_prefix,omitempty"`
+	// Offset is the index of the first of Rows among all the query's rows.
+	Offset int `json:"offset"`
+	// Rows are the rows read, cells by column name.
+	Rows []map[string]any `json:"rows"`
 }

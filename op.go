@@ -17,8 +17,18 @@ const (
 	KindSQL    Kind = "sql"
 )
 
-// Kinds lists every op kind.
+// Kinds lists every op kind of the rules file.
 var Kinds = []Kind{KindAppend, KindUpdate, KindUpsert, KindDelete, KindLock, KindUnlock, KindLink, KindSQL}
+
+// KindQuery is the op of a for_each: one page of its SELECT, read in the
+// rule's lane like any call. It is seaflow's own, not a rules file action:
+// the rows it reads become a Page event, whose rule evaluation queues the
+// per-row ops, and a full page queues the op of the next page.
+const KindQuery Kind = "query"
+
+// Statement reports whether ops of kind k run an SQL statement (sql and
+// query ops) rather than carry rows.
+func (k Kind) Statement() bool { return k == KindSQL || k == KindQuery }
 
 // Op is one row action, fully evaluated: every expression of the rule has
 // been computed, so an Op is plain data that can be queued, replayed and
@@ -54,10 +64,17 @@ type Op struct {
 	LinkColumn string `json:"link_column,omitempty"`
 	// OtherRowIDs are the rows of the linked table that RowID links to.
 	OtherRowIDs []string `json:"other_row_ids,omitempty"`
-	// Statement is the SQL UPDATE or DELETE of an sql op, with ? placeholders.
+	// Statement is the SQL UPDATE or DELETE of an sql op, or the SELECT of
+	// a query op, with ? placeholders.
 	Statement string `json:"sql,omitempty"`
 	// Params are the values bound to the placeholders of Statement.
 	Params []any `json:"params,omitempty"`
+	// Offset is the first row a query op reads (its SELECT is paged with
+	// LIMIT and OFFSET).
+	Offset int `json:"offset,omitempty"`
+	// Event is, on a query op, the event whose rule runs the for_each: the
+	// rows read are evaluated against it.
+	Event *Event `json:"event,omitempty"`
 	// Rule is the name of the rule that produced the op.
 	Rule string `json:"rule,omitempty"`
 	// EventID is the id of the event that produced the op.

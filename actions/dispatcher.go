@@ -57,7 +57,9 @@ type DispatcherConfig struct {
 	// Logger receives the dispatcher's logs; the zero value logs nothing.
 	Logger zerolog.Logger
 	// DryRun logs every planned call with its cost instead of sending it,
-	// and acks its ops so the queue drains. It spends no budget.
+	// and acks its ops so the queue drains. It spends no budget, but for
+	// the reads of for_each queries, which it makes (through Budget, when
+	// set) so that their rows' ops are shown too.
 	DryRun bool
 	// Linger is, per lane, the longest a lane waits for a batch to fill
 	// once the budget admits a call (it is the wait given to
@@ -81,6 +83,9 @@ type DispatcherConfig struct {
 	// deliver the webhook for a write before the write's answer arrives.
 	// Nil means no loop guard.
 	Echoes EchoRecorder
+	// Pages takes the rows each query op reads (a page of a for_each's
+	// SELECT) and queues what follows. Nil refuses query ops (dead).
+	Pages Pages
 	// Rand returns numbers in [0, 1) to jitter backoffs; nil means math/rand/v2.
 	Rand func() float64
 	// RuleShare, when set, gives a rule's own budget on a base: the part of
@@ -147,7 +152,7 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 		d.linger[lane] = max(l, 0)
 	}
 	for name, rows := range cfg.Bases {
-		d.bases[name] = &baseLoops{exec: NewExecutor(rows, cfg.Echoes)}
+		d.bases[name] = &baseLoops{exec: NewExecutor(rows, cfg.Echoes).WithPages(cfg.Pages)}
 	}
 	if d.cfg.MaxHeld <= 0 {
 		d.cfg.MaxHeld = DefaultMaxHeld
@@ -208,7 +213,7 @@ func (d *Dispatcher) SetBase(base string, rows Rows) {
 	d.RemoveBase(base)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	b := &baseLoops{exec: NewExecutor(rows, d.cfg.Echoes)}
+	b := &baseLoops{exec: NewExecutor(rows, d.cfg.Echoes).WithPages(d.cfg.Pages)}
 	d.bases[base] = b
 	if d.running != nil && d.running.Err() == nil {
 		d.start(d.running, base, b)

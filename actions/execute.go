@@ -65,6 +65,7 @@ type DeadOp struct {
 type Executor struct {
 	rows   Rows
 	echoes EchoRecorder // nil: no loop guard
+	pages  Pages        // nil: query ops are refused
 
 	mu   sync.Mutex
 	meta *seatable.Metadata
@@ -73,6 +74,21 @@ type Executor struct {
 // NewExecutor returns an Executor for the base rows talks to.
 func NewExecutor(rows Rows, echoes EchoRecorder) *Executor {
 	return &Executor{rows: rows, echoes: echoes}
+}
+
+// WithPages returns e, handing the rows of query ops to p.
+func (e *Executor) WithPages(p Pages) *Executor {
+	e.pages = p
+	return e
+}
+
+// Pages takes the rows a query op read (one page of a for_each's SELECT)
+// and queues, durably, what follows from them: the rows for their rule to
+// evaluate and, when more is true, the op of the next page. It returns only
+// once both are stored; the query op is acked after. It must be safe for
+// concurrent use.
+type Pages interface {
+	Page(ctx context.Context, op seaflow.Op, rows []seatable.Row, more bool) error
 }
 
 // EchoRecorder learns what each call writes before it is sent, and the
@@ -223,7 +239,7 @@ func (r *run) items(ctx context.Context, items []Item) error {
 	if seatable.KindOf(err) != seatable.KindInvalid {
 		return err
 	}
-	if len(ok) > 1 && r.b.Kind != seaflow.KindSQL && !r.tableChecked {
+	if len(ok) > 1 && !r.b.Kind.Statement() && !r.tableChecked {
 		// A missing table refuses every op: find out with one metadata
 		// call instead of splitting down to single ops.
 		r.tableChecked = true
@@ -274,7 +290,7 @@ func reason(err error) string {
 // check returns why an item can never be sent, or "".
 func (r *run) check(it Item) string {
 	k := r.b.Kind
-	if k != seaflow.KindSQL && r.b.Table == "" {
+	if !k.Statement() && r.b.Table == "" {
 		return "no table"
 	}
 	switch k {
@@ -289,7 +305,7 @@ func (r *run) check(it Item) string {
 		if it.KeyValue == nil {
 			return fmt.Sprintf("upsert without a value for key column %q", r.b.Key)
 		}
-	case seaflow.KindSQL:
+	case seaflow.KindSQL, seaflow.KindQuery:
 		if strings.TrimSpace(it.Statement) == "" {
 			return "no sql statement"
 		}
@@ -361,8 +377,34 @@ func (r *run) send(ctx context.Context, items []Item) error {
 			_, err := rows.SQL(ctx, it.Statement, it.Params)
 			return err
 		})
+	case seaflow.KindQuery:
+		return r.query(ctx, items[0])
 	}
 	return fmt.Errorf("send %s: unknown op kind", b.Kind)
+}
+
+// query reads one page of a for_each's SELECT and hands it to the pages.
+// A failure to queue what follows is transient: the page is read again.
+func (r *run) query(ctx context.Context, it Item) error {
+	if r.e.pages == nil {
+		return errors.New("query op: the dispatcher has no pages handler")
+	}
+	op := r.ops[it.Ops[0]]
+	stmt, paged := seatable.PageStatement(it.Statement, it.Offset)
+	var res *seatable.SQLResult
+	err := r.call(ctx, "sql", 0, func(ctx context.Context) error {
+		var err error
+		res, err = r.e.rows.SQL(ctx, stmt, it.Params)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	more := paged && len(res.Rows) == seatable.MaxSQLRows
+	if err := r.e.pages.Page(ctx, op, res.Rows, more); err != nil {
+		return &seatable.Error{Kind: seatable.KindTransient, Op: "queue for_each rows", Message: err.Error(), Err: err}
+	}
+	return nil
 }
 
 // update sends row updates, at most MaxBatchRows per call.

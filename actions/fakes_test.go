@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/seaflow/seaflow"
+	"github.com/seaflow/seaflow/budget"
 	"github.com/seaflow/seaflow/clocktest"
 	"github.com/seaflow/seaflow/loopguard"
 	"github.com/seaflow/seaflow/seatable"
@@ -253,7 +254,7 @@ func (b *fakeBudget) next(lane seaflow.Lane) time.Time {
 	return t
 }
 
-func (b *fakeBudget) Reserve(_ context.Context, base string, lane seaflow.Lane) (bool, time.Time, error) {
+func (b *fakeBudget) Reserve(_ context.Context, base string, lane seaflow.Lane) (budget.Grant, error) {
 	now := b.clock.Now()
 	defer b.n.bump()
 	b.mu.Lock()
@@ -261,14 +262,19 @@ func (b *fakeBudget) Reserve(_ context.Context, base string, lane seaflow.Lane) 
 	if b.denyNext > 0 {
 		b.denyNext--
 		b.events.add("deny " + string(lane))
-		return false, now.Add(b.denyFor), nil
+		return budget.Grant{Next: now.Add(b.denyFor)}, nil
 	}
 	if next := b.next(lane); next.After(now) {
 		b.events.add("deny " + string(lane))
-		return false, next, nil
+		return budget.Grant{Next: next}, nil
 	}
 	b.events.add("reserve " + string(lane))
-	return true, time.Time{}, nil
+	return budget.Grant{OK: true, At: now}, nil
+}
+
+func (b *fakeBudget) Refund(_ context.Context, base string, at time.Time) error {
+	b.events.add("refund")
+	return nil
 }
 
 func (b *fakeBudget) Next(_ context.Context, base string, lane seaflow.Lane) (time.Time, error) {

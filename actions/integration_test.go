@@ -42,14 +42,14 @@ type gatedBudget struct {
 	st *stack
 }
 
-func (g gatedBudget) Reserve(ctx context.Context, base string, lane seaflow.Lane) (bool, time.Time, error) {
+func (g gatedBudget) Reserve(ctx context.Context, base string, lane seaflow.Lane) (budget.Grant, error) {
 	g.st.mu.Lock()
 	defer g.st.mu.Unlock()
-	ok, next, err := g.Budget.Reserve(ctx, base, lane)
-	if ok && err == nil {
+	gr, err := g.Budget.Reserve(ctx, base, lane)
+	if gr.OK && err == nil {
 		g.st.inFlight++
 	}
-	return ok, next, err
+	return gr, err
 }
 
 // ackingSource wraps the queue to count acks, so tests can wait for them.

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/seaflow/seaflow"
+	"github.com/seaflow/seaflow/budget"
 	"github.com/seaflow/seaflow/seatable"
 )
 
@@ -131,7 +133,7 @@ func (l *laneLoop) dispatch(ctx context.Context, ready []int) {
 		if ctx.Err() != nil {
 			return
 		}
-		if cfg.DryRun {
+		if cfg.DryRun && (b.Kind != seaflow.KindQuery || cfg.Budget == nil) {
 			l.log.Info().Str("kind", string(b.Kind)).Str("table", b.Table).Int("rows", b.Rows()).
 				Int("calls", b.Calls()).Int("ops", len(b.Ops())).Msg("dry run: planned call")
 			l.report(CallReport{Kind: b.Kind, Table: b.Table, Call: string(b.Kind), Rows: b.Rows(), Status: "dry_run"})
@@ -254,44 +256,89 @@ func (l *laneLoop) backoff(ctx context.Context) {
 // sends. The send itself is not cancelled by ctx, so a call in flight
 // finishes when the dispatcher stops.
 //
+// The send's context carries a seatable.Gate, so that every request the
+// client makes for the call is admitted in this lane: the first is the
+// one admitted here, a retry after a 401 or 403 waits for a call of its
+// own. A request that never reached SeaTable (no connection, a token
+// exchange that failed first) is refunded.
+//
 // With per-rule budgets, every call is first charged to each capped rule of
 // rules; when one of them has no slot left the call is not made and
 // errRuleSpent stops the batch. Rules are charged before the base so a
 // charged rule slot is always followed by its call (a cancelled context
 // aside), and checked all before any is charged so a call refused for one
 // rule charges none (within this process: replicas may race for a rule's
-// last slot, which then over-charges, never over-spends).
+// last slot, which then over-charges, never over-spends). A rule's charge
+// is not refunded: it is seaflow's own cap, and erring high keeps it.
 func (l *laneLoop) callFunc(b Batch, rules []string) CallFunc {
-	cfg := l.d.cfg
 	return func(ctx context.Context, name string, rows int, send func(ctx context.Context) error) error {
 		if err := l.chargeRules(ctx, rules); err != nil {
 			return err
 		}
-		for {
-			if ctx.Err() != nil {
-				return ctx.Err()
+		first, err := l.reserve(ctx)
+		if err != nil {
+			return err
+		}
+		// The gate hands the first request the call admitted above; any
+		// further request (a retry) reserves a call of its own.
+		var mu sync.Mutex
+		used := false
+		gate := func(gctx context.Context, r seatable.GateRequest) (func(), error) {
+			mu.Lock()
+			defer mu.Unlock()
+			g := first
+			if used {
+				var err error
+				if g, err = l.reserve(ctx); err != nil {
+					return nil, err
+				}
 			}
-			ok, next, err := cfg.Budget.Reserve(ctx, l.base, l.lane)
-			if err != nil {
-				return fmt.Errorf("reserve call: %w", err)
-			}
-			if ok {
-				break
-			}
-			l.extendAll(ctx)
-			if !next.After(l.now()) {
-				// A budget that refuses without a later slot: do not spin.
-				next = l.now().Add(minBackoff)
-			}
-			if !l.sleepUntil(ctx, next) {
-				return ctx.Err()
-			}
+			used = true
+			return func() { l.refund(g) }, nil
 		}
 		start := l.now()
-		err := send(context.WithoutCancel(ctx))
+		err = send(seatable.WithGate(context.WithoutCancel(ctx), gate))
+		mu.Lock()
+		if !used && seatable.Unsent(err) {
+			l.refund(first) // the call never got as far as its request
+		}
+		mu.Unlock()
 		l.report(CallReport{Kind: b.Kind, Table: b.Table, Call: name, Rows: rows,
 			Status: status(err), Err: err, Duration: l.now().Sub(start)})
 		return err
+	}
+}
+
+// reserve waits until the budget admits a call of the lane and records
+// it, extending the held ops while it waits.
+func (l *laneLoop) reserve(ctx context.Context) (budget.Grant, error) {
+	for {
+		if ctx.Err() != nil {
+			return budget.Grant{}, ctx.Err()
+		}
+		g, err := l.d.cfg.Budget.Reserve(ctx, l.base, l.lane)
+		if err != nil {
+			return budget.Grant{}, fmt.Errorf("reserve call: %w", err)
+		}
+		if g.OK {
+			return g, nil
+		}
+		l.extendAll(ctx)
+		next := g.Next
+		if !next.After(l.now()) {
+			// A budget that refuses without a later slot: do not spin.
+			next = l.now().Add(minBackoff)
+		}
+		if !l.sleepUntil(ctx, next) {
+			return budget.Grant{}, ctx.Err()
+		}
+	}
+}
+
+// refund gives back a call that never reached SeaTable.
+func (l *laneLoop) refund(g budget.Grant) {
+	if err := l.d.cfg.Budget.Refund(context.Background(), l.base, g.At); err != nil {
+		l.log.Warn().Err(err).Msg("refund a call that was never sent")
 	}
 }
 

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/seaflow/seaflow"
+	"github.com/seaflow/seaflow/seatable"
 )
 
 // MaxBatchRows is the most rows one batch call carries (SeaTable's cap for
@@ -19,7 +21,8 @@ const MaxBatchRows = 1000
 type Batch struct {
 	// Base is the base name of every op in the batch.
 	Base string
-	// Table is the table of every op in the batch (empty for sql).
+	// Table is the table of every op in the batch (empty for sql and
+	// query).
 	Table string
 	// Kind is the kind of every op in the batch.
 	Kind seaflow.Kind
@@ -44,9 +47,11 @@ type Item struct {
 	Values map[string]any
 	// OtherRowIDs are the merged linked rows of a link item, without duplicates.
 	OtherRowIDs []string
-	// Statement and Params are the SQL of an sql item.
+	// Statement and Params are the SQL of an sql or query item.
 	Statement string
 	Params    []any
+	// Offset is the first row a query item reads.
+	Offset int
 	// Ops are the indexes, in the slice given to Plan, of the ops merged
 	// into this item, in queue order.
 	Ops []int
@@ -78,7 +83,7 @@ func (b Batch) Calls() int {
 // Plan turns ops, in queue order, into the fewest batches. Ops of the same
 // base, table and kind share a batch of up to MaxBatchRows rows (upserts also
 // by key column, links by link column); several ops on one row merge into
-// one item; every sql op is a batch of its own.
+// one item; every sql and query op is a batch of its own.
 //
 // Plan never reorders two ops that may touch the same row: an op goes into
 // a batch no earlier than the last batch holding an op it may depend on, and
@@ -90,7 +95,15 @@ func (b Batch) Calls() int {
 //   - link: its row and the linked rows;
 //   - upsert: any row of its table (the row is found by key at run time);
 //   - append: only upserts of its table (no op can name the new row yet);
-//   - sql: every row of the base (a barrier).
+//   - sql and query: every row of the one table the statement names
+//     (seatable.StatementTable: UPDATE t, DELETE FROM t, SELECT … FROM t),
+//     a barrier for that table only; every row of the base when the
+//     statement could touch more than one table or cannot be parsed.
+//
+// So an sql op stops only its own table's ops from batching across it:
+// a rule that updates a Stats table by SQL and appends to Leads costs one
+// append call per 1,000 events, not one per event. Table names are
+// compared without regard to case, erring on the side of order.
 //
 // Plan is pure: it does not modify ops.
 func Plan(ops []seaflow.Op) []Batch {
@@ -100,6 +113,7 @@ func Plan(ops []seaflow.Op) []Batch {
 		upsertLast: map[token]int{},
 		baseLast:   map[token]int{},
 		barrier:    map[token]int{},
+		tableWall:  map[token]int{},
 		groupLast:  map[groupKey]int{},
 	}
 	for i := range ops {
@@ -128,10 +142,11 @@ type plannedBatch struct {
 type planner struct {
 	batches []*plannedBatch
 	// The last batch index holding an op on a row (base+row id), on a
-	// table (base+table), an upsert on a table, anything of a base, and the
-	// last sql barrier of a base. Absent means none (-1).
-	rowLast, tableLast, upsertLast, baseLast, barrier map[token]int
-	groupLast                                         map[groupKey]int
+	// table (base+lower-cased table), an upsert on a table, anything of a
+	// base, the last statement barrier of a whole base and of a table.
+	// Absent means none (-1).
+	rowLast, tableLast, upsertLast, baseLast, barrier, tableWall map[token]int
+	groupLast                                                    map[groupKey]int
 	// rows is scratch space for the rows of the op being added.
 	rows []token
 }
@@ -167,16 +182,22 @@ func rowTokens(op *seaflow.Op, t []token) []token {
 }
 
 func (p *planner) add(i int, op *seaflow.Op) {
-	base, table := token{op.Base, ""}, token{op.Base, op.Table}
+	base, table := token{op.Base, ""}, token{op.Base, strings.ToLower(op.Table)}
 	p.rows = rowTokens(op, p.rows[:0])
 	rows := p.rows
+	scoped := false // a statement that touches one known table
+	if op.Kind.Statement() {
+		if t, ok := seatable.StatementTable(op.Statement); ok {
+			table, scoped = token{op.Base, strings.ToLower(t)}, true
+		}
+	}
 
 	// after is the last batch this op may depend on.
-	after := last(p.barrier, base)
-	switch op.Kind {
-	case seaflow.KindSQL:
+	after := max(last(p.barrier, base), last(p.tableWall, table))
+	switch {
+	case op.Kind.Statement() && !scoped:
 		after = max(after, last(p.baseLast, base))
-	case seaflow.KindUpsert:
+	case op.Kind.Statement(), op.Kind == seaflow.KindUpsert:
 		after = max(after, last(p.tableLast, table))
 	default:
 		after = max(after, last(p.upsertLast, table))
@@ -199,7 +220,7 @@ func (p *planner) add(i int, op *seaflow.Op) {
 
 	var b *plannedBatch
 	at := -1
-	if op.Kind != seaflow.KindSQL {
+	if !op.Kind.Statement() {
 		if gi, ok := p.groupLast[g]; ok && gi >= after {
 			cand := p.batches[gi]
 			_, merges := cand.index[itemKey]
@@ -231,16 +252,18 @@ func (p *planner) add(i int, op *seaflow.Op) {
 	}
 	setMax(p.tableLast, table, at)
 	setMax(p.baseLast, base, at)
-	switch op.Kind {
-	case seaflow.KindUpsert:
+	switch {
+	case op.Kind == seaflow.KindUpsert:
 		setMax(p.upsertLast, table, at)
-	case seaflow.KindSQL:
+	case op.Kind.Statement() && scoped:
+		setMax(p.tableWall, table, at)
+	case op.Kind.Statement():
 		setMax(p.barrier, base, at)
 	}
 }
 
 func (b *plannedBatch) addOp(i int, op *seaflow.Op, itemKey string) {
-	if op.Kind != seaflow.KindAppend && op.Kind != seaflow.KindSQL {
+	if op.Kind != seaflow.KindAppend && !op.Kind.Statement() {
 		if j, ok := b.index[itemKey]; ok {
 			it := &b.Items[j]
 			it.Ops = append(it.Ops, i)
@@ -266,9 +289,10 @@ func (b *plannedBatch) addOp(i int, op *seaflow.Op, itemKey string) {
 		}
 	case seaflow.KindLink:
 		it.OtherRowIDs = appendNew(nil, op.OtherRowIDs)
-	case seaflow.KindSQL:
+	case seaflow.KindSQL, seaflow.KindQuery:
 		it.Statement = op.Statement
 		it.Params = op.Params
+		it.Offset = op.Offset
 	}
 	b.Items = append(b.Items, it)
 }

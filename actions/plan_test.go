@@ -103,11 +103,37 @@ func TestPlanKeepsOrderOnOneRow(t *testing.T) {
 			want: []string{"update/Deals:1", "upsert/Deals:1", "update/Deals:1"},
 		},
 		{
-			name: "sql is a barrier for the base",
+			name: "sql is a barrier for its table",
 			ops: []seaflow.Op{upd("A", nil), {Kind: seaflow.KindSQL, Base: "crm", Statement: "UPDATE Deals SET x=1"},
-				upd("B", nil), {Kind: seaflow.KindSQL, Base: "crm", Statement: "DELETE FROM Deals"},
+				upd("B", nil), {Kind: seaflow.KindSQL, Base: "crm", Statement: "DELETE FROM deals"},
 				{Kind: seaflow.KindUpdate, Base: "other", Table: "Deals", RowID: "A"}},
 			want: []string{"update/Deals:1", "sql/:1", "update/Deals:1", "sql/:1", "update/Deals:1"},
+		},
+		{
+			// Seen: with a rule [sql, append], 2,500 events cost one
+			// append call each.
+			name: "sql on one table does not split the batches of another",
+			ops: []seaflow.Op{
+				{Kind: seaflow.KindSQL, Base: "crm", Statement: "UPDATE Stats SET n = n + 1"},
+				{Kind: seaflow.KindAppend, Base: "crm", Table: "Leads"},
+				{Kind: seaflow.KindSQL, Base: "crm", Statement: "UPDATE Stats SET n = n + 1"},
+				{Kind: seaflow.KindAppend, Base: "crm", Table: "Leads"},
+				{Kind: seaflow.KindSQL, Base: "crm", Statement: "UPDATE Stats SET n = n + 1"},
+				{Kind: seaflow.KindAppend, Base: "crm", Table: "Leads"}},
+			want: []string{"sql/:1", "append/Leads:3", "sql/:1", "sql/:1"},
+		},
+		{
+			name: "sql that may touch any table is a barrier for the base",
+			ops: []seaflow.Op{upd("A", nil), {Kind: seaflow.KindSQL, Base: "crm", Statement: "UPDATE Stats, Deals SET x=1"},
+				upd("B", nil)},
+			want: []string{"update/Deals:1", "sql/:1", "update/Deals:1"},
+		},
+		{
+			name: "a query reads after the writes of its table before it",
+			ops: []seaflow.Op{upd("A", nil), {Kind: seaflow.KindQuery, Base: "crm", Statement: "SELECT * FROM Deals"},
+				upd("B", nil), {Kind: seaflow.KindAppend, Base: "crm", Table: "Leads"}, {Kind: seaflow.KindQuery, Base: "crm", Statement: "SELECT * FROM Deals"},
+				{Kind: seaflow.KindAppend, Base: "crm", Table: "Leads"}},
+			want: []string{"update/Deals:1", "query/:1", "update/Deals:1", "append/Leads:2", "query/:1"},
 		},
 	}
 	for _, tt := range tests {
@@ -244,7 +270,12 @@ func genOps(data []byte) []seaflow.Op {
 				o.Kind, o.RowID, o.Values = seaflow.KindUpdate, row, map[string]any{col: val}
 				break
 			}
-			o.Kind, o.Statement = seaflow.KindSQL, "UPDATE t SET x=? WHERE y=?"
+			// A statement on the op's table (a barrier for it), or one
+			// that may touch others too (a barrier for the base).
+			o.Kind, o.Statement = seaflow.KindSQL, "UPDATE "+o.Table+" SET x=? WHERE y=?"
+			if c%2 == 0 {
+				o.Statement = "UPDATE " + o.Table + ", Other SET x=? WHERE y=?"
+			}
 			o.Params = []any{"K", fmt.Sprintf("k%d", b%6), "a", int(c)}
 		}
 		ops = append(ops, o)

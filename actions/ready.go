@@ -14,7 +14,8 @@ import (
 // table) a waiting op names, so two ops on one row never swap. sql ops
 // name no row: they neither wait for nor hold back another rule's ops.
 // When nothing may go, wake is the earliest time a waiting rule's budget
-// admits a call (zero when nothing is held). ready is nil when nothing
+// admits a call (zero when nothing is held). Query ops are like sql ops.
+// ready is nil when nothing
 // may go.
 func (l *laneLoop) ready(ctx context.Context) (ready []int, wake time.Time, err error) {
 	if len(l.held) == 0 {
@@ -72,7 +73,7 @@ type waiting struct {
 }
 
 func (w *waiting) add(op *seaflow.Op, rows []token) {
-	if op.Kind == seaflow.KindSQL {
+	if op.Kind.Statement() {
 		return
 	}
 	if w.rows == nil {
@@ -90,7 +91,7 @@ func (w *waiting) add(op *seaflow.Op, rows []token) {
 
 // blocks reports whether op must wait behind the waiting ops.
 func (w *waiting) blocks(op *seaflow.Op, rows []token) bool {
-	if w.rows == nil || op.Kind == seaflow.KindSQL {
+	if w.rows == nil || op.Kind.Statement() {
 		return false
 	}
 	table := token{op.Base, op.Table}

@@ -49,11 +49,11 @@ func (l *laneLoop) chargeRules(ctx context.Context, rules []string) error {
 		capped = append(capped, r)
 	}
 	for _, r := range capped {
-		ok, _, err := rb.reserve(ctx, l.base, r, l.lane)
+		g, err := rb.reserve(ctx, l.base, r, l.lane)
 		if err != nil {
 			return fmt.Errorf("rule %q budget: %w", r, err)
 		}
-		if !ok {
+		if !g.OK {
 			return errRuleSpent
 		}
 	}
@@ -116,6 +116,6 @@ func (rb *ruleBudgets) next(ctx context.Context, base, rule string, lane seaflow
 	return rb.keeper.Next(ctx, rb.key(base, rule), lane)
 }
 
-func (rb *ruleBudgets) reserve(ctx context.Context, base, rule string, lane seaflow.Lane) (bool, time.Time, error) {
+func (rb *ruleBudgets) reserve(ctx context.Context, base, rule string, lane seaflow.Lane) (budget.Grant, error) {
 	return rb.keeper.Reserve(ctx, rb.key(base, rule), lane)
 }

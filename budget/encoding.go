@@ -6,8 +6,9 @@ import (
 	"fmt"
 )
 
-// stateVersion is the first byte of an encoded State.
-const stateVersion = 1
+// stateVersion is the first byte of an encoded State. Version 1 had no
+// urgent log; it is still read.
+const stateVersion = 2
 
 // MarshalBinary encodes the state compactly for a KV value: a version
 // byte, the scalar fields as varints, then the log as its first time and
@@ -23,9 +24,17 @@ func (s *State) MarshalBinary() ([]byte, error) {
 	buf = binary.AppendUvarint(buf, uint64(max(s.capUsed, 0)))
 	buf = binary.AppendVarint(buf, s.monthStart)
 	buf = binary.AppendUvarint(buf, uint64(max(s.monthCount, 0)))
-	buf = binary.AppendUvarint(buf, uint64(len(s.log)))
+	buf = appendLog(buf, s.log)
+	buf = appendLog(buf, s.urgent)
+	return buf, nil
+}
+
+// appendLog appends a sorted log: its length, its first time, then the
+// gaps.
+func appendLog(buf []byte, log []int64) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(log)))
 	prev := int64(0)
-	for i, c := range s.log {
+	for i, c := range log {
 		if i == 0 {
 			buf = binary.AppendVarint(buf, c)
 		} else {
@@ -33,7 +42,7 @@ func (s *State) MarshalBinary() ([]byte, error) {
 		}
 		prev = c
 	}
-	return buf, nil
+	return buf
 }
 
 // UnmarshalBinary replaces s with the state encoded by MarshalBinary.
@@ -41,7 +50,7 @@ func (s *State) UnmarshalBinary(data []byte) error {
 	if len(data) == 0 {
 		return errors.New("decode budget state: empty")
 	}
-	if data[0] != stateVersion {
+	if data[0] != stateVersion && data[0] != 1 {
 		return fmt.Errorf("decode budget state: unknown version %d", data[0])
 	}
 	d := decoder{buf: data[1:]}
@@ -52,21 +61,9 @@ func (s *State) UnmarshalBinary(data []byte) error {
 	n.capUsed = d.count()
 	n.monthStart = d.varint()
 	n.monthCount = d.count()
-	size := d.count()
-	if d.err == nil && size > len(d.buf) { // every entry takes at least one byte
-		d.err = fmt.Errorf("log of %d calls in %d bytes", size, len(d.buf))
-	}
-	if d.err == nil && size > 0 {
-		n.log = make([]int64, size)
-		n.log[0] = d.varint()
-		for i := 1; i < size && d.err == nil; i++ {
-			gap := d.uvarint()
-			if gap > uint64(1<<62) || n.log[i-1] > n.log[i-1]+int64(gap) {
-				d.err = fmt.Errorf("call %d out of range", i)
-				break
-			}
-			n.log[i] = n.log[i-1] + int64(gap)
-		}
+	n.log = d.log()
+	if data[0] >= 2 {
+		n.urgent = d.log()
 	}
 	if d.err == nil && len(d.buf) != 0 {
 		d.err = fmt.Errorf("%d trailing bytes", len(d.buf))
@@ -76,6 +73,28 @@ func (s *State) UnmarshalBinary(data []byte) error {
 	}
 	*s = n
 	return nil
+}
+
+// log reads what appendLog wrote.
+func (d *decoder) log() []int64 {
+	size := d.count()
+	if d.err == nil && size > len(d.buf) { // every entry takes at least one byte
+		d.err = fmt.Errorf("log of %d calls in %d bytes", size, len(d.buf))
+	}
+	if d.err != nil || size == 0 {
+		return nil
+	}
+	log := make([]int64, size)
+	log[0] = d.varint()
+	for i := 1; i < size && d.err == nil; i++ {
+		gap := d.uvarint()
+		if gap > uint64(1<<62) || log[i-1] > log[i-1]+int64(gap) {
+			d.err = fmt.Errorf("call %d out of range", i)
+			break
+		}
+		log[i] = log[i-1] + int64(gap)
+	}
+	return log
 }
 
 // decoder reads varints and remembers the first error.

@@ -61,19 +61,45 @@ func NewKeeper(store Store, limits func(base string) Limits, now func() time.Tim
 	return &Keeper{store: store, limits: limits, now: now, bases: map[string]*baseState{}}
 }
 
+// Grant is the answer to Reserve.
+type Grant struct {
+	// OK means the call is recorded, everywhere the Store reaches, and may
+	// be sent.
+	OK bool
+	// At is when the call is recorded (zero unless OK): what Refund takes
+	// back when the call never reached SeaTable.
+	At time.Time
+	// Next is, when OK, when the lane's following call could be admitted;
+	// otherwise the earliest time this one could.
+	Next time.Time
+}
+
 // Reserve records a call of lane for base if the budget admits it now (see
-// State.Admit). ok means the call is recorded, everywhere the Store
-// reaches, and may be sent; next is then when the lane's following call
-// could be admitted. !ok means the call must wait until next.
-func (k *Keeper) Reserve(ctx context.Context, base string, lane seaflow.Lane) (ok bool, next time.Time, err error) {
-	err = k.update(ctx, "reserve call", base, func(s *State) bool {
-		ok, next = s.Admit(k.limits(base), lane, k.now())
-		return ok
+// State.Admit).
+func (k *Keeper) Reserve(ctx context.Context, base string, lane seaflow.Lane) (Grant, error) {
+	var g Grant
+	err := k.update(ctx, "reserve call", base, func(s *State) bool {
+		now := k.now()
+		g.OK, g.Next = s.Admit(k.limits(base), lane, now)
+		if g.OK {
+			g.At = now
+		}
+		return g.OK
 	})
 	if err != nil {
-		return false, time.Time{}, err
+		return Grant{}, err
 	}
-	return ok, next, nil
+	return g, nil
+}
+
+// Refund takes back the call Reserve recorded at at, for a call that never
+// reached SeaTable (the connection was refused, the request was never
+// written): it cost SeaTable nothing, so it costs the budget nothing. A
+// call not in the log (pruned, or refunded already) changes nothing.
+func (k *Keeper) Refund(ctx context.Context, base string, at time.Time) error {
+	return k.update(ctx, "refund call", base, func(s *State) bool {
+		return s.Refund(at)
+	})
 }
 
 // Next returns the earliest time a call of lane for base could be

@@ -71,24 +71,24 @@ func TestKeeper(t *testing.T) {
 			clk := clocktest.New(t0)
 			k := NewKeeper(store(), nil, clk.Now)
 			for i := range 300 {
-				if ok, _, err := k.Reserve(ctx, "crm", seaflow.Urgent); !ok || err != nil {
-					t.Fatalf("call %d: ok %v err %v", i, ok, err)
+				if g, err := k.Reserve(ctx, "crm", seaflow.Urgent); !g.OK || err != nil {
+					t.Fatalf("call %d: ok %v err %v", i, g.OK, err)
 				}
 			}
-			ok, next, err := k.Reserve(ctx, "crm", seaflow.Normal)
-			if ok || err != nil || !next.Equal(t0.Add(time.Minute)) {
-				t.Fatalf("call 301: ok %v next %s err %v", ok, next, err)
+			g, err := k.Reserve(ctx, "crm", seaflow.Normal)
+			if g.OK || err != nil || !g.Next.Equal(t0.Add(time.Minute)) {
+				t.Fatalf("call 301: ok %v next %s err %v", g.OK, g.Next, err)
 			}
-			if n, err := k.Next(ctx, "crm", seaflow.Normal); err != nil || !n.Equal(next) {
-				t.Fatalf("Next %s %v, want %s", n, err, next)
+			if n, err := k.Next(ctx, "crm", seaflow.Normal); err != nil || !n.Equal(g.Next) {
+				t.Fatalf("Next %s %v, want %s", n, err, g.Next)
 			}
 			// Bulk is paced: 300 calls in the first hour is past its 188.
 			if n, err := k.Next(ctx, "crm", seaflow.Bulk); err != nil || !n.Equal(t0.Add(time.Hour)) {
 				t.Fatalf("bulk Next %s %v, want %s", n, err, t0.Add(time.Hour))
 			}
 			// Bases are independent.
-			if ok, _, err := k.Reserve(ctx, "shop", seaflow.Normal); !ok || err != nil {
-				t.Fatalf("other base: ok %v err %v", ok, err)
+			if g, err := k.Reserve(ctx, "shop", seaflow.Normal); !g.OK || err != nil {
+				t.Fatalf("other base: ok %v err %v", g.OK, err)
 			}
 			u, err := k.Usage(ctx, "crm")
 			if err != nil || len(u) != 2 || u[0].Used != 300 || u[1].Used != 300 || u[1].Remaining != 4700 {
@@ -99,19 +99,19 @@ func TestKeeper(t *testing.T) {
 			if err := k.Freeze(ctx, "crm", until); err != nil {
 				t.Fatal(err)
 			}
-			if ok, next, err := k.Reserve(ctx, "crm", seaflow.Urgent); ok || err != nil || !next.Equal(until) {
-				t.Fatalf("frozen: ok %v next %s err %v", ok, next, err)
+			if g, err := k.Reserve(ctx, "crm", seaflow.Urgent); g.OK || err != nil || !g.Next.Equal(until) {
+				t.Fatalf("frozen: ok %v next %s err %v", g.OK, g.Next, err)
 			}
 			clk.Set(until)
 			err = k.Observe(ctx, "crm", 300, 1, until.Add(10*time.Second))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ok, _, err := k.Reserve(ctx, "crm", seaflow.Urgent); !ok || err != nil {
-				t.Fatalf("after the freeze: ok %v err %v", ok, err)
+			if g, err := k.Reserve(ctx, "crm", seaflow.Urgent); !g.OK || err != nil {
+				t.Fatalf("after the freeze: ok %v err %v", g.OK, err)
 			}
-			if ok, next, err := k.Reserve(ctx, "crm", seaflow.Urgent); ok || err != nil || !next.Equal(until.Add(10*time.Second)) {
-				t.Fatalf("headers cap: ok %v next %s err %v", ok, next, err)
+			if g, err := k.Reserve(ctx, "crm", seaflow.Urgent); g.OK || err != nil || !g.Next.Equal(until.Add(10*time.Second)) {
+				t.Fatalf("headers cap: ok %v next %s err %v", g.OK, g.Next, err)
 			}
 		})
 	}
@@ -132,13 +132,13 @@ func TestKeeperRetriesOnConflict(t *testing.T) {
 		if slipped.Swap(true) {
 			return // b's own Save, and everything after
 		}
-		if ok, _, err := b.Reserve(ctx, "crm", seaflow.Urgent); !ok || err != nil {
-			t.Errorf("replica b: ok %v err %v", ok, err)
+		if g, err := b.Reserve(ctx, "crm", seaflow.Urgent); !g.OK || err != nil {
+			t.Errorf("replica b: ok %v err %v", g.OK, err)
 		}
 	}
-	ok, next, err := a.Reserve(ctx, "crm", seaflow.Urgent)
-	if ok || err != nil || !next.Equal(t0.Add(time.Minute)) {
-		t.Fatalf("replica a: ok %v next %s err %v; want refused after the conflict", ok, next, err)
+	g, err := a.Reserve(ctx, "crm", seaflow.Urgent)
+	if g.OK || err != nil || !g.Next.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("replica a: ok %v next %s err %v; want refused after the conflict", g.OK, g.Next, err)
 	}
 	if store.conflicts != 1 {
 		t.Fatalf("%d conflicts, want 1", store.conflicts)
@@ -148,8 +148,8 @@ func TestKeeperRetriesOnConflict(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.Set(t0.Add(2 * time.Minute))
-	if ok, next, err := a.Reserve(ctx, "crm", seaflow.Urgent); ok || err != nil || !next.Equal(t0.Add(5*time.Minute)) {
-		t.Fatalf("after b's freeze: ok %v next %s err %v", ok, next, err)
+	if g, err := a.Reserve(ctx, "crm", seaflow.Urgent); g.OK || err != nil || !g.Next.Equal(t0.Add(5*time.Minute)) {
+		t.Fatalf("after b's freeze: ok %v next %s err %v", g.OK, g.Next, err)
 	}
 }
 
@@ -171,12 +171,12 @@ func TestKeepersTogetherNeverExceed(t *testing.T) {
 			k := keepers[g%2]
 			wg.Go(func() {
 				for range 20 {
-					ok, _, err := k.Reserve(ctx, "crm", seaflow.Lanes[g%3])
+					grant, err := k.Reserve(ctx, "crm", seaflow.Lanes[g%3])
 					if err != nil {
 						t.Error(err)
 						return
 					}
-					if ok {
+					if grant.OK {
 						mu.Lock()
 						admitted++
 						mu.Unlock()
@@ -217,7 +217,7 @@ func TestKeeperStoreErrors(t *testing.T) {
 	clk := clocktest.New(t0)
 
 	k := NewKeeper(failingStore{loadErr: boom}, nil, clk.Now)
-	if _, _, err := k.Reserve(ctx, "crm", seaflow.Urgent); !errors.Is(err, boom) || !strings.Contains(err.Error(), "reserve call for crm: load: boom") {
+	if _, err := k.Reserve(ctx, "crm", seaflow.Urgent); !errors.Is(err, boom) || !strings.Contains(err.Error(), "reserve call for crm: load: boom") {
 		t.Fatalf("load error: %v", err)
 	}
 	if _, err := k.Usage(ctx, "crm"); !errors.Is(err, boom) {
@@ -225,13 +225,13 @@ func TestKeeperStoreErrors(t *testing.T) {
 	}
 
 	k = NewKeeper(failingStore{saveErr: boom}, nil, clk.Now)
-	if ok, _, err := k.Reserve(ctx, "crm", seaflow.Urgent); ok || !errors.Is(err, boom) {
-		t.Fatalf("save error: ok %v err %v", ok, err)
+	if g, err := k.Reserve(ctx, "crm", seaflow.Urgent); g.OK || !errors.Is(err, boom) {
+		t.Fatalf("save error: ok %v err %v", g.OK, err)
 	}
 
 	k = NewKeeper(failingStore{saveErr: fmt.Errorf("kv: %w", ErrConflict)}, nil, clk.Now)
-	if ok, _, err := k.Reserve(ctx, "crm", seaflow.Urgent); ok || !errors.Is(err, ErrConflict) {
-		t.Fatalf("endless conflicts: ok %v err %v", ok, err)
+	if g, err := k.Reserve(ctx, "crm", seaflow.Urgent); g.OK || !errors.Is(err, ErrConflict) {
+		t.Fatalf("endless conflicts: ok %v err %v", g.OK, err)
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
@@ -262,8 +262,8 @@ func TestKeeperSkipsUselessSaves(t *testing.T) {
 	if err := k.Freeze(ctx, "crm", t0.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _, err := k.Reserve(ctx, "crm", seaflow.Urgent); ok || err != nil {
-		t.Fatalf("ok %v err %v", ok, err)
+	if g, err := k.Reserve(ctx, "crm", seaflow.Urgent); g.OK || err != nil {
+		t.Fatalf("ok %v err %v", g.OK, err)
 	}
 	if store.revs["crm"] != rev {
 		t.Fatal("a no-op wrote to the store")

@@ -45,6 +45,9 @@ type State struct {
 	capUntil    int64   // UnixNano; SeaTable's cap applies before it
 	capLeft     int     // calls SeaTable said remain until capUntil
 	capUsed     int     // calls recorded since the cap was set
+	// urgent is the UnixNano of each urgent call within Limits.memory,
+	// sorted ascending: the demand the adaptive reserve follows.
+	urgent []int64
 }
 
 // WindowUsage is how much of one window is spent, for status and metrics.
@@ -74,7 +77,122 @@ func (s *State) Admit(l Limits, lane seaflow.Lane, now time.Time) (ok bool, next
 		return false, toTime(e)
 	}
 	s.record(t)
+	if lane == seaflow.Urgent && l.Adaptive {
+		s.urgent = insertSorted(s.urgent, t)
+	}
 	return true, toTime(s.earliest(l, lane, t))
+}
+
+// Reserve returns the reserve in force at now: Limits.UrgentReserve, or
+// with Limits.Adaptive the burst margin, twice the peak urgent demand in
+// any Limits.ReservePeakSpan, bounded by the floor and UrgentReserve. An
+// adaptive reserve also leaves room for the urgent calls expected at the
+// rate seen (see demandNext).
+func (s *State) Reserve(l Limits, now time.Time) int {
+	return s.reserve(l, now.UnixNano())
+}
+
+func (s *State) reserve(l Limits, t int64) int {
+	if !l.Adaptive || l.UrgentReserve <= 0 {
+		return l.UrgentReserve
+	}
+	return min(l.UrgentReserve, max(l.floor(), 2*s.urgentPeak(l, t)))
+}
+
+// demandNext is, for a call of lane normal or bulk under an adaptive
+// reserve, the earliest time t' >= t at which the call leaves room, at
+// every moment until it expires, for the reserve (the burst margin) plus
+// the urgent calls expected at the rate seen (urgentRate) from t' on:
+//
+//	count(τ) + 1 + reserve + rate·(τ−t') <= calls   for every τ in [t', t'+span)
+//
+// where count(τ) is the number of calls already recorded that still count
+// at τ. count only drops, at each call's expiry e_i = x_i+span, so the
+// worst τ lies just before an expiry, where count is the number of calls
+// recorded at or after x_i. That gives a bound per call: t' >= e_i −
+// room_i/rate with room_i = calls − 1 − reserve − count(e_i−), or t' >=
+// e_i when room_i < 0 (the call must have expired). With no urgent demand
+// (rate 0) this is the fixed reserve's rule. It is exact for the demand
+// measured at t; as that demand ages out, the answer only gets earlier.
+func (s *State) demandNext(l Limits, span int64, calls, reserve int, t int64) int64 {
+	rate := s.urgentRate(l, t)
+	next := t
+	n := len(s.log)
+	for i := s.firstAfter(t - span); i < n; i++ {
+		e := s.log[i] + span
+		room := calls - 1 - reserve - (n - i)
+		switch {
+		case room < 0:
+			next = max(next, e)
+		case rate > 0:
+			next = max(next, e-int64(float64(room)/rate))
+		}
+	}
+	return next
+}
+
+// urgentRate is the urgent demand the adaptive reserve expects, in calls
+// per nanosecond: the rate of the last hour, or of the whole memory when
+// that is higher.
+func (s *State) urgentRate(l Limits, t int64) float64 {
+	if len(s.urgent) == 0 {
+		return 0
+	}
+	hour := int64(time.Hour)
+	count := func(span int64) int {
+		return len(s.urgent) - sort.Search(len(s.urgent), func(i int) bool { return s.urgent[i] > t-span })
+	}
+	mem := l.memory()
+	return max(float64(count(hour))/float64(hour), float64(count(mem))/float64(mem))
+}
+
+// urgentPeak is the most urgent calls in any span of l.peakSpan() that
+// ends within l.memory() before t.
+func (s *State) urgentPeak(l Limits, t int64) int {
+	from := t - l.memory()
+	i0 := sort.Search(len(s.urgent), func(i int) bool { return s.urgent[i] > from })
+	u := s.urgent[i0:]
+	span, peak, lo := l.peakSpan(), 0, 0
+	for hi, c := range u {
+		for u[lo] <= c-span {
+			lo++
+		}
+		peak = max(peak, hi-lo+1)
+	}
+	return peak
+}
+
+// insertSorted inserts t into the ascending log.
+func insertSorted(log []int64, t int64) []int64 {
+	n := len(log)
+	if n == 0 || log[n-1] <= t {
+		return append(log, t)
+	}
+	i := sort.Search(n, func(i int) bool { return log[i] > t })
+	log = append(log, 0)
+	copy(log[i+1:], log[i:])
+	log[i] = t
+	return log
+}
+
+// Refund removes the call recorded at at (see Admit), for a call that
+// never reached SeaTable, and gives back its slot of SeaTable's headers
+// cap when the cap still applies. It reports whether there was one to
+// remove.
+func (s *State) Refund(at time.Time) bool {
+	t := at.UnixNano()
+	i := sort.Search(len(s.log), func(i int) bool { return s.log[i] >= t })
+	if i == len(s.log) || s.log[i] != t {
+		return false
+	}
+	s.log = append(s.log[:i], s.log[i+1:]...)
+	if t < s.capUntil && s.capUsed > 0 {
+		s.capUsed--
+	}
+	if j := sort.Search(len(s.urgent), func(j int) bool { return s.urgent[j] >= t }); j < len(s.urgent) && s.urgent[j] == t {
+		s.urgent = append(s.urgent[:j], s.urgent[j+1:]...)
+	}
+	return true
 }
 
 // Next returns what Admit would answer for next without recording
@@ -167,10 +285,18 @@ func (s *State) Len() int { return len(s.log) }
 func (s *State) earliest(l Limits, lane seaflow.Lane, t int64) int64 {
 	next := s.blockedUntil(t)
 	li := l.Longest()
+	reserve := 0
+	if lane != seaflow.Urgent {
+		reserve = s.reserve(l, t)
+	}
 	for i, w := range l.Windows {
 		c := w.Calls
 		if i == li && lane != seaflow.Urgent {
-			c -= l.UrgentReserve
+			if l.Adaptive && !w.Month {
+				next = max(next, s.demandNext(l, l.span(w), w.Calls, reserve, t))
+				continue
+			}
+			c -= reserve
 		}
 		if w.Month {
 			next = max(next, s.monthNext(t, c))
@@ -179,7 +305,7 @@ func (s *State) earliest(l Limits, lane seaflow.Lane, t int64) int64 {
 		}
 	}
 	if lane == seaflow.Bulk && li >= 0 {
-		next = max(next, s.bulkNext(l, li, t))
+		next = max(next, s.bulkNext(l, li, reserve, t))
 	}
 	return next
 }
@@ -228,9 +354,9 @@ func (s *State) monthNext(t int64, c int) int64 {
 // bulkNext is the earliest time >= t at which the bulk spend curve over
 // the longest window (index li) admits a call. See the package
 // documentation for the rule.
-func (s *State) bulkNext(l Limits, li int, t int64) int64 {
+func (s *State) bulkNext(l Limits, li, reserve int, t int64) int64 {
 	w := l.Windows[li]
-	a := w.Calls - l.UrgentReserve
+	a := w.Calls - reserve
 	n := l.segments()
 	if a <= 0 {
 		return never
@@ -334,6 +460,10 @@ func (s *State) prune(l Limits, t int64) {
 		if !w.Month {
 			keep = max(keep, l.span(w))
 		}
+	}
+	if len(s.urgent) > 0 {
+		j := sort.Search(len(s.urgent), func(j int) bool { return s.urgent[j] > t-l.memory()-pruneSlack })
+		s.urgent = s.urgent[j:]
 	}
 	i := s.firstAfter(t - keep - pruneSlack)
 	if i == 0 {

@@ -27,6 +27,20 @@ type Limits struct {
 	// window's Calls minus UrgentReserve. 0 means no reserve. It must be
 	// smaller than the longest window's Calls.
 	UrgentReserve int
+	// Adaptive makes the reserve follow urgent demand: Normal and Bulk see
+	// the longest window's Calls minus the effective reserve, which is
+	// twice the most urgent calls seen in any ReservePeakSpan of the
+	// longest window's span (a day at most for a month window), never
+	// below ReserveFloor and never above UrgentReserve. A reserve urgent
+	// work has not needed goes to bulk; it comes back, call by call, as
+	// urgent calls are made. See State.Reserve.
+	Adaptive bool
+	// ReserveFloor is the least effective reserve when Adaptive. 0 means
+	// a tenth of UrgentReserve (at least 1 when there is a reserve).
+	ReserveFloor int
+	// ReservePeakSpan is the span urgent demand is measured over when
+	// Adaptive. 0 means DefaultReservePeakSpan.
+	ReservePeakSpan time.Duration
 	// BulkSegments is the number of steps N of the bulk spend curve over
 	// the longest window (see the package documentation). 0 means
 	// DefaultBulkSegments (24); 1 means bulk is paced like Normal, that is
@@ -38,6 +52,38 @@ type Limits struct {
 	// still be taken on SeaTable's side for the call's transit time. 0 means
 	// none; the daemon uses DefaultSlack.
 	Slack time.Duration
+}
+
+// DefaultReservePeakSpan is Limits.ReservePeakSpan when it is 0: urgent
+// demand is measured as the most urgent calls in any ten minutes.
+const DefaultReservePeakSpan = 10 * time.Minute
+
+// floor returns the least effective reserve.
+func (l Limits) floor() int {
+	f := l.ReserveFloor
+	if f <= 0 {
+		f = max(l.UrgentReserve/10, 1)
+	}
+	return min(f, l.UrgentReserve)
+}
+
+// peakSpan returns the span urgent demand is measured over.
+func (l Limits) peakSpan() int64 {
+	if l.ReservePeakSpan > 0 {
+		return int64(l.ReservePeakSpan)
+	}
+	return int64(DefaultReservePeakSpan)
+}
+
+// memory returns how far back urgent calls are remembered for the
+// adaptive reserve: the longest rolling window's span, or a day when the
+// longest window is a month.
+func (l Limits) memory() int64 {
+	i := l.Longest()
+	if i < 0 || l.Windows[i].Month {
+		return int64(24 * time.Hour)
+	}
+	return l.span(l.Windows[i])
 }
 
 // DefaultSlack is the Slack the daemon gives every base: above the time a
@@ -85,6 +131,9 @@ func (l Limits) Validate() error {
 		errs = append(errs, fmt.Errorf("urgent reserve %d: must be smaller than the %s window", l.UrgentReserve, l.Windows[i]))
 	} else if i < 0 && l.UrgentReserve > 0 {
 		errs = append(errs, fmt.Errorf("urgent reserve %d: no window to reserve calls of", l.UrgentReserve))
+	}
+	if l.ReserveFloor < 0 {
+		errs = append(errs, fmt.Errorf("reserve floor %d: must not be negative", l.ReserveFloor))
 	}
 	if l.BulkSegments < 0 || l.BulkSegments > maxBulkSegments {
 		errs = append(errs, fmt.Errorf("bulk segments %d: want 0 to %d", l.BulkSegments, maxBulkSegments))

@@ -247,11 +247,11 @@ func (l *load) post(ctx context.Context, url string, i int) int {
 	}
 	l.mu.Lock()
 	l.answers[status]++
-	if status == http.StatusAccepted && !l.accepted[i] {
+	if stored(status) && !l.accepted[i] {
 		l.accepted[i] = true
 		l.nAcc++
 	}
-	if status != http.StatusAccepted && len(l.bodies) < 5 {
+	if !stored(status) && len(l.bodies) < 5 {
 		if err != nil {
 			l.bodies = append(l.bodies, err.Error())
 		} else {
@@ -263,12 +263,18 @@ func (l *load) post(ctx context.Context, url string, i int) int {
 	return status
 }
 
+// stored reports whether a webhook answer says the event is stored: 202,
+// or 200 for a duplicate of one stored before (its first answer was lost).
+func stored(status int) bool {
+	return status == http.StatusAccepted || status == http.StatusOK
+}
+
 // httpClient bounds every webhook post.
 var httpClient = &http.Client{Timeout: 20 * time.Second}
 
 // send posts the events idx at rate events per second (0 = as fast as the
 // workers go) with 4 workers, event i to urls[i%len(urls)]. With retry, an
-// event that is not answered 202 is posted again (to the next url, after a
+// event that is not answered as stored is posted again (to the next url, after a
 // short backoff) until it is or ctx ends.
 func (l *load) send(ctx context.Context, idx []int, urls func() []string, rate int, retry bool) {
 	work := make(chan int)
@@ -280,7 +286,7 @@ func (l *load) send(ctx context.Context, idx []int, urls func() []string, rate i
 			for i := range work {
 				for attempt := 0; ; attempt++ {
 					us := urls()
-					if l.post(ctx, us[(i+attempt)%len(us)], i) == http.StatusAccepted || !retry || ctx.Err() != nil {
+					if stored(l.post(ctx, us[(i+attempt)%len(us)], i)) || !retry || ctx.Err() != nil {
 						break
 					}
 					select { // backoff between retries: pacing, not synchronisation
@@ -322,7 +328,7 @@ func all(n int) []int {
 	return idx
 }
 
-// waitAccepted blocks until at least n events were answered 202.
+// waitAccepted blocks until at least n events were answered as stored.
 func (l *load) waitAccepted(ctx context.Context, n int) error {
 	accepted := func() int {
 		l.mu.Lock()

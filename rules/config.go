@@ -153,7 +153,27 @@ type BaseConfig struct {
 	// rules may use. Absent in the file = a tenth of the longest window
 	// (500 of 5,000 at the default limits); 0 = no reserve.
 	UrgentReserve int
+	// ExchangeLimits are the limits of the base's API-token exchange,
+	// which SeaTable counts apart from its API calls. Empty in the file =
+	// DefaultExchangeLimits.
+	ExchangeLimits []seaflow.Window
 	Pos
+}
+
+// DefaultExchangeLimits are the token exchange's limits when a base sets
+// none: 60 a minute, SeaTable Cloud's limit on app-access-token.
+func DefaultExchangeLimits() []seaflow.Window {
+	return []seaflow.Window{{Span: time.Minute, Calls: 60}}
+}
+
+// ExchangeBudget returns the limits of the named base's token exchange as
+// the budget enforces them (no reserve: every exchange is urgent).
+func (c *Config) ExchangeBudget(name string) budget.Limits {
+	w := DefaultExchangeLimits()
+	if b, ok := c.Bases[name]; ok && len(b.ExchangeLimits) > 0 {
+		w = b.ExchangeLimits
+	}
+	return budget.Limits{Windows: w, Slack: budget.DefaultSlack}
 }
 
 // ParsedFixture returns the emulator base's fixture as the load parsed and

@@ -106,6 +106,12 @@ func (d *decoder) base(n *yaml.Node, name, field string) *BaseConfig {
 	if len(b.Limits) == 0 {
 		b.Limits = seaflow.LegacyWindows()
 	}
+	if e, ok := f["exchange_limits"]; ok {
+		b.ExchangeLimits = d.limits(e.val, field+".exchange_limits")
+	}
+	if len(b.ExchangeLimits) == 0 {
+		b.ExchangeLimits = DefaultExchangeLimits()
+	}
 	longest := b.Limits[seaflow.Longest(b.Limits)]
 	b.UrgentReserve = longest.Calls / DefaultUrgentReserveShare
 	if e, ok := f["urgent_reserve"]; ok {

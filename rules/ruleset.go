@@ -89,6 +89,16 @@ func (n *subjectNode) match(tokens []string, out []*Rule) []*Rule {
 // Rules returns every rule in file order. The slice must not be modified.
 func (rs *RuleSet) Rules() []*Rule { return rs.rules }
 
+// Rule returns the rule named name, nil when there is none.
+func (rs *RuleSet) Rule(name string) *Rule {
+	for _, r := range rs.rules {
+		if r.Name == name {
+			return r
+		}
+	}
+	return nil
+}
+
 // Len returns the number of rules.
 func (rs *RuleSet) Len() int { return len(rs.rules) }
 

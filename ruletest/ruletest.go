@@ -231,33 +231,35 @@ func runCase(cfg *rules.Config, c *testCase) []string {
 		}
 	}
 	pub := &capture{}
-	var tr runner.Trace
+	var traces []runner.Trace
 	run := runner.New(runner.Config{
 		Rules:     cfg.RuleSet(),
 		Publisher: pub,
 		Guard:     guard,
 		Breaker:   loopguard.NewBreaker(&loopguard.MemoryStore{}, 0, clock),
-		Query: func(context.Context, string, seaflow.Lane, string, []any) ([]map[string]any, error) {
-			return c.Rows, nil
-		},
-		OnTrace: func(t runner.Trace) { tr = t },
-		Now:     clock,
-		Logger:  zerolog.Nop(),
+		OnTrace:   func(t runner.Trace) { traces = append(traces, t) },
+		Now:       clock,
+		Logger:    zerolog.Nop(),
 	})
 	if err := run.Handle(context.Background(), ev); err != nil {
 		return []string{"runner: " + err.Error()}
 	}
-	ops := pub.ops
-	var problems, ruleErrs, stopped []string
-	if tr.Error != "" {
-		ruleErrs = append(ruleErrs, tr.Error)
+	ops, err := readPages(run, pub, c.Rows)
+	if err != nil {
+		return []string{"runner: " + err.Error()}
 	}
-	for _, rt := range tr.Rules {
-		if rt.Error != "" {
-			ruleErrs = append(ruleErrs, rt.Error)
+	var problems, ruleErrs, stopped []string
+	for _, tr := range traces {
+		if tr.Error != "" {
+			ruleErrs = append(ruleErrs, tr.Error)
 		}
-		if rt.Stopped != "" {
-			stopped = append(stopped, fmt.Sprintf("rule %q did not run: %s", rt.Rule, rt.Stopped))
+		for _, rt := range tr.Rules {
+			if rt.Error != "" {
+				ruleErrs = append(ruleErrs, rt.Error)
+			}
+			if rt.Stopped != "" {
+				stopped = append(stopped, fmt.Sprintf("rule %q did not run: %s", rt.Rule, rt.Stopped))
+			}
 		}
 	}
 	switch {
@@ -289,6 +291,32 @@ func runCase(cfg *rules.Config, c *testCase) []string {
 		}
 	}
 	return problems
+}
+
+// readPages does what the dispatcher does with the query ops the runner
+// queued: each reads the case's rows, a page of seatable.MaxSQLRows at a
+// time, and the runner evaluates each page as the daemon's does. It
+// returns the other ops, in the order they were queued.
+func readPages(run *runner.Runner, pub *capture, rows []map[string]any) ([]seaflow.Op, error) {
+	var ops []seaflow.Op
+	for len(pub.ops) > 0 {
+		op := pub.ops[0]
+		pub.ops = pub.ops[1:]
+		if op.Kind != seaflow.KindQuery {
+			ops = append(ops, op)
+			continue
+		}
+		page := rows[min(op.Offset, len(rows)):min(op.Offset+seatable.MaxSQLRows, len(rows))]
+		if len(page) == seatable.MaxSQLRows {
+			pub.ops = append(pub.ops, runner.NextPage(op))
+		}
+		for _, ev := range runner.PageEvents(op, page) {
+			if err := run.Handle(context.Background(), ev); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return ops, nil
 }
 
 // capture is the runner's publisher in a test: it keeps the ops instead of

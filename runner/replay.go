@@ -37,7 +37,8 @@ type ReplayProgress struct {
 // current rules, with the same loop guard as live events (seaflow's own
 // echoes fire no rule, chains stop at their depth), and queues their ops
 // under ids of their own ("replay/<start>/<op id>"), so they run again even
-// where the original ops ran. progress, when set, is called every 200
+// where the original ops ran. A for_each reads its rows again (the rows
+// its first run read are not replayed). progress, when set, is called every 200
 // events. It returns the final progress, Done set, with Error when the
 // replay stopped early.
 func (r *Runner) Replay(ctx context.Context, events ReplaySource, opts ReplayOptions, progress func(ReplayProgress)) ReplayProgress {
@@ -45,6 +46,11 @@ func (r *Runner) Replay(ctx context.Context, events ReplaySource, opts ReplayOpt
 	prefix := "replay/" + strconv.FormatInt(start.UnixNano(), 36) + "/"
 	var p ReplayProgress
 	err := events(ctx, start.Add(-opts.Since), func(ev seaflow.Event) error {
+		if ev.Page != nil {
+			// Rows a for_each read: the replayed event queues its query
+			// again, which reads the rows as they are now.
+			return nil
+		}
 		tr := Trace{EventID: ev.ID, Source: string(ev.Source), Name: ev.Name, Time: r.now()}
 		ops, err := r.run(ctx, &ev, &tr)
 		p.Events++

@@ -1,6 +1,7 @@
 // Package runner turns events into ops: it matches each event against the
-// current rule set, evaluates the rules' expressions, expands for_each
-// queries, and publishes one op per row action to the OPS work queue. The
+// current rule set, evaluates the rules' expressions, and publishes one op
+// per row action to the OPS work queue. A for_each becomes a query op, and
+// the rows it reads come back as page events (pages.go). The
 // event is acknowledged only after its ops are durably queued, so a crash
 // anywhere replays the event instead of losing it; op ids are derived from
 // the event id, so a replay does not queue an op twice.
@@ -42,15 +43,10 @@ type Publisher interface {
 	PublishOps(ctx context.Context, ops []seaflow.Op) error
 }
 
-// QueryFunc runs a for_each SELECT on a base, through the budget, and
-// returns every row it selects (cells by column name).
-type QueryFunc func(ctx context.Context, base string, lane seaflow.Lane, sql string, params []any) ([]map[string]any, error)
-
 // Config configures a Runner.
 type Config struct {
 	Rules     *rules.RuleSet
 	Publisher Publisher
-	Query     QueryFunc
 	// Guard marks webhook events that report seaflow's own writes as
 	// event.self, with their depth (*loopguard.Guard); nil = no marking.
 	Guard Guard
@@ -77,7 +73,6 @@ type Config struct {
 type Runner struct {
 	rules    atomic.Pointer[rules.RuleSet]
 	pub      Publisher
-	query    QueryFunc
 	guard    Guard
 	breaker  Breaker
 	onBreak  func(base, rule string)
@@ -92,7 +87,6 @@ type Runner struct {
 func New(cfg Config) *Runner {
 	r := &Runner{
 		pub:      cfg.Publisher,
-		query:    cfg.Query,
 		guard:    cfg.Guard,
 		breaker:  cfg.Breaker,
 		onBreak:  cfg.OnBreak,
@@ -116,9 +110,10 @@ func New(cfg Config) *Runner {
 func (r *Runner) Swap(rs *rules.RuleSet) { r.rules.Store(rs) }
 
 // Handle turns one event into queued ops. It returns an error only when the
-// ops could not be queued (or a for_each query failed), so that the event is
-// redelivered; an expression that fails for this event is recorded in the
-// trace and logged, and the other rules still run.
+// ops could not be queued, so that the event is redelivered; an expression
+// that fails for this event is recorded in the trace and logged, and the
+// other rules still run. It never waits for a SeaTable call: a for_each is
+// queued as a query op.
 func (r *Runner) Handle(ctx context.Context, ev seaflow.Event) error {
 	start := r.now()
 	tr := Trace{EventID: ev.ID, Source: string(ev.Source), Name: ev.Name, Time: start}
@@ -202,6 +197,9 @@ func (r *Runner) evaluate(ctx context.Context, ev *seaflow.Event, tr *Trace) ([]
 	if rs == nil {
 		return nil, nil
 	}
+	if ev.Page != nil {
+		return r.evaluatePage(rs, ev, tr), nil
+	}
 	now := r.now()
 	var ops []seaflow.Op
 	for _, rule := range rs.Match(ev) {
@@ -216,12 +214,9 @@ func (r *Runner) evaluate(ctx context.Context, ev *seaflow.Event, tr *Trace) ([]
 			tr.Rules = append(tr.Rules, rt)
 			continue
 		}
-		ruleOps, when, err := r.evaluateRule(ctx, rule, ev, now)
+		ruleOps, when, err := r.evaluateRule(rule, ev, now)
 		rt.When, rt.Ops = when, len(ruleOps)
 		if err != nil {
-			if ctx.Err() != nil || isQueryError(err) {
-				return nil, err
-			}
 			rt.Error = err.Error()
 			r.log.Warn().Err(err).Str("rule", rule.Name).Str("event", ev.ID).Msg("rule evaluation failed for event")
 		}
@@ -231,48 +226,17 @@ func (r *Runner) evaluate(ctx context.Context, ev *seaflow.Event, tr *Trace) ([]
 	return ops, nil
 }
 
-// queryError marks a failed for_each query: the event must be redelivered,
-// unlike an expression error, which no retry can fix.
-type queryError struct{ err error }
-
-func (e queryError) Error() string { return e.err.Error() }
-func (e queryError) Unwrap() error { return e.err }
-
-func isQueryError(err error) bool {
-	_, ok := err.(queryError)
-	return ok
-}
-
-func (r *Runner) evaluateRule(ctx context.Context, rule *rules.Rule, ev *seaflow.Event, now time.Time) ([]seaflow.Op, bool, error) {
+// evaluateRule returns the ops of one rule for ev: its actions, or for a
+// for_each the query op that reads the rows.
+func (r *Runner) evaluateRule(rule *rules.Rule, ev *seaflow.Event, now time.Time) ([]seaflow.Op, bool, error) {
 	fe := rule.ForEach()
 	if fe == nil {
 		out, err := rule.Evaluate(ev, nil, now)
 		return out.Ops, out.When, err
 	}
-	if r.query == nil {
-		return nil, false, fmt.Errorf("rule %q: for_each needs a query function", rule.Name)
-	}
 	params, err := fe.Params(ev)
 	if err != nil {
 		return nil, false, fmt.Errorf("rule %q: for_each params: %w", rule.Name, err)
 	}
-	items, err := r.query(ctx, fe.Base, rule.Lane(), fe.SQL, params)
-	if err != nil {
-		return nil, false, queryError{fmt.Errorf("rule %q: for_each query: %w", rule.Name, err)}
-	}
-	var ops []seaflow.Op
-	anyWhen := false
-	var firstErr error
-	for _, item := range items {
-		out, err := rule.Evaluate(ev, item, now)
-		if err != nil {
-			if firstErr == nil {
-				firstErr = err
-			}
-			continue
-		}
-		anyWhen = anyWhen || out.When
-		ops = append(ops, out.Ops...)
-	}
-	return ops, anyWhen, firstErr
+	return []seaflow.Op{QueryOp(rule, ev, params, now)}, true, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/loopguard"
 	"github.com/seaflow/seaflow/rules"
+	"github.com/seaflow/seaflow/seatable"
 	"github.com/seaflow/seaflow/triggers"
 )
 
@@ -64,7 +66,7 @@ type bundle struct {
 	now    time.Time
 }
 
-func setup(t *testing.T, query QueryFunc) (*Runner, *bundle) {
+func setup(t *testing.T) (*Runner, *bundle) {
 	t.Helper()
 	cfg, err := rules.Parse("test.yaml", []byte(testConfig), func(string) (string, bool) { return "", false })
 	if err != nil {
@@ -74,7 +76,7 @@ func setup(t *testing.T, query QueryFunc) (*Runner, *bundle) {
 	now := func() time.Time { return b.now }
 	b.traces = NewTraces(10, time.Hour, now)
 	b.guard = loopguard.New(loopguard.Options{Store: &loopguard.MemoryStore{}, Now: now})
-	r := New(Config{Rules: cfg.RuleSet(), Publisher: b.pub, Query: query, Guard: b.guard, Traces: b.traces, MaxDepth: 2, Now: now, Logger: zerolog.Nop(),
+	r := New(Config{Rules: cfg.RuleSet(), Publisher: b.pub, Guard: b.guard, Traces: b.traces, MaxDepth: 2, Now: now, Logger: zerolog.Nop(),
 		Breaker: loopguard.NewBreaker(&loopguard.MemoryStore{}, 3, now)})
 	return r, b
 }
@@ -88,7 +90,7 @@ func TestHandle(t *testing.T) {
 
 	t.Run("matching rules queue their ops", func(t *testing.T) {
 		t.Parallel()
-		r, b := setup(t, nil)
+		r, b := setup(t)
 		if err := r.Handle(context.Background(), webhookEvent(map[string]any{"stage": "Won", "id": "row1", "note": "big"})); err != nil {
 			t.Fatalf("Handle: %v", err)
 		}
@@ -107,7 +109,7 @@ func TestHandle(t *testing.T) {
 
 	t.Run("when false queues nothing for that rule", func(t *testing.T) {
 		t.Parallel()
-		r, b := setup(t, nil)
+		r, b := setup(t)
 		if err := r.Handle(context.Background(), webhookEvent(map[string]any{"stage": "Lead", "id": "row1"})); err != nil {
 			t.Fatalf("Handle: %v", err)
 		}
@@ -121,7 +123,7 @@ func TestHandle(t *testing.T) {
 
 	t.Run("an expression error is recorded and the other rules still run", func(t *testing.T) {
 		t.Parallel()
-		r, b := setup(t, nil)
+		r, b := setup(t)
 		// note is a number: upper() fails at run time for this event only.
 		if err := r.Handle(context.Background(), webhookEvent(map[string]any{"stage": "Won", "id": "row1", "note": 5})); err != nil {
 			t.Fatalf("Handle returned %v; an expression error must not fail the event", err)
@@ -137,7 +139,7 @@ func TestHandle(t *testing.T) {
 
 	t.Run("a publish failure fails the event so it is redelivered", func(t *testing.T) {
 		t.Parallel()
-		r, b := setup(t, nil)
+		r, b := setup(t)
 		b.pub.fail = errors.New("stream unavailable")
 		err := r.Handle(context.Background(), webhookEvent(map[string]any{"stage": "Won", "id": "row1", "note": "x"}))
 		if err == nil || !strings.Contains(err.Error(), "stream unavailable") {
@@ -150,7 +152,7 @@ func TestHandle(t *testing.T) {
 
 	t.Run("a replayed event produces the same op ids", func(t *testing.T) {
 		t.Parallel()
-		r, b := setup(t, nil)
+		r, b := setup(t)
 		ev := webhookEvent(map[string]any{"stage": "Won", "id": "row1", "note": "x"})
 		for i := 0; i < 2; i++ {
 			if err := r.Handle(context.Background(), ev); err != nil {
@@ -165,7 +167,7 @@ func TestHandle(t *testing.T) {
 
 func TestLoopGuard(t *testing.T) {
 	t.Parallel()
-	r, b := setup(t, nil)
+	r, b := setup(t)
 	ctx := context.Background()
 	edit := func(id, note string) seaflow.Event {
 		return seaflow.Event{ID: id, Source: seaflow.SourceWebhook, Name: "shop", Base: "crm", OpType: "modify_row", Table: "Deals", RowID: "row1",
@@ -218,7 +220,7 @@ func TestLoopGuard(t *testing.T) {
 // hour later; other rows are not affected.
 func TestLoopBreaker(t *testing.T) {
 	t.Parallel()
-	r, b := setup(t, nil)
+	r, b := setup(t)
 	ctx := context.Background()
 	user := func(id, row string) seaflow.Event {
 		return seaflow.Event{ID: id, Source: seaflow.SourceWebhook, Name: "shop", Base: "crm", OpType: "modify_row", Table: "Deals", RowID: row,
@@ -253,46 +255,100 @@ func TestLoopBreaker(t *testing.T) {
 	}
 }
 
+// TestForEach: a for_each never waits for SeaTable in the runner. The cron
+// event queues one query op in the rule's lane; the rows a page reads come
+// back as page events, and their ops carry the ids they would have had if
+// the rows had been read at once; a full page queues the next.
 func TestForEach(t *testing.T) {
 	t.Parallel()
-	var gotSQL string
-	var gotParams []any
-	var gotLane seaflow.Lane
-	query := func(_ context.Context, base string, lane seaflow.Lane, sql string, params []any) ([]map[string]any, error) {
-		gotSQL, gotParams, gotLane = sql, params, lane
-		return []map[string]any{{"_id": "a", "Prio": 3}, {"_id": "b", "Prio": 1}, {"_id": "c", "Prio": 2}}, nil
-	}
-	r, b := setup(t, query)
+	r, b := setup(t)
 	ev := triggers.CronEvent("nightly", time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC))
 	if err := r.Handle(context.Background(), ev); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
-	if !strings.HasPrefix(gotSQL, "SELECT _id FROM Tasks") || len(gotParams) != 1 || gotParams[0] != "Open" || gotLane != seaflow.Bulk {
-		t.Errorf("query got sql=%q params=%v lane=%s", gotSQL, gotParams, gotLane)
+	if len(b.pub.ops) != 1 {
+		t.Fatalf("queued %+v, want one query op", b.pub.ops)
 	}
-	var rows []string
-	for _, op := range b.pub.ops {
-		rows = append(rows, op.RowID)
-	}
-	if strings.Join(rows, ",") != "a,c" {
-		t.Errorf("ops for rows %v, want a,c (the items where when is true)", rows)
-	}
-	if b.pub.ops[0].ID == b.pub.ops[1].ID {
-		t.Errorf("for_each ops share an id: %q", b.pub.ops[0].ID)
+	q := b.pub.ops[0]
+	if q.Kind != seaflow.KindQuery || q.Base != "crm" || q.Lane != seaflow.Bulk || !strings.HasPrefix(q.Statement, "SELECT _id FROM Tasks") ||
+		len(q.Params) != 1 || q.Params[0] != "Open" || q.Event == nil || q.Event.ID != ev.ID || q.Offset != 0 {
+		t.Fatalf("query op = %+v", q)
 	}
 
-	t.Run("a failed query fails the event", func(t *testing.T) {
-		r, b := setup(t, func(context.Context, string, seaflow.Lane, string, []any) ([]map[string]any, error) {
-			return nil, errors.New("HTTP 502")
-		})
-		if err := r.Handle(context.Background(), ev); err == nil {
-			t.Fatal("Handle succeeded although the for_each query failed")
+	rows := []seatable.Row{{"_id": "a", "Prio": 3}, {"_id": "b", "Prio": 1}, {"_id": "c", "Prio": 2}}
+	pages := PageEvents(q, rows)
+	if len(pages) != 1 || pages[0].Source != seaflow.SourceQuery || pages[0].Page.Rule != "nightly" {
+		t.Fatalf("page events = %+v", pages)
+	}
+	b.pub.ops = nil
+	if err := r.Handle(context.Background(), pages[0]); err != nil {
+		t.Fatalf("Handle page: %v", err)
+	}
+	var ids, got []string
+	for _, op := range b.pub.ops {
+		got = append(got, op.RowID)
+		ids = append(ids, op.ID)
+	}
+	if strings.Join(got, ",") != "a,c" {
+		t.Errorf("ops for rows %v, want a,c (the items where when is true)", got)
+	}
+	if want := ev.ID + "/nightly/0/a"; len(ids) == 0 || ids[0] != want {
+		t.Errorf("op ids %v, want the first %q", ids, want)
+	}
+
+	t.Run("a page of 10,000 rows is ten events and queues the next page", func(t *testing.T) {
+		many := make([]seatable.Row, seatable.MaxSQLRows)
+		for i := range many {
+			many[i] = seatable.Row{"_id": fmt.Sprintf("r%05d", i)}
 		}
-		if len(b.pub.ops) != 0 {
-			t.Errorf("ops queued after a failed query: %+v", b.pub.ops)
+		parts := PageEvents(q, many)
+		if len(parts) != 10 || parts[9].Page.Offset != 9000 || len(parts[9].Page.Rows) != 1000 || parts[3].ID != q.ID+"/3" {
+			t.Fatalf("%d parts, last %+v", len(parts), parts[len(parts)-1].Page.Offset)
+		}
+		next := NextPage(q)
+		if next.Offset != seatable.MaxSQLRows || next.ID != ev.ID+"/nightly/query/10000" || next.Kind != seaflow.KindQuery {
+			t.Fatalf("next page = %+v", next)
+		}
+		if p := PageEvents(next, many[:1]); p[0].Page.Offset != 10000 {
+			t.Fatalf("rows of the second page start at %d", p[0].Page.Offset)
+		}
+	})
+
+	t.Run("a replayed query keeps the replay's prefix on its ops", func(t *testing.T) {
+		rq := q
+		rq.ID = "replay/x/" + q.ID
+		p := PageEvents(rq, rows[:1])
+		b.pub.ops = nil
+		if err := r.Handle(context.Background(), p[0]); err != nil || len(b.pub.ops) != 1 || b.pub.ops[0].ID != "replay/x/"+ev.ID+"/nightly/0/a" {
+			t.Fatalf("ops %+v, %v", b.pub.ops, err)
+		}
+	})
+
+	t.Run("the page queue stores the next page before the rows", func(t *testing.T) {
+		var order []string
+		pq := PageQueue{
+			Events: storeFunc(func(ev seaflow.Event) { order = append(order, "rows "+ev.ID) }),
+			Ops:    publishFunc(func(ops []seaflow.Op) { order = append(order, "op "+ops[0].ID) }),
+		}
+		if err := pq.Page(context.Background(), q, rows, true); err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"op " + ev.ID + "/nightly/query/10000", "rows " + q.ID + "/0"}; !slices.Equal(order, want) {
+			t.Fatalf("order %v, want %v", order, want)
 		}
 	})
 }
+
+type storeFunc func(seaflow.Event)
+
+func (f storeFunc) StoreEvent(_ context.Context, ev seaflow.Event) (bool, error) {
+	f(ev)
+	return false, nil
+}
+
+type publishFunc func([]seaflow.Op)
+
+func (f publishFunc) PublishOps(_ context.Context, ops []seaflow.Op) error { f(ops); return nil }
 
 func TestTracesBounded(t *testing.T) {
 	t.Parallel()
@@ -313,7 +369,7 @@ func TestTracesBounded(t *testing.T) {
 
 func TestRedeliveredEventMarksOpsAsReplay(t *testing.T) {
 	t.Parallel()
-	r, b := setup(t, nil)
+	r, b := setup(t)
 	ev := webhookEvent(map[string]any{"stage": "Won", "id": "row1", "note": "x"})
 	if err := r.Handle(context.Background(), ev); err != nil {
 		t.Fatal(err)

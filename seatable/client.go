@@ -52,6 +52,10 @@ type Config struct {
 	// failure, including the token exchange, from the calling goroutine. It
 	// must be safe for concurrent use and should return quickly.
 	Observe func(Call)
+	// Gate, when set, admits every request before it is sent: the token
+	// exchange always, API gateway calls unless their context carries a
+	// Gate of its own (WithGate). Nil admits everything.
+	Gate Gate
 }
 
 // Client talks to one SeaTable base through the API gateway
@@ -70,6 +74,7 @@ type Client struct {
 	timeout time.Duration
 	now     func() time.Time
 	observe func(Call)
+	gate    Gate
 
 	tok tokenCache
 }
@@ -84,6 +89,7 @@ func New(cfg Config) *Client {
 		timeout: cfg.Timeout,
 		now:     cfg.Now,
 		observe: cfg.Observe,
+		gate:    cfg.Gate,
 	}
 	if c.http == nil {
 		c.http = defaultHTTPClient
@@ -136,8 +142,13 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 		if len(r.query) > 0 {
 			u += "?" + r.query.Encode()
 		}
+		refund, err := c.admit(ctx, GateRequest{Op: r.op, Retry: attempt > 0})
+		if err != nil {
+			return err
+		}
 		resp, err := c.send(ctx, r.op, r.method, u, r.endpoint, "Bearer "+t.token, payload, r.rows)
 		if err != nil {
+			refundUnsent(refund, err)
 			return err
 		}
 		refused := resp.status == http.StatusForbidden && errorMessage(resp.body) != tokenExpired
@@ -350,6 +361,14 @@ func (tc *tokenCache) invalidate(bad string) {
 }
 
 var errNoAPIToken = errors.New("no API token configured")
+
+// refundUnsent calls refund when err says the request never reached
+// SeaTable.
+func refundUnsent(refund func(), err error) {
+	if refund != nil && Unsent(err) {
+		refund()
+	}
+}
 
 // unsent marks an error of an operation that never left the process.
 func unsent(err error) error {

@@ -70,6 +70,13 @@ type Error struct {
 	Unsent bool
 }
 
+// Unsent reports whether err is a *Error of a request that never reached
+// SeaTable (Error.Unsent).
+func Unsent(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Unsent
+}
+
 // MayHaveLanded reports whether err may come from a call that SeaTable
 // carried out: anything but a request that was never sent whole.
 func MayHaveLanded(err error) bool {

@@ -79,28 +79,101 @@ func (c *Client) SQL(ctx context.Context, query string, params []any) (*SQLResul
 
 // QueryAll runs a statement and returns all its rows. A SELECT without a
 // LIMIT of its own is paged with "LIMIT 10000 OFFSET n" until a short
-// page, one call per page; give it an ORDER BY for a stable order across
-// pages. Any other statement runs once.
+// page, one call per page (see PageStatement); give it an ORDER BY for a
+// stable order across pages. Any other statement runs once.
 func (c *Client) QueryAll(ctx context.Context, query string, params []any) ([]Row, error) {
-	stmt, pageable := pageableSelect(query)
-	if !pageable {
-		res, err := c.SQL(ctx, query, params)
-		if err != nil {
-			return nil, err
-		}
-		return res.Rows, nil
-	}
 	var all []Row
 	for offset := 0; ; offset += MaxSQLRows {
-		res, err := c.SQL(ctx, stmt+" LIMIT "+strconv.Itoa(MaxSQLRows)+" OFFSET "+strconv.Itoa(offset), params)
+		stmt, paged := PageStatement(query, offset)
+		res, err := c.SQL(ctx, stmt, params)
 		if err != nil {
 			return nil, err
 		}
 		all = append(all, res.Rows...)
-		if len(res.Rows) < MaxSQLRows {
+		if !paged || len(res.Rows) < MaxSQLRows {
 			return all, nil
 		}
 	}
+}
+
+// PageStatement returns the statement that reads the MaxSQLRows rows of
+// query starting at offset: query with "LIMIT 10000 OFFSET n" appended,
+// paged true, when it is a single SELECT without a LIMIT of its own.
+// Otherwise it returns query unchanged and paged false: it is read in one
+// call.
+func PageStatement(query string, offset int) (stmt string, paged bool) {
+	stmt, pageable := pageableSelect(query)
+	if !pageable {
+		return query, false
+	}
+	return stmt + " LIMIT " + strconv.Itoa(MaxSQLRows) + " OFFSET " + strconv.Itoa(offset), true
+}
+
+// StatementTable returns the one table a SELECT, UPDATE or DELETE reads or
+// writes, as SeaTable names it (backticks removed). ok is false when
+// that cannot be told for sure: another kind of statement, a join, more
+// than one table, a subquery, or text it cannot parse.
+func StatementTable(query string) (table string, ok bool) {
+	lower := strings.ToLower(query)
+	if strings.Count(lower, "select") > 1 || strings.Count(lower, "from") > 1 {
+		return "", false // a subquery may read another table
+	}
+	words, ok := topLevelWords(strings.TrimSpace(query))
+	if !ok || len(words) < 2 {
+		return "", false
+	}
+	at := -1
+	switch strings.ToLower(words[0]) {
+	case "select":
+		for i, w := range words {
+			if strings.EqualFold(w, "from") {
+				at = i + 1
+				break
+			}
+		}
+	case "update":
+		at = 1
+	case "delete":
+		if strings.EqualFold(words[1], "from") {
+			at = 2
+		}
+	}
+	if at < 1 || at >= len(words) {
+		return "", false
+	}
+	name := words[at]
+	if name == "," || name == ";" || keyword(name) {
+		return "", false
+	}
+	rest := words[at+1:]
+	switch {
+	case len(rest) > 1 && strings.EqualFold(rest[0], "as"):
+		rest = rest[2:] // an alias
+	case len(rest) > 0 && rest[0] != "," && rest[0] != ";" && !keyword(rest[0]):
+		rest = rest[1:] // a bare alias
+	}
+	if len(rest) > 0 && rest[0] == "," {
+		return "", false // FROM a, b
+	}
+	for _, w := range rest {
+		if w == ";" || strings.EqualFold(w, "join") || strings.EqualFold(w, "union") || strings.EqualFold(w, "from") {
+			return "", false
+		}
+	}
+	if strings.HasPrefix(name, "`") {
+		name = strings.ReplaceAll(name[1:len(name)-1], "``", "`")
+	}
+	return name, true
+}
+
+// keyword reports whether w is an SQL word that cannot be a bare table
+// name.
+func keyword(w string) bool {
+	switch strings.ToLower(w) {
+	case "select", "from", "where", "set", "order", "group", "limit", "join", "as", "on", "union":
+		return true
+	}
+	return false
 }
 
 // pageableSelect reports whether query is a single SELECT without a
@@ -113,21 +186,23 @@ func pageableSelect(query string) (string, bool) {
 		stmt = strings.TrimSpace(strings.TrimSuffix(stmt, ";"))
 	}
 	words, ok := topLevelWords(stmt)
-	if !ok || len(words) == 0 || words[0] != "select" {
+	if !ok || len(words) == 0 || !strings.EqualFold(words[0], "select") {
 		return stmt, false
 	}
 	for _, w := range words {
-		if w == "limit" || w == ";" {
+		if strings.EqualFold(w, "limit") || w == ";" {
 			return stmt, false
 		}
 	}
 	return stmt, true
 }
 
-// topLevelWords returns the lower-cased bare words of stmt outside
-// quotes, comments and parentheses, plus ";" for each top-level
-// semicolon. ok is false when a quote, comment or parenthesis is not
-// closed, or a -- comment runs to the end.
+// topLevelWords returns the words of stmt outside quotes, comments and
+// parentheses: each bare word as written, each backtick identifier with
+// its backticks, and ";" and "," for each top-level semicolon and comma.
+// Compare keywords without regard to case (strings.EqualFold). ok is
+// false when a quote, comment or parenthesis is not closed, or a --
+// comment runs to the end.
 func topLevelWords(stmt string) (words []string, ok bool) {
 	depth := 0
 	for i := 0; i < len(stmt); {
@@ -154,6 +229,9 @@ func topLevelWords(stmt string) (words []string, ok bool) {
 			if !closed {
 				return nil, false
 			}
+			if ch == '`' && depth == 0 {
+				words = append(words, stmt[i:j+1])
+			}
 			i = j + 1
 		case ch == '-' && i+1 < len(stmt) && stmt[i+1] == '-':
 			j := strings.IndexByte(stmt[i:], '\n')
@@ -177,9 +255,9 @@ func topLevelWords(stmt string) (words []string, ok bool) {
 				return nil, false
 			}
 			i++
-		case ch == ';':
+		case ch == ';' || ch == ',':
 			if depth == 0 {
-				words = append(words, ";")
+				words = append(words, string(ch))
 			}
 			i++
 		case isWordByte(ch):
@@ -188,7 +266,7 @@ func topLevelWords(stmt string) (words []string, ok bool) {
 				j++
 			}
 			if depth == 0 {
-				words = append(words, strings.ToLower(stmt[i:j]))
+				words = append(words, stmt[i:j])
 			}
 			i = j
 		default:

@@ -144,3 +144,38 @@ func TestPageableSelect(t *testing.T) {
 		}
 	}
 }
+
+func TestStatementTable(t *testing.T) {
+	for _, c := range []struct {
+		sql, table string
+		ok         bool
+	}{
+		{"SELECT * FROM Tasks WHERE Status = ?", "Tasks", true},
+		{"select `Name`, Due from `My Tasks` order by Due, Name", "My Tasks", true},
+		{"UPDATE Stats SET Count = Count + 1, Seen = ? WHERE Day = ?", "Stats", true},
+		{"DELETE FROM Logs WHERE Age > 30", "Logs", true},
+		{"SELECT a FROM Tasks t WHERE t.a = 1", "Tasks", true},
+		{"SELECT a FROM Tasks AS t WHERE t.a = 1", "Tasks", true},
+		{"SELECT * FROM Tasks WHERE Name IN (SELECT Name FROM Other)", "", false},
+		{"SELECT * FROM A, B", "", false},
+		{"SELECT * FROM A JOIN B ON A.x = B.x", "", false},
+		{"UPDATE A SET x = 1; DELETE FROM B", "", false},
+		{"SELECT 1", "", false},
+		{"INSERT INTO A (x) VALUES (1)", "", false},
+		{"SELECT * FROM 'unclosed", "", false},
+	} {
+		table, ok := StatementTable(c.sql)
+		if table != c.table || ok != c.ok {
+			t.Errorf("StatementTable(%q) = %q, %v; want %q, %v", c.sql, table, ok, c.table, c.ok)
+		}
+	}
+}
+
+func TestPageStatement(t *testing.T) {
+	if s, paged := PageStatement("SELECT * FROM T ORDER BY _id;", 20000); !paged || s != "SELECT * FROM T ORDER BY _id LIMIT 10000 OFFSET 20000" {
+		t.Errorf("got %q, %v", s, paged)
+	}
+	if s, paged := PageStatement("SELECT * FROM T LIMIT 5", 0); paged || s != "SELECT * FROM T LIMIT 5" {
+		t.Errorf("own limit: got %q, %v", s, paged)
+	}
+}

@@ -110,9 +110,14 @@ func (c *Client) exchangeToken(ctx context.Context) (baseToken, error) {
 	if c.apiTok == "" {
 		return baseToken{}, &Error{Kind: KindAuth, Op: opExchange, Message: errNoAPIToken.Error(), Err: errNoAPIToken}
 	}
+	refund, err := c.admit(ctx, GateRequest{Op: opExchange, Exchange: true})
+	if err != nil {
+		return baseToken{}, err
+	}
 	obtained := c.now()
 	resp, err := c.send(ctx, opExchange, "GET", c.server+tokenEndpoint, tokenEndpoint, "Token "+c.apiTok, nil, 0)
 	if err != nil {
+		refundUnsent(refund, err)
 		return baseToken{}, err
 	}
 	var tr tokenResponse

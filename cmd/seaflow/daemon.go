@@ -204,7 +204,10 @@ func (d *daemon) startStorage(parent context.Context, cfg *rules.Config) error {
 // config in force, so a reload applies new limits at once.
 func (d *daemon) startBases(ctx context.Context, cfg *rules.Config) error {
 	clock := d.opts.Clock
-	d.keeper = budget.NewKeeper(d.q.BudgetStore(), func(base string) budget.Limits { return d.config().BaseBudget(base) }, clock.Now)
+	d.keeper = budget.NewKeeper(d.q.BudgetStore(), func(key string) budget.Limits {
+		c := d.config()
+		return actions.GateLimits(key, c.BaseBudget, c.ExchangeBudget)
+	}, clock.Now)
 	d.emus = newEmulators(clock.Now, d.log)
 	ch, err := d.clients.prepare(cfg, d.newClient)
 	if err != nil {
@@ -216,6 +219,7 @@ func (d *daemon) startBases(ctx context.Context, cfg *rules.Config) error {
 		Source: d.q, Dead: countingDead{d.q, d.metrics, d.opts.onDeadLetter}, Budget: d.keeper, Clock: clock,
 		Logger: d.log.With().Str("component", "dispatcher").Logger(), DryRun: d.opts.DryRun,
 		Echoes: echoRecorder{d}, OnUnknownAppend: d.metrics.UnknownAppends,
+		Pages: runner.PageQueue{Events: d.q, Ops: countingPublisher{d.q, d.metrics}},
 		// Per-rule budget shares, read from the config in force so a reload
 		// applies at once; replicas share them through the budget KV.
 		RuleShare: func(base, rule string) (budget.Limits, bool) { return d.config().RuleLimits(base, rule) },
@@ -244,14 +248,15 @@ func (d *daemon) newClient(name string, base *rules.BaseConfig) (*seatable.Clien
 			return nil, err
 		}
 	}
-	return seatable.New(seatable.Config{ServerURL: serverURL, APIToken: token, Now: d.opts.Clock.Now, Observe: d.observe(name), Timeout: d.opts.CallTimeout}), nil
+	return seatable.New(seatable.Config{ServerURL: serverURL, APIToken: token, Now: d.opts.Clock.Now, Observe: d.observe(name), Timeout: d.opts.CallTimeout,
+		Gate: actions.ClientGate(d.keeper, name, d.opts.Clock, 0)}), nil
 }
 
 // startRunner starts the runner: EVENTS → rules → OPS.
 func (d *daemon) startRunner(ctx context.Context, cfg *rules.Config) error {
 	d.traces = runner.NewTraces(2000, 24*time.Hour, d.opts.Clock.Now)
 	d.runner = runner.New(runner.Config{
-		Rules: cfg.RuleSet(), Publisher: countingPublisher{d.q, d.metrics}, Query: d.query, Guard: guardFunc(d.matchEcho), Traces: d.traces,
+		Rules: cfg.RuleSet(), Publisher: countingPublisher{d.q, d.metrics}, Guard: guardFunc(d.matchEcho), Traces: d.traces,
 		Breaker: loopguard.NewBreaker(d.q.BreakerStore(), cfg.LoopGuard.MaxWritesPerRowHour, d.opts.Clock.Now),
 		OnBreak: d.metrics.LoopBroken,
 		OnTrace: traceMetrics(d.metrics, d.opts.onTrace),
@@ -519,57 +524,6 @@ func (d *daemon) observe(base string) func(seatable.Call) {
 			if err := d.keeper.Observe(ctx, base, c.Limit.Limit, c.Limit.Remaining, c.Limit.Reset); err != nil {
 				d.log.Warn().Err(err).Str("base", base).Msg("budget: observe headers")
 			}
-		}
-	}
-}
-
-// query runs a for_each SELECT through the budget: it waits for a call of
-// the rule's lane to be admitted for every page it reads.
-func (d *daemon) query(ctx context.Context, base string, lane seaflow.Lane, sql string, params []any) ([]map[string]any, error) {
-	c, ok := d.clients.get(base)
-	if !ok {
-		return nil, fmt.Errorf("unknown base %q", base)
-	}
-	if err := d.waitForCall(ctx, base, lane); err != nil {
-		return nil, err
-	}
-	rows, err := c.QueryAll(ctx, sql, params)
-	if err != nil {
-		if e := (*seatable.Error)(nil); errors.As(err, &e) && e.Kind == seatable.KindRateLimited {
-			until := e.ResetAt
-			if until.IsZero() {
-				until = d.opts.Clock.Now().Add(time.Minute)
-			}
-			_ = d.keeper.Freeze(ctx, base, until)
-		}
-		return nil, err
-	}
-	out := make([]map[string]any, len(rows))
-	copy(out, rows)
-	return out, nil
-}
-
-// maxQueryWait bounds how long a for_each waits for budget before the event
-// is handed back to the queue for a later try.
-const maxQueryWait = 10 * time.Minute
-
-func (d *daemon) waitForCall(ctx context.Context, base string, lane seaflow.Lane) error {
-	deadline := d.opts.Clock.Now().Add(maxQueryWait)
-	for {
-		ok, next, err := d.keeper.Reserve(ctx, base, lane)
-		if err != nil {
-			return fmt.Errorf("budget: %w", err)
-		}
-		if ok {
-			return nil
-		}
-		if next.After(deadline) {
-			return fmt.Errorf("budget of base %q has no call for lane %s before %s", base, lane, next.Format(time.RFC3339))
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-d.opts.Clock.After(next.Sub(d.opts.Clock.Now())):
 		}
 	}
 }

@@ -91,6 +91,18 @@ func startTestDaemon(t *testing.T, config string) (*daemon, *daemonBundle) {
 // startTestDaemonWith is startTestDaemon with options (a clock, say).
 func startTestDaemonWith(t *testing.T, config string, opts daemonOptions) (*daemon, *daemonBundle) {
 	t.Helper()
+	fx, err := emulator.ParseFixture("fixture.yaml", []byte(daemonFixture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startTestDaemonOn(t, fx, config, opts)
+}
+
+// startTestDaemonOn is startTestDaemonWith on the emulator loaded with fx;
+// config's two %s are the emulator's URL and the API token of fx's first
+// base.
+func startTestDaemonOn(t *testing.T, fx *emulator.Fixture, config string, opts daemonOptions) (*daemon, *daemonBundle) {
+	t.Helper()
 	b := &daemonBundle{logs: &syncBuffer{}}
 	b.emu = emulator.New(emulator.Options{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -102,10 +114,6 @@ func startTestDaemonWith(t *testing.T, config string, opts daemonOptions) (*daem
 	}))
 	t.Cleanup(srv.Close)
 	b.emu.SetServerURL(srv.URL)
-	fx, err := emulator.ParseFixture("fixture.yaml", []byte(daemonFixture))
-	if err != nil {
-		t.Fatal(err)
-	}
 	infos, err := b.emu.Load(fx)
 	if err != nil {
 		t.Fatal(err)
@@ -158,21 +166,7 @@ func (b *daemonBundle) post(t *testing.T, path, token, body string) int {
 // table has the wanted value in col.
 func (b *daemonBundle) waitForCell(t *testing.T, table, col string, want any) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	var rows []map[string]any
-	err := b.emu.WaitFor(ctx, func() bool {
-		rows, _ = b.emu.Rows(b.base.UUID, table)
-		for _, r := range rows {
-			if r[col] == want {
-				return true
-			}
-		}
-		return false
-	})
-	if err != nil {
-		t.Fatalf("no %s row with %s = %v: %v; rows: %v\nlogs:\n%s", table, col, want, err, rows, b.logs.String())
-	}
+	waitCell(t, b.emu, b.base.UUID, table, col, want, b.logs)
 }
 
 func (b *daemonBundle) firstRowID(t *testing.T) string {

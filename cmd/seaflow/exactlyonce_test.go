@@ -98,7 +98,7 @@ func TestAppendsThatTimeOutDoNotDouble(t *testing.T) {
 	}
 
 	// Without a dedupe column: at least once, and counted.
-	hung = landThenHang(b, 1)
+	landThenHang(b, 1)
 	if code := b.post(t, "/hooks/plain", "plain-token-value", `{"name":"plain-1"}`); code != http.StatusAccepted {
 		t.Fatalf("HTTP %d", code)
 	}

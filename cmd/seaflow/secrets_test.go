@@ -212,7 +212,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if _, err := emu.Edit(emulator.EditRequest{BaseUUID: base.UUID, TableName: "Deals", Op: "update", RowID: rowID, Row: map[string]any{"Stage": "Won"}}); err != nil {
 		t.Fatal(err)
 	}
-	waitCell(t, emu, base.UUID, "Note", "won", logs)
+	waitCell(t, emu, base.UUID, "Deals", "Note", "won", logs)
 
 	// SeaTable-style webhooks with bad signatures, one of them made with
 	// a near miss of the secret.
@@ -227,7 +227,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if code, _ := do("POST", "/hooks/form", jsonHdr("Authorization", "Bearer "+secretBearer), note); code != http.StatusAccepted {
 		t.Fatalf("form hook: HTTP %d", code)
 	}
-	waitCell(t, emu, base.UUID, "Note", "hello", logs)
+	waitCell(t, emu, base.UUID, "Deals", "Note", "hello", logs)
 	for _, auth := range []string{"Bearer " + secretBearer + "x", "Bearer " + secretHMAC, "Basic " + secretBearer, secretBearer} {
 		if code, _ := do("POST", "/hooks/form", jsonHdr("Authorization", auth), note); code != http.StatusUnauthorized {
 			t.Errorf("bad bearer: HTTP %d, want 401", code)
@@ -237,7 +237,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if code, _ := do("POST", "/hooks/signed", jsonHdr(rules.DefaultHMACHeader, "sha256="+hmacHex(secretHMAC, signed)), signed); code != http.StatusAccepted {
 		t.Fatalf("hmac hook: HTTP %d", code)
 	}
-	waitCell(t, emu, base.UUID, "Note", "signed", logs)
+	waitCell(t, emu, base.UUID, "Deals", "Note", "signed", logs)
 	if code, _ := do("POST", "/hooks/signed", jsonHdr(rules.DefaultHMACHeader, hmacHex(secretHMAC+"x", signed)), signed); code != http.StatusUnauthorized {
 		t.Errorf("bad hmac: HTTP %d, want 401", code)
 	}
@@ -247,7 +247,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if code, _ := do("POST", "/hooks/form", jsonHdr("Authorization", "Bearer "+secretBearer), fmt.Appendf(nil, `{"row": %q, "note": "after refresh"}`, rowID)); code != http.StatusAccepted {
 		t.Fatalf("form hook after expiry: HTTP %d", code)
 	}
-	waitCell(t, emu, base.UUID, "Note", "after refresh", logs)
+	waitCell(t, emu, base.UUID, "Deals", "Note", "after refresh", logs)
 
 	// An op SeaTable refuses goes to the dead letters with its reason.
 	missing := []byte(`{"table": "NoSuchTable", "row": "no-such-row", "note": "x"}`)
@@ -365,14 +365,15 @@ func firstRow(t *testing.T, emu *emulator.Emulator, baseUUID string) string {
 	return rows[0]["_id"].(string)
 }
 
-// waitCell waits on the emulator's change signal until a Deals row has
-// want in col.
-func waitCell(t *testing.T, emu *emulator.Emulator, baseUUID, col string, want any, logs *syncBuffer) {
+// waitCell waits on the emulator's change signal until a row of table in
+// the base baseUUID has want in col.
+func waitCell(t *testing.T, emu *emulator.Emulator, baseUUID, table, col string, want any, logs *syncBuffer) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	var rows []map[string]any
 	err := emu.WaitFor(ctx, func() bool {
-		rows, _ := emu.Rows(baseUUID, "Deals")
+		rows, _ = emu.Rows(baseUUID, table)
 		for _, r := range rows {
 			if r[col] == want {
 				return true
@@ -381,6 +382,6 @@ func waitCell(t *testing.T, emu *emulator.Emulator, baseUUID, col string, want a
 		return false
 	})
 	if err != nil {
-		t.Fatalf("no Deals row with %s = %v: %v\nlogs:\n%s", col, want, err, logs.String())
+		t.Fatalf("no %s row with %s = %v: %v; rows: %v\nlogs:\n%s", table, col, want, err, rows, logs.String())
 	}
 }
