@@ -54,6 +54,10 @@ type Event struct {
 	// (modify_rows, append_rows, …): OpType is then the single-row one
 	// (modify_row, …), for the row the event carries.
 	BatchOpType string `json:"batch_op_type,omitempty"`
+	// CaughtUp is true for a change the catch-up poll found that the
+	// webhook never delivered: Row then holds every cell of the row as it
+	// is now, and Old is empty (a poll cannot see old values).
+	CaughtUp bool `json:"caught_up,omitempty"`
 	// Depth counts rule-caused events in a chain (loop guard).
 	Depth int `json:"depth,omitempty"`
 

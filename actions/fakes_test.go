@@ -320,8 +320,10 @@ type fakeRows struct {
 	calls  []string
 	fault  func(call string) error
 	events *eventLog
-	// block, when set, holds every call until it is closed.
+	// block, when set, holds every call until it is closed; held counts
+	// the calls that reached it.
 	block chan struct{}
+	held  int
 	// columns, when set, replaces fakeColumns in the metadata.
 	columns []string
 }
@@ -336,6 +338,10 @@ var errBad = &seatable.Error{Kind: seatable.KindInvalid, Op: "call", Status: 400
 
 func (r *fakeRows) do(call string, bad bool, apply func()) error {
 	if r.block != nil && call != metadataCall {
+		r.mu.Lock()
+		r.held++
+		r.mu.Unlock()
+		r.n.bump()
 		<-r.block
 	}
 	r.mu.Lock()
@@ -356,6 +362,13 @@ func (r *fakeRows) do(call string, bad bool, apply func()) error {
 	r.mu.Unlock()
 	r.n.bump()
 	return err
+}
+
+// heldCount counts the calls that reached block.
+func (r *fakeRows) heldCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.held
 }
 
 // callCount counts the calls other than metadata fetches.

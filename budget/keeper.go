@@ -77,12 +77,17 @@ type Grant struct {
 // Reserve records a call of lane for base if the budget admits it now (see
 // State.Admit).
 func (k *Keeper) Reserve(ctx context.Context, base string, lane seaflow.Lane) (Grant, error) {
+	return k.reserveAt(ctx, base, lane, k.now())
+}
+
+// reserveAt is Reserve with the call recorded at at (a Group records one
+// call in several states at one time).
+func (k *Keeper) reserveAt(ctx context.Context, key string, lane seaflow.Lane, at time.Time) (Grant, error) {
 	var g Grant
-	err := k.update(ctx, "reserve call", base, func(s *State) bool {
-		now := k.now()
-		g.OK, g.Next = s.Admit(k.limits(base), lane, now)
+	err := k.update(ctx, "reserve call", key, func(s *State) bool {
+		g.OK, g.Next = s.Admit(k.limits(key), lane, at)
 		if g.OK {
-			g.At = now
+			g.At = at
 		}
 		return g.OK
 	})

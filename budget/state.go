@@ -176,16 +176,21 @@ func insertSorted(log []int64, t int64) []int64 {
 }
 
 // Refund removes the call recorded at at (see Admit), for a call that
-// never reached SeaTable, and gives back its slot of SeaTable's headers
-// cap when the cap still applies. It reports whether there was one to
-// remove.
+// never reached SeaTable (or, for a Group, was not recorded everywhere),
+// and gives back its slot of SeaTable's headers cap when the cap still
+// applies. A call already folded into the month's count comes off that
+// count. It reports whether there was one to remove.
 func (s *State) Refund(at time.Time) bool {
 	t := at.UnixNano()
 	i := sort.Search(len(s.log), func(i int) bool { return s.log[i] >= t })
-	if i == len(s.log) || s.log[i] != t {
+	switch {
+	case i < len(s.log) && s.log[i] == t:
+		s.log = append(s.log[:i], s.log[i+1:]...)
+	case t >= s.monthStart && s.monthCount > 0:
+		s.monthCount-- // already folded into the month's count
+	default:
 		return false
 	}
-	s.log = append(s.log[:i], s.log[i+1:]...)
 	if t < s.capUntil && s.capUsed > 0 {
 		s.capUsed--
 	}

@@ -35,6 +35,7 @@ type Metrics struct {
 	loopBreaks     *prometheus.CounterVec
 	unknownAppends *prometheus.CounterVec
 	adminRefused   *prometheus.CounterVec
+	likelyDisabled *prometheus.GaugeVec
 
 	snap *snapshotCollector
 }
@@ -91,6 +92,7 @@ func New() *Metrics {
 		loopBreaks:     newLoopBreaks(),
 		unknownAppends: newUnknownAppends(),
 		adminRefused:   newAdminRefused(),
+		likelyDisabled: newLikelyDisabled(),
 		snap:           newSnapshotCollector(),
 	}
 	m.reg.MustRegister(
@@ -104,6 +106,7 @@ func New() *Metrics {
 		m.reload.ok, m.reload.last,
 		m.intake.wrongBase, m.loopBreaks, m.unknownAppends,
 		m.adminRefused,
+		m.likelyDisabled,
 		m.snap,
 	)
 	return m

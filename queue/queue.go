@@ -386,6 +386,9 @@ func (q *Queue) setup(ctx context.Context) error {
 		}, &q.dead},
 	}
 	for _, s := range streams {
+		if *s.dst != nil {
+			continue // made by an earlier try of setupWithRetry
+		}
 		cctx, cancel := context.WithTimeout(ctx, setupCallTimeout)
 		st, err := q.js.CreateOrUpdateStream(cctx, s.cfg)
 		cancel()
@@ -434,6 +437,9 @@ func (q *Queue) setup(ctx context.Context) error {
 		}, &q.breakerKV},
 	}
 	for _, b := range buckets {
+		if *b.dst != nil {
+			continue
+		}
 		cctx, cancel := context.WithTimeout(ctx, setupCallTimeout)
 		kv, err := q.js.CreateOrUpdateKeyValue(cctx, b.cfg)
 		cancel()

@@ -320,8 +320,10 @@ func TestWritableFollowsTheConnection(t *testing.T) {
 	if err := q.Writable(); err != nil {
 		t.Fatalf("connected: %v", err)
 	}
+	away := q.nc.StatusChanged(nats.DISCONNECTED, nats.RECONNECTING, nats.CLOSED)
 	ns.Shutdown()
 	ns.WaitForShutdown()
+	<-away // the client learns of it a moment after the server is gone
 	if err := q.Writable(); err == nil {
 		t.Fatal("the server is down, and the queue says it can store")
 	}

@@ -28,7 +28,9 @@ func TestReplicasStartTogetherOnFreshCluster(t *testing.T) {
 	for i := range errs {
 		wg.Go(func() {
 			<-start
-			q, err := queue.Open(ctx, queue.Options{URL: c.URLs(), Logger: zerolog.Nop()})
+			// Setup may take as long as the test allows: on a loaded
+			// machine a fresh cluster's elections are slow, never stuck.
+			q, err := queue.Open(ctx, queue.Options{URL: c.URLs(), SetupTimeout: 3 * time.Minute, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
 			if err == nil {
 				err = q.Close()
 			}

@@ -32,6 +32,9 @@ type Config struct {
 	Storage StorageConfig
 	// Bases are the SeaTable bases rules act on, by the name rules use.
 	Bases map[string]*BaseConfig
+	// Quotas are budgets shared by several bases, by name (nil when the
+	// file has none).
+	Quotas map[string]*QuotaConfig
 	// Webhooks are the HTTP endpoints that produce webhook events.
 	Webhooks []*WebhookConfig
 	// NATS is where `on: {nats: SUBJECT}` rules subscribe.
@@ -64,6 +67,12 @@ type ServerConfig struct {
 	// besides the listen address itself (and localhost on loopback), as
 	// "name" (any port) or "name:port", lower case. Empty = only those.
 	Hosts []string
+	// PublicURL is the URL SeaTable reaches this daemon at (scheme, host,
+	// optional path prefix, no trailing slash), e.g.
+	// https://seaflow.example.com: `seaflow webhooks sync` points each
+	// SeaTable webhook at PublicURL + the webhook's path. Empty = not
+	// set (sync then refuses).
+	PublicURL string
 }
 
 // Values of ServerConfig.Auth.
@@ -146,9 +155,13 @@ type BaseConfig struct {
 	// fixture is the parsed Fixture, checked at load.
 	fixture *emulator.Fixture
 	// Limits are the base's API limits: calls per rolling window (or per
-	// calendar month). Empty in the file = seaflow.LegacyWindows (300 per
-	// minute, 5,000 per 24 hours).
+	// calendar month). Empty in the file = the Plan's windows, and without
+	// a plan seaflow.LegacyWindows (300 per minute, 5,000 per 24 hours).
 	Limits []seaflow.Window
+	// Plan is the SeaTable plan whose published limits the base has
+	// (`plan: cloud | server | legacy`); "" when the file names none. A
+	// base takes a plan or explicit limits, not both.
+	Plan seaflow.Plan
 	// UrgentReserve is how many calls of the longest window only urgent
 	// rules may use. Absent in the file = a tenth of the longest window
 	// (500 of 5,000 at the default limits); 0 = no reserve.
@@ -157,6 +170,17 @@ type BaseConfig struct {
 	// which SeaTable counts apart from its API calls. Empty in the file =
 	// DefaultExchangeLimits.
 	ExchangeLimits []seaflow.Window
+	// AccountToken is an account token of a user who may manage the base
+	// (POST /api2/auth-token/), for the account API: `seaflow webhooks
+	// sync` manages the base's webhooks with it. Only sync uses it; the
+	// daemon never does. Empty = none (an emulator base takes the
+	// fixture's account_token:).
+	AccountToken string
+	// WorkspaceID and BaseName address the base in the account API. 0 and
+	// "" = what the API token's exchange reports (workspace_id,
+	// dtable_name).
+	WorkspaceID int
+	BaseName    string
 	Pos
 }
 
@@ -236,6 +260,9 @@ type SeaTableHook struct {
 	Base string
 	// Secret is the webhook secret set in SeaTable; required.
 	Secret string
+	// CatchUp, when set (catch_up:), polls the base for changes the
+	// webhook never delivered; nil = no poll.
+	CatchUp *CatchUp
 }
 
 // HMACAuth authenticates a webhook by a signature of its raw body.

@@ -239,6 +239,9 @@ func (d *decoder) config(data []byte) *Config {
 	if e, ok := top["bases"]; ok {
 		d.bases(e.val, cfg)
 	}
+	if e, ok := top["quotas"]; ok {
+		d.quotas(e.val, cfg)
+	}
 	if e, ok := top["webhooks"]; ok {
 		d.webhooks(e.val, cfg)
 	}
@@ -258,6 +261,7 @@ func (d *decoder) config(data []byte) *Config {
 	if e, ok := top["rules"]; ok {
 		d.rules(e.val, cfg)
 	}
+	d.catchUpTables(cfg)
 	return cfg
 }
 
@@ -319,6 +323,9 @@ func (d *decoder) server(n *yaml.Node, s *ServerConfig) {
 	}
 	if e, ok := f["hosts"]; ok {
 		d.hosts(e.val, s)
+	}
+	if e, ok := f["public_url"]; ok {
+		d.publicURL(e.val, s)
 	}
 	d.checkServerAuth(n, f, s, explicit)
 }

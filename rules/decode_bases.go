@@ -100,8 +100,12 @@ func (d *decoder) base(n *yaml.Node, name, field string) *BaseConfig {
 	case !b.Emulator() && b.URL != "" && f["api_token"].val == nil:
 		d.errorf(n, field, "missing api_token")
 	}
+	d.accountKeys(f, b, field)
 	if e, ok := f["limits"]; ok {
 		b.Limits = d.limits(e.val, field+".limits")
+	}
+	if e, ok := f["plan"]; ok {
+		d.plan(e, f, b, field)
 	}
 	if len(b.Limits) == 0 {
 		b.Limits = seaflow.LegacyWindows()
@@ -112,20 +116,7 @@ func (d *decoder) base(n *yaml.Node, name, field string) *BaseConfig {
 	if len(b.ExchangeLimits) == 0 {
 		b.ExchangeLimits = DefaultExchangeLimits()
 	}
-	longest := b.Limits[seaflow.Longest(b.Limits)]
-	b.UrgentReserve = longest.Calls / DefaultUrgentReserveShare
-	if e, ok := f["urgent_reserve"]; ok {
-		if r, ok := d.integer(e.val, field+".urgent_reserve"); ok {
-			switch {
-			case r < 0:
-				d.errorf(e.val, field+".urgent_reserve", "must not be negative")
-			case r >= longest.Calls:
-				d.errorf(e.val, field+".urgent_reserve", "%d leaves nothing of the %d calls per %s for normal and bulk rules", r, longest.Calls, longest.Label())
-			default:
-				b.UrgentReserve = r
-			}
-		}
-	}
+	b.UrgentReserve = d.urgentReserve(f, field, b.Limits)
 	return b
 }
 
@@ -247,6 +238,9 @@ func (d *decoder) webhooks(n *yaml.Node, cfg *Config) {
 			}
 			if w.SeaTable.Secret == "" && sf != nil {
 				d.errorf(e.val, field+".seatable", "missing secret (set one on the SeaTable webhook; unsigned SeaTable webhooks are refused)")
+			}
+			if c, ok := sf["catch_up"]; ok {
+				w.SeaTable.CatchUp = d.catchUp(c.val, field+".seatable.catch_up")
 			}
 		}
 		if e, ok := f["token"]; ok {

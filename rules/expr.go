@@ -78,6 +78,8 @@ type eventEnv struct {
 	// BatchOpType is the batch op type SeaTable sent (modify_rows, …) when
 	// the event reports the first row of a batch.
 	BatchOpType string `expr:"batch_op_type"`
+	// CaughtUp: the catch-up poll found the change (no old values).
+	CaughtUp bool `expr:"caught_up"`
 }
 
 func newEventEnv(ev *seaflow.Event) eventEnv {
@@ -85,7 +87,7 @@ func newEventEnv(ev *seaflow.Event) eventEnv {
 		ID: ev.ID, Source: string(ev.Source), Name: ev.Name, Time: ev.Time,
 		Base: ev.Base, OpType: ev.OpType, Table: ev.Table, RowID: ev.RowID,
 		OpUser: ev.OpUser, Self: ev.Self, Depth: ev.Depth, Rule: ev.Rule,
-		SelfColumns: ev.SelfColumns, BatchOpType: ev.BatchOpType,
+		SelfColumns: ev.SelfColumns, BatchOpType: ev.BatchOpType, CaughtUp: ev.CaughtUp,
 	}
 }
 

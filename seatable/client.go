@@ -321,6 +321,7 @@ type baseToken struct {
 	token     string
 	uuid      string
 	refreshAt time.Time
+	info      BaseInfo
 }
 
 // exchange is one token exchange in flight.

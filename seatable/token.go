@@ -2,6 +2,7 @@ package seatable
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -38,6 +39,29 @@ func (c *Client) BaseUUID(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return t.uuid, nil
+}
+
+// BaseInfo is what the token exchange says about the client's base.
+type BaseInfo struct {
+	// UUID is the base's uuid, 36 characters with dashes.
+	UUID string
+	// Name is the base's name (dtable_name); "" when the server omits it.
+	Name string
+	// WorkspaceID is the workspace the base is in; 0 when the server
+	// omits it. With Name it addresses the base in the account API.
+	WorkspaceID int
+	// AppName is the API token's app name.
+	AppName string
+}
+
+// Info returns what the token exchange reports about the base, exchanging
+// the API token first if no valid base token is cached.
+func (c *Client) Info(ctx context.Context) (BaseInfo, error) {
+	t, err := c.baseToken(ctx, opExchange)
+	if err != nil {
+		return BaseInfo{}, err
+	}
+	return t.info, nil
 }
 
 // baseToken returns a valid base token. While one exchange runs, every
@@ -93,6 +117,10 @@ func (c *Client) runExchange(ctx context.Context, ex *exchange) {
 type tokenResponse struct {
 	AccessToken *string `json:"access_token"`
 	DTableUUID  *string `json:"dtable_uuid"`
+	// Optional: what Client.Info reports (workspace_id is an int in 6.0).
+	DTableName  string `json:"dtable_name"`
+	AppName     string `json:"app_name"`
+	WorkspaceID any    `json:"workspace_id"`
 }
 
 func (r *tokenResponse) validate() error {
@@ -127,10 +155,18 @@ func (c *Client) exchangeToken(ctx context.Context) (baseToken, error) {
 		return baseToken{}, err
 	}
 	uuid := strings.TrimSpace(*tr.DTableUUID)
+	wid := 0
+	switch v := tr.WorkspaceID.(type) {
+	case float64:
+		wid = int(v)
+	case string:
+		wid, _ = strconv.Atoi(v)
+	}
 	return baseToken{
 		token:     *tr.AccessToken,
 		uuid:      uuid,
 		refreshAt: obtained.Add(tokenLifetime - tokenRefreshMargin),
+		info:      BaseInfo{UUID: uuid, Name: tr.DTableName, WorkspaceID: wid, AppName: tr.AppName},
 	}, nil
 }
 

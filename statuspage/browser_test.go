@@ -212,7 +212,10 @@ func TestBrowser(t *testing.T) {
 			"version " + st.Version, "updated ", "<rect",
 			"Rule budget shares", st.Bases[0].Rules[0].Rule, "2,500", // a rule's budget_share
 			"Config reload refused at 23:41:10; the previous config keeps running", st.Reload.Error, // a refused reload
-			"newest 2 of 1,234", // the dead letters shown of all kept
+			"newest 2 of 1,234",                                              // the dead letters shown of all kept
+			"Quota team-a (shared by crm, support)", "61,234 / 100,000 used", // a quota group
+			"Webhook crm-changes of base crm is likely disabled: the catch-up found 3 change(s)", // the catch-up
+			"Catch-up of webhook crm-changes every 5m0s (Deals, Tasks)",
 		} {
 			if !strings.Contains(text, want) {
 				t.Errorf("rendered page lacks %q", want)

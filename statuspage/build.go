@@ -67,6 +67,11 @@ type Sources struct {
 	DeadCountFunc func(ctx context.Context) (kept, discarded uint64, err error)
 	// DamageFunc returns every stream of the store found damaged.
 	DamageFunc func() []Damage
+	// QuotasFunc returns the spend of every quota group; nil = none.
+	QuotasFunc func(ctx context.Context) []QuotaStatus
+	// CatchUpsFunc returns the state of every base's catch-up poll; nil =
+	// none.
+	CatchUpsFunc func() []CatchUpStatus
 }
 
 // Config is the part of the config in force the status reports.
@@ -108,6 +113,12 @@ func Build(ctx context.Context, src *Sources, traces, dead int) Status {
 		st.Reload = src.ReloadFunc()
 	}
 	st.Bases = src.bases(ctx, now)
+	if src.QuotasFunc != nil {
+		st.Quotas = src.QuotasFunc(ctx)
+	}
+	if src.CatchUpsFunc != nil {
+		st.CatchUps = src.CatchUpsFunc()
+	}
 	if src.TracesFunc != nil {
 		st.Traces = src.TracesFunc(traces)
 	}

@@ -97,6 +97,8 @@ func sampleSources(t *testing.T, st Status) *Sources {
 			return st.Dead[:min(n, len(st.Dead))], nil
 		},
 		DeadCountFunc: func(context.Context) (uint64, uint64, error) { return st.DeadTotal, 7, nil },
+		QuotasFunc:    func(context.Context) []QuotaStatus { return st.Quotas },
+		CatchUpsFunc:  func() []CatchUpStatus { return st.CatchUps },
 		DamageFunc: func() []Damage {
 			var out []Damage
 			for i, s := range st.StorageDamage {

@@ -20,6 +20,12 @@ type Status struct {
 	Reload *ReloadStatus `json:"reload,omitempty"`
 	// Bases is every configured base, sorted by name.
 	Bases []BaseStatus `json:"bases"`
+	// Quotas is every quota group (budgets shared by several bases),
+	// sorted by name; omitted when the config has none.
+	Quotas []QuotaStatus `json:"quotas,omitempty"`
+	// CatchUps is the catch-up poll of every base that has one, sorted by
+	// base; omitted when none has.
+	CatchUps []CatchUpStatus `json:"catch_ups,omitempty"`
 	// Traces is the most recent handled events, newest first.
 	Traces []TraceStatus `json:"traces"`
 	// Dead is the newest dead letters (50), newest first.
@@ -167,4 +173,37 @@ type DeadStatus struct {
 	Reason string `json:"reason"`
 	// Time is when the op was dead-lettered.
 	Time time.Time `json:"time"`
+}
+
+// QuotaStatus is how much of one quota group (quotas: in the config, a
+// budget shared by several bases) is spent.
+type QuotaStatus struct {
+	// Name is the quota's name from the config file.
+	Name string `json:"name"`
+	// Bases are the bases sharing it.
+	Bases []string `json:"bases"`
+	// Windows is every limit window of the quota, as for a base.
+	Windows []WindowStatus `json:"windows"`
+}
+
+// CatchUpStatus is one base's catch-up poll (webhooks[].seatable.catch_up):
+// whether SeaTable still delivers the base's webhook.
+type CatchUpStatus struct {
+	// Base is the base's name; Webhook the webhook caught up.
+	Base    string `json:"base"`
+	Webhook string `json:"webhook"`
+	// Tables are the tables polled; Every the interval ("5m0s").
+	Tables []string `json:"tables"`
+	Every  string   `json:"every"`
+	// LastPoll is the latest poll of any of its tables, by any replica;
+	// zero (omitted) before the first.
+	LastPoll time.Time `json:"last_poll,omitzero"`
+	// LikelyDisabled is true when the latest poll that found changes found
+	// some the webhook never delivered: SeaTable has likely disabled it
+	// (seaflow_webhook_likely_disabled{base} is 1).
+	LikelyDisabled bool `json:"likely_disabled"`
+	// MissedAt is when a poll last found such changes, and MissedRows how
+	// many; zero (omitted) when none was ever found.
+	MissedAt   time.Time `json:"missed_at,omitzero"`
+	MissedRows int       `json:"missed_rows,omitempty"`
 }

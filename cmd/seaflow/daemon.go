@@ -19,6 +19,7 @@ import (
 	"github.com/seaflow/seaflow/actions"
 	"github.com/seaflow/seaflow/adminguard"
 	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow/catchup"
 	"github.com/seaflow/seaflow/loopguard"
 	"github.com/seaflow/seaflow/metrics"
 	"github.com/seaflow/seaflow/queue"
@@ -62,6 +63,9 @@ type daemonOptions struct {
 	// onTrace, when set, is called with every handled event's trace, after
 	// its ops are queued (tests wait on it).
 	onTrace func(runner.Trace)
+	// onCatchUp, when set, is called after every catch-up poll of a base
+	// (tests wait on it).
+	onCatchUp func(catchup.Status)
 }
 
 // daemon is a running seaflow: storage, triggers, runner, dispatcher and
@@ -75,11 +79,14 @@ type daemon struct {
 	opts     daemonOptions
 	q        *queue.Queue
 	keeper   *budget.Keeper
-	metrics  *metrics.Metrics
-	clients  baseClients
-	emus     *emulators
-	disp     *actions.Dispatcher
-	echoes   *loopguard.Guard
+	// budget admits every call: the base's keeper and the base's quota
+	// groups together (quotas:); Observe and Usage go to keeper.
+	budget  *budget.Group
+	metrics *metrics.Metrics
+	clients baseClients
+	emus    *emulators
+	disp    *actions.Dispatcher
+	echoes  *loopguard.Guard
 	// scratch is a dry run's own store, removed at stop.
 	scratch string
 	// uuidAsked is when the intake last asked for a base's uuid.
@@ -91,6 +98,8 @@ type daemon struct {
 	hooks     *triggers.Webhooks
 	cron      *triggers.Cron
 	nats      *triggers.NATS
+	// catchUps are the catch-up pollers (webhooks[].seatable.catch_up).
+	catchUps catchUps
 	// triggerCtx is the context triggers run under (a NATS trigger a
 	// reload adds too).
 	triggerCtx context.Context
@@ -208,6 +217,7 @@ func (d *daemon) startBases(ctx context.Context, cfg *rules.Config) error {
 		c := d.config()
 		return actions.GateLimits(key, c.BaseBudget, c.ExchangeBudget)
 	}, clock.Now)
+	d.budget = newBudget(d.keeper, d.q.BudgetStore(), d.config, clock.Now)
 	d.emus = newEmulators(clock.Now, d.log)
 	ch, err := d.clients.prepare(cfg, d.newClient)
 	if err != nil {
@@ -216,7 +226,7 @@ func (d *daemon) startBases(ctx context.Context, cfg *rules.Config) error {
 	d.clients.commit(ch)
 	d.echoes = loopguard.New(loopguard.Options{Store: d.q.EchoStore(), TTL: cfg.LoopGuard.EchoTTL, Now: clock.Now})
 	d.disp = actions.NewDispatcher(actions.DispatcherConfig{
-		Source: d.q, Dead: countingDead{d.q, d.metrics, d.opts.onDeadLetter}, Budget: d.keeper, Clock: clock,
+		Source: d.q, Dead: countingDead{d.q, d.metrics, d.opts.onDeadLetter}, Budget: d.budget, Clock: clock,
 		Logger: d.log.With().Str("component", "dispatcher").Logger(), DryRun: d.opts.DryRun,
 		Echoes: echoRecorder{d}, OnUnknownAppend: d.metrics.UnknownAppends,
 		Pages: runner.PageQueue{Events: d.q, Ops: countingPublisher{d.q, d.metrics}},
@@ -249,7 +259,7 @@ func (d *daemon) newClient(name string, base *rules.BaseConfig) (*seatable.Clien
 		}
 	}
 	return seatable.New(seatable.Config{ServerURL: serverURL, APIToken: token, Now: d.opts.Clock.Now, Observe: d.observe(name), Timeout: d.opts.CallTimeout,
-		Gate: actions.ClientGate(d.keeper, name, d.opts.Clock, 0)}), nil
+		Gate: actions.ClientGate(d.budget, name, d.opts.Clock, 0)}), nil
 }
 
 // startRunner starts the runner: EVENTS → rules → OPS.
@@ -296,6 +306,8 @@ func (d *daemon) startTriggers(ctx context.Context, cfg *rules.Config) error {
 		}
 	}()
 	d.triggerCtx = ctx
+	d.catchUps.d = d
+	d.catchUps.update(ctx, cfg)
 	return d.ensureNATS(cfg)
 }
 
@@ -384,6 +396,7 @@ func (d *daemon) stop(grace time.Duration) error {
 		if d.cancel != nil {
 			d.cancel()
 		}
+		d.catchUps.stopAll()
 		done := make(chan struct{})
 		go func() { d.intake.Wait(); d.dispatch.Wait(); close(done) }()
 		select {
@@ -479,6 +492,7 @@ func (d *daemon) apply(path string) error {
 	d.clients.commit(ch)
 	d.runner.Swap(cfg.RuleSet())
 	d.hooks.Update(cfg.Webhooks)
+	d.catchUps.update(d.triggerCtx, cfg)
 	for _, name := range ch.removed {
 		d.disp.RemoveBase(name)
 	}

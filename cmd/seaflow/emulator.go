@@ -105,7 +105,7 @@ func (f *emulatorFlags) options(fx *emulator.Fixture) (emulator.Options, error) 
 func overrideWindows(opts emulator.Options, setRPM bool, rpm int, setDaily bool, daily int) []emulator.Limit {
 	base := opts.Limits
 	if base == nil {
-		base = opts.Plan.Limits()
+		base = emulator.PlanLimits(opts.Plan)
 	}
 	limits := []emulator.Limit{}
 	for _, l := range base {

@@ -89,6 +89,8 @@ func (d *daemon) statusSources() *statuspage.Sources {
 			ds, err := d.q.DeadStats(ctx)
 			return ds.Count, ds.Discarded, err
 		},
+		QuotasFunc:   func(ctx context.Context) []statuspage.QuotaStatus { return d.quotaStatus(ctx, d.config()) },
+		CatchUpsFunc: func() []statuspage.CatchUpStatus { return d.catchUps.statuses() },
 		DamageFunc: func() []statuspage.Damage {
 			var out []statuspage.Damage
 			for _, x := range d.q.Damage() {

@@ -60,6 +60,7 @@ func printStatus(w io.Writer, st Status) {
 	for _, x := range st.StorageDamage {
 		fmt.Fprintf(w, "STORAGE DAMAGED: %s (see /readyz)\n", x)
 	}
+	printCatchUps(w, st.CatchUps)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nBASE\tWINDOW\tUSED\tLIMIT\tREMAINING\tNEXT FREE")
 	for _, b := range st.Bases {
@@ -85,6 +86,7 @@ func printStatus(w io.Writer, st Status) {
 			fmt.Fprintf(tw, "%s\trule %s (budget_share)\t%d\t%d\t%d\t%s\n", b.Name, r.Rule, r.Used, r.Limit, r.Remaining, r.Window)
 		}
 	}
+	printQuotas(tw, st.Quotas)
 	fmt.Fprintln(tw, "\nBASE\tLANE\tQUEUED\tOLDEST")
 	for _, b := range st.Bases {
 		for _, l := range b.Lanes {

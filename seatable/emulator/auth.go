@@ -99,7 +99,7 @@ func (e *Emulator) serveTokenExchange(w http.ResponseWriter, r *http.Request) {
 		"access_token":    access,
 		"dtable_uuid":     b.uuid,
 		"dtable_name":     b.name,
-		"workspace_id":    1,
+		"workspace_id":    WorkspaceID,
 		"dtable_server":   server + "/dtable-server/",
 		"use_api_gateway": true,
 	})

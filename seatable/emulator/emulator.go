@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/seaflow/seaflow"
 )
 
 // Limit is one rolling window of a base: at most Calls gateway calls in
@@ -32,8 +34,8 @@ type Limit struct {
 }
 
 // DefaultLimits are SeaTable's older published api-gateway limits per
-// base: 300 per minute and 5,000 per 24 hours.
-var DefaultLimits = []Limit{{Window: time.Minute, Calls: 300}, {Window: 24 * time.Hour, Calls: 5000}}
+// base: 300 per minute and 5,000 per 24 hours (seaflow.LegacyWindows).
+var DefaultLimits = limitsOf(seaflow.LegacyWindows())
 
 // Options configures an Emulator. The zero value is usable.
 type Options struct {
@@ -79,6 +81,10 @@ type Options struct {
 	// After returns a channel that receives once d has passed on the
 	// clock of Now; nil = time.After. Only WebhookDelay waits on it.
 	After func(d time.Duration) <-chan time.Time
+	// AccountToken is the account token the account API (webhooks of a
+	// base, see account.go) accepts, for every base; "" = 40 random hex
+	// digits (AccountToken returns them).
+	AccountToken string
 	// TimeZone is the server's time zone: reads (list, get, SQL) render
 	// dates with its offset at that date, as a real server does
 	// ("2030-06-20T23:55:00+02:00" from a server in Europe/Berlin), and
@@ -97,6 +103,8 @@ type Emulator struct {
 	client   *http.Client
 	log      zerolog.Logger
 	jwtKey   []byte
+	// accountToken is Options.AccountToken, or a generated one.
+	accountToken string
 	// sleep waits for injected latency; tests replace it.
 	sleep func(ctx context.Context, d time.Duration)
 
@@ -165,7 +173,7 @@ func New(opts Options) *Emulator {
 		e.zone = time.UTC
 	}
 	if e.limits == nil {
-		e.limits = opts.Plan.Limits()
+		e.limits = PlanLimits(opts.Plan)
 	}
 	e.limits = append([]Limit(nil), e.limits...)
 	sort.Slice(e.limits, func(i, j int) bool { return e.limits[i].Window < e.limits[j].Window })
@@ -174,6 +182,10 @@ func New(opts Options) *Emulator {
 	}
 	if e.client == nil {
 		e.client = &http.Client{Timeout: webhookTimeout}
+	}
+	e.accountToken = opts.AccountToken
+	if e.accountToken == "" {
+		e.accountToken = newAPIToken()
 	}
 	e.jwtKey = make([]byte, 32)
 	_, _ = crand.Read(e.jwtKey)
@@ -293,7 +305,8 @@ func (e *Emulator) buildBase(fb FixtureBase) (*base, error) {
 		b.tokens = append(b.tokens, at)
 	}
 	for _, w := range fb.Webhooks {
-		b.webhooks = append(b.webhooks, &webhook{url: w.URL, secret: w.Secret})
+		b.nextHookID++
+		b.webhooks = append(b.webhooks, &webhook{id: b.nextHookID, url: w.URL, secret: w.Secret, creator: accountUser, created: e.now()})
 	}
 	for i, ft := range fb.Tables {
 		t := &table{name: ft.Name, rows: map[string]*row{}, loc: e.zone}
@@ -407,15 +420,17 @@ func (e *Emulator) Bases() []BaseInfo {
 }
 
 // PrintBases writes one JSON line per base:
-// {"base":…,"base_uuid":…,"api_token":…,"server_url":…}.
+// {"base":…,"base_uuid":…,"api_token":…,"server_url":…,"account_token":…}
+// (the account token of the account API, the same for every base).
 func (e *Emulator) PrintBases(w io.Writer, serverURL string) error {
 	for _, b := range e.Bases() {
 		line, err := json.Marshal(struct {
-			Base      string `json:"base"`
-			BaseUUID  string `json:"base_uuid"`
-			APIToken  string `json:"api_token"`
-			ServerURL string `json:"server_url"`
-		}{b.Name, b.UUID, b.APIToken, strings.TrimRight(serverURL, "/")})
+			Base         string `json:"base"`
+			BaseUUID     string `json:"base_uuid"`
+			APIToken     string `json:"api_token"`
+			ServerURL    string `json:"server_url"`
+			AccountToken string `json:"account_token"`
+		}{b.Name, b.UUID, b.APIToken, strings.TrimRight(serverURL, "/"), e.accountToken})
 		if err != nil {
 			return fmt.Errorf("print bases: %w", err)
 		}
@@ -457,6 +472,8 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		e.serveTokenExchange(w, r)
+	case strings.HasPrefix(p, accountPrefix):
+		e.serveAccount(w, r)
 	case p == "/_emulator/stats":
 		writeJSON(w, http.StatusOK, e.Stats())
 	case p == "/_emulator/rows":

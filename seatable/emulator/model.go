@@ -25,6 +25,8 @@ type base struct {
 	tables   []*table
 	links    map[string]*link
 	webhooks []*webhook
+	// nextHookID is the id of the last webhook added (ids are never reused).
+	nextHookID int
 	// calls holds the times of the gateway calls that consumed budget,
 	// oldest first, pruned beyond the longest window.
 	calls []time.Time

@@ -142,7 +142,7 @@ func TestPlans(t *testing.T) {
 			t.Errorf("plan %q: limit %s, want %s", plan, got, want)
 		}
 	}
-	if got := PlanCloud.Limits(); len(got) != 1 || got[0] != (Limit{Window: time.Minute, Calls: 200}) {
+	if got := PlanLimits(PlanCloud); len(got) != 1 || got[0] != (Limit{Window: time.Minute, Calls: 200}) {
 		t.Errorf("cloud limits %v: no daily window", got)
 	}
 	if _, err := ParsePlan("enterprise"); err == nil {

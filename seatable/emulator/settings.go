@@ -25,6 +25,9 @@ type Settings struct {
 	// WebhookEvents is `webhook_events: per-row|batch`:
 	// Options.WebhookEvents.
 	WebhookEvents WebhookModel
+	// AccountToken is `account_token: <40 characters>`, the token of the
+	// account API: Options.AccountToken.
+	AccountToken string
 }
 
 // Apply sets the fields of opts that s names.
@@ -43,6 +46,9 @@ func (s Settings) Apply(opts *Options) {
 	}
 	if s.WebhookEvents != "" {
 		opts.WebhookEvents = s.WebhookEvents
+	}
+	if s.AccountToken != "" {
+		opts.AccountToken = s.AccountToken
 	}
 }
 
@@ -107,6 +113,12 @@ func (p *fixtureParser) settingKeys(s *Settings) map[string]func(*yaml.Node) {
 				}
 				l.Window, l.Calls = d, calls
 				s.Limits = append(s.Limits, l)
+			}
+		},
+		"account_token": func(n *yaml.Node) {
+			p.str(n, &s.AccountToken)
+			if s.AccountToken != "" && len(s.AccountToken) != 40 {
+				p.errf(n, "account_token %q is not 40 characters", s.AccountToken)
 			}
 		},
 		"webhook_events": func(n *yaml.Node) {

@@ -23,6 +23,11 @@ const webhookMaxFailures = 5
 
 // webhook is one outgoing webhook of a base; guarded by Emulator.mu.
 type webhook struct {
+	// id identifies it in the account API; creator and created are what
+	// the account API lists.
+	id       int
+	creator  string
+	created  time.Time
 	url      string
 	secret   string
 	failures int
@@ -257,14 +262,19 @@ func (e *Emulator) WaitWebhooks(ctx context.Context) error {
 // EnableWebhooks re-enables every disabled webhook of a base and resets
 // its failure count, as re-saving it in SeaTable's UI does.
 func (e *Emulator) EnableWebhooks(baseRef string) error {
+	return e.eachWebhook("enable webhooks", baseRef, func(h *webhook) { h.disabled, h.failures = false, 0 })
+}
+
+// eachWebhook applies f to every webhook of a base, under e.mu.
+func (e *Emulator) eachWebhook(op, baseRef string, f func(*webhook)) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	b := e.baseByRef(baseRef)
 	if b == nil {
-		return errors.New("enable webhooks: no base " + baseRef)
+		return errors.New(op + ": no base " + baseRef)
 	}
 	for _, h := range b.webhooks {
-		h.disabled, h.failures = false, 0
+		f(h)
 	}
 	return nil
 }
