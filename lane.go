@@ -27,3 +27,16 @@ func ParseLane(s string) (Lane, error) {
 	}
 	return "", fmt.Errorf("unknown priority %q (want urgent, normal or bulk)", s)
 }
+
+// Below reports whether l is less urgent than other.
+func (l Lane) Below(other Lane) bool { return l.rank() > other.rank() }
+
+// rank is l's place in Lanes (0 most urgent); an unknown lane ranks last.
+func (l Lane) rank() int {
+	for i, x := range Lanes {
+		if x == l {
+			return i
+		}
+	}
+	return len(Lanes)
+}

@@ -131,6 +131,7 @@ type Dispatcher struct {
 // baseLoops are the lane loops of one base.
 type baseLoops struct {
 	exec   *Executor
+	shelf  *shelf
 	cancel context.CancelFunc // stops the base's loops; nil until started
 	done   sync.WaitGroup
 }
@@ -152,7 +153,7 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 		d.linger[lane] = max(l, 0)
 	}
 	for name, rows := range cfg.Bases {
-		d.bases[name] = &baseLoops{exec: NewExecutor(rows, cfg.Echoes).WithPages(cfg.Pages)}
+		d.bases[name] = &baseLoops{exec: NewExecutor(rows, cfg.Echoes).WithPages(cfg.Pages), shelf: newShelf()}
 	}
 	if d.cfg.MaxHeld <= 0 {
 		d.cfg.MaxHeld = DefaultMaxHeld
@@ -193,7 +194,7 @@ func (d *Dispatcher) start(ctx context.Context, base string, b *baseLoops) {
 	bctx, cancel := context.WithCancel(ctx)
 	b.cancel = cancel
 	for _, lane := range seaflow.Lanes {
-		l := &laneLoop{d: d, base: base, lane: lane, exec: b.exec,
+		l := &laneLoop{d: d, base: base, lane: lane, exec: b.exec, shelf: b.shelf,
 			log: d.cfg.Logger.With().Str("base", base).Str("lane", string(lane)).Logger()}
 		d.wg.Add(1)
 		b.done.Add(1)
@@ -213,7 +214,7 @@ func (d *Dispatcher) SetBase(base string, rows Rows) {
 	d.RemoveBase(base)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	b := &baseLoops{exec: NewExecutor(rows, d.cfg.Echoes).WithPages(d.cfg.Pages)}
+	b := &baseLoops{exec: NewExecutor(rows, d.cfg.Echoes).WithPages(d.cfg.Pages), shelf: newShelf()}
 	d.bases[base] = b
 	if d.running != nil && d.running.Err() == nil {
 		d.start(d.running, base, b)

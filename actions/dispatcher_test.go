@@ -30,6 +30,8 @@ type bundle struct {
 	cfg     DispatcherConfig
 	// cancel ends the context of the running dispatcher.
 	cancel context.CancelFunc
+	// disp is the dispatcher start runs.
+	disp *Dispatcher
 }
 
 type reportLog struct {
@@ -92,6 +94,7 @@ func (b *bundle) start(t *testing.T) (stop func()) {
 	b.cancel = cancel
 	done := make(chan error, 1)
 	d := NewDispatcher(b.cfg)
+	b.disp = d
 	go func() { done <- d.Run(ctx) }()
 	stopped := false
 	stop = func() {

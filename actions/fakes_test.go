@@ -196,6 +196,13 @@ func (s *fakeSource) fetchCount(lane seaflow.Lane) int {
 	return s.fetches[lane]
 }
 
+// ackedOps returns the ops acked so far, in ack order.
+func (s *fakeSource) ackedOps() []seaflow.Op {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.acked)
+}
+
 func (s *fakeSource) ackedCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

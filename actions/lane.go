@@ -21,6 +21,8 @@ type laneLoop struct {
 	lane seaflow.Lane
 	exec *Executor
 	log  zerolog.Logger
+	// shelf is the base's, shared by its lanes (see fill.go).
+	shelf *shelf
 
 	// held are the deliveries fetched and not yet settled, in queue order.
 	held []Delivery
@@ -47,7 +49,12 @@ func (l *laneLoop) run(ctx context.Context) {
 			continue
 		}
 		if ready != nil {
-			l.dispatch(ctx, ready)
+			// Wait for the budget with the ops held, offered to the
+			// base's higher lanes meanwhile, then look again.
+			if l.waitForBudget(ctx) {
+				continue
+			}
+			l.dispatch(ctx, l.fill(ready))
 			continue
 		}
 		// Nothing held may go now: reach for more work, unless the lane
@@ -63,9 +70,12 @@ func (l *laneLoop) run(ctx context.Context) {
 	}
 }
 
-// fetch waits until the budget admits a call, then fetches a batch into
-// held, waiting for ops no later than wake when that is set (a held rule's
-// next slot). It reports whether it got any ops.
+// fetch fetches a batch into held, waiting for ops no later than wake when
+// that is set (a held rule's next slot). A lane that holds nothing fetches
+// once the budget's next call is at most parkHold away, so that it has ops
+// to offer higher lanes while it waits for that call (run parks it); one
+// that holds ops fetches more only when the budget admits a call now. It
+// reports whether it got any ops.
 func (l *laneLoop) fetch(ctx context.Context, wake time.Time) bool {
 	cfg := l.d.cfg
 	if !l.sleepUntil(ctx, l.frozenUntil) {
@@ -80,8 +90,18 @@ func (l *laneLoop) fetch(ctx context.Context, wake time.Time) bool {
 			}
 			return false
 		}
-		if next.After(l.now()) {
-			l.sleepUntil(ctx, next)
+		// A lane holding nothing fetches when its call is at most
+		// parkHold away, to park with ops to offer; one holding ops
+		// fetches more only when a call could take them now.
+		ahead := time.Duration(0)
+		if len(l.held) == 0 {
+			ahead = parkHold
+		}
+		if until := next.Add(-ahead); until.After(l.now()) {
+			if !wake.IsZero() && wake.Before(until) {
+				until = wake
+			}
+			l.sleepUntil(ctx, until)
 			return false
 		}
 	}
