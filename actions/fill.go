@@ -8,10 +8,10 @@ import (
 	"github.com/seaflow/seaflow"
 )
 
-// parkHold is the longest a lane waits for the budget with ops held (and
-// offered to its base's higher lanes). A longer wait hands them back to
-// the queue first: keeping them would cost an extension every extendEvery
-// for nothing a call could use soon.
+// parkHold is the longest a lane waits for the budget with ops held. A
+// longer wait hands them back to the queue first: keeping them would cost
+// an extension every extendEvery for nothing a call could use soon. The
+// lane still parks: a higher lane's call then fetches from its queue.
 const parkHold = 2 * time.Minute
 
 // shelf is where the lanes of one base that wait for the budget leave the
@@ -20,10 +20,11 @@ const parkHold = 2 * time.Minute
 // queued bulk rows of the same table and kind, at no extra call: under a
 // saturated budget every call is full, whichever lane makes it.
 //
-// A lane only offers what it holds while parked (waiting for the budget,
-// not dispatching), and the shelf's lock guards its held ops while it is:
-// the parked lane extends them under the lock, a taker removes what it
-// takes under the lock.
+// A lane only offers its ops while parked (waiting for the budget, not
+// dispatching or fetching), and the shelf's lock guards its held ops and
+// its queue while it is: the parked lane extends them under the lock, a
+// taker takes what it takes, and fetches from the lane's queue, under the
+// lock.
 type shelf struct {
 	mu     sync.Mutex
 	parked map[seaflow.Lane]*laneLoop
@@ -88,12 +89,16 @@ func (l *laneLoop) park(ctx context.Context, t time.Time) bool {
 // For each table and kind of a fillable kind among the ready ops, the
 // calls they need have room for the rest of MaxBatchRows rows per call; it
 // is filled with the parked lanes' ops of that table and kind, most urgent
-// lane first, each lane's in its queue order. An op is not taken when an
-// earlier op of its lane that stays may touch the same row (its lane's
-// order holds), when a ready op of l may touch the same row (the newer
-// write must not lose to an older one merged after it), or when its rule
-// has a budget cap of its own (its call must be charged to the rule).
-func (l *laneLoop) fill(ready []int) []int {
+// lane first, each lane's in its queue order: first what the lane holds,
+// then what it has queued (fetched without waiting: the parked lane cannot
+// fetch meanwhile, so its order holds; what is fetched and not taken stays
+// with the parked lane, or goes back to the queue when the lane held
+// nothing). An op is not taken when an earlier op of its lane
+// that stays may touch the same row (its lane's order holds), when a ready
+// op of l may touch the same row (the newer write must not lose to an
+// older one merged after it), or when its rule has a budget cap of its own
+// (its call must be charged to the rule).
+func (l *laneLoop) fill(ctx context.Context, ready []int) []int {
 	room := map[fillGroup]int{}
 	var touched waiting
 	var tokens []token
@@ -105,14 +110,16 @@ func (l *laneLoop) fill(ready []int) []int {
 			room[fillGroup{op.Table, op.Kind}]++
 		}
 	}
+	free := 0
 	for g, n := range room {
 		if r := n % MaxBatchRows; r > 0 {
 			room[g] = MaxBatchRows - r
+			free += room[g]
 		} else {
 			delete(room, g)
 		}
 	}
-	if len(room) == 0 {
+	if free == 0 {
 		return ready
 	}
 	s := l.shelf
@@ -120,25 +127,51 @@ func (l *laneLoop) fill(ready []int) []int {
 	defer s.mu.Unlock()
 	for _, lane := range seaflow.Lanes {
 		donor := s.parked[lane]
-		if !lane.Below(l.lane) || donor == nil {
+		if free == 0 || !lane.Below(l.lane) || donor == nil {
 			continue
 		}
-		var keep []Delivery
+		held := donor.held
+		donor.held = nil
 		var stays waiting
-		for _, dl := range donor.held {
+		offer := func(dl Delivery) {
 			op := &dl.Op
 			tokens = rowTokens(op, tokens[:0])
 			g := fillGroup{op.Table, op.Kind}
 			if room[g] > 0 && op.Base == l.base && !stays.blocks(op, tokens) && !touched.blocks(op, tokens) && !l.capped(op.Rule) {
 				room[g]--
+				free--
 				ready = append(ready, len(l.held))
 				l.held = append(l.held, dl)
-				continue
+				return
 			}
 			stays.add(op, tokens)
-			keep = append(keep, dl)
+			donor.held = append(donor.held, dl)
 		}
-		donor.held = keep
+		for _, dl := range held {
+			offer(dl)
+		}
+		if free == 0 || len(donor.held) >= l.d.cfg.MaxHeld {
+			continue
+		}
+		ds, err := l.d.cfg.Source.Fetch(ctx, l.base, lane, min(free, l.d.cfg.MaxHeld-len(donor.held)), 0)
+		if err != nil && ctx.Err() == nil {
+			l.log.Warn().Err(err).Str("from", string(lane)).Msg("fetch ops to fill a call")
+		}
+		kept := len(donor.held)
+		for _, dl := range ds {
+			offer(dl)
+		}
+		if len(held) == 0 {
+			// The lane parked with nothing held (a long wait, see
+			// waitForBudget): what was fetched and not taken goes back
+			// to its queue, in order, rather than be extended for long.
+			for _, dl := range donor.held[kept:] {
+				if err := dl.Release(context.WithoutCancel(ctx)); err != nil {
+					l.log.Warn().Err(err).Str("op", dl.Op.ID).Msg("release op")
+				}
+			}
+			donor.held = donor.held[:kept]
+		}
 	}
 	return ready
 }
@@ -151,6 +184,7 @@ func (l *laneLoop) capped(rule string) bool {
 // waitForBudget parks l until the budget admits a call of its lane, when
 // it does not now. It reports whether it waited (or failed): the caller
 // then looks again at what it holds, which a higher lane may have taken.
+// A wait longer than parkHold hands the held ops back first.
 func (l *laneLoop) waitForBudget(ctx context.Context) bool {
 	if l.d.cfg.DryRun {
 		return false
@@ -171,8 +205,6 @@ func (l *laneLoop) waitForBudget(ctx context.Context) bool {
 	}
 	if next.Sub(l.now()) > parkHold {
 		l.releaseAll(context.WithoutCancel(ctx))
-		l.sleepUntil(ctx, next)
-		return true
 	}
 	l.park(ctx, next)
 	return true

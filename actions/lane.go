@@ -54,7 +54,7 @@ func (l *laneLoop) run(ctx context.Context) {
 			if l.waitForBudget(ctx) {
 				continue
 			}
-			l.dispatch(ctx, l.fill(ready))
+			l.dispatch(ctx, l.fill(ctx, ready))
 			continue
 		}
 		// Nothing held may go now: reach for more work, unless the lane
@@ -73,9 +73,9 @@ func (l *laneLoop) run(ctx context.Context) {
 // fetch fetches a batch into held, waiting for ops no later than wake when
 // that is set (a held rule's next slot). A lane that holds nothing fetches
 // once the budget's next call is at most parkHold away, so that it has ops
-// to offer higher lanes while it waits for that call (run parks it); one
-// that holds ops fetches more only when the budget admits a call now. It
-// reports whether it got any ops.
+// to offer higher lanes while it waits for that call (run parks it), and
+// parks until then; one that holds ops fetches more only when the budget
+// admits a call now. It reports whether it got any ops.
 func (l *laneLoop) fetch(ctx context.Context, wake time.Time) bool {
 	cfg := l.d.cfg
 	if !l.sleepUntil(ctx, l.frozenUntil) {
@@ -101,7 +101,11 @@ func (l *laneLoop) fetch(ctx context.Context, wake time.Time) bool {
 			if !wake.IsZero() && wake.Before(until) {
 				until = wake
 			}
-			l.sleepUntil(ctx, until)
+			if len(l.held) == 0 {
+				l.park(ctx, until) // a higher lane may fetch from its queue
+			} else {
+				l.sleepUntil(ctx, until)
+			}
 			return false
 		}
 	}

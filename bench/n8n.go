@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/seatable/emulator"
 )
 
@@ -37,9 +36,10 @@ func RunOneCallPerOp(w Workload, maxTries int) (Result, error) {
 		mu     sync.Mutex
 		gaveUp int
 	)
-	execute := func(ops []seaflow.Op) {
+	execute := func(a Arrival) {
 		defer wg.Done()
-		for _, op := range ops {
+		for i := range a.N {
+			op := a.Op(i)
 			backoff := MinRetryBackoff
 			for try := 1; ; try++ {
 				if err := updateOne(ctx, client, op); err == nil {
@@ -65,9 +65,9 @@ func RunOneCallPerOp(w Workload, maxTries int) (Result, error) {
 			}
 		}
 	}
-	s.run(func(ops []seaflow.Op) {
+	s.run(func(a Arrival) {
 		wg.Add(1)
-		s.clock.Go(func() { execute(ops) })
+		s.clock.Go(func() { execute(a) })
 	})
 	r, err := s.result("one call per op, retry on 429")
 	mu.Lock()

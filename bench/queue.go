@@ -26,7 +26,6 @@ type simQueue struct {
 	acked func(op seaflow.Op)
 
 	mu    sync.Mutex
-	seq   uint64
 	lanes map[seaflow.Lane]*laneQueue
 	dead  []deadOp
 }
@@ -37,12 +36,48 @@ var (
 )
 
 type laneQueue struct {
-	// items are in queue order (seq ascending).
+	// items are ops made and waiting (released ones), in queue order
+	// (seq ascending); runs are the arrivals' ops not made yet, in queue
+	// order. Fetch takes the lowest seq of either first.
 	items    []queued
+	runs     []run
 	inflight int
 	// waiter is a Fetch waiting for want ops.
 	waiter *Waiter
 	want   int
+}
+
+// run is the ops of an arrival from its next-th on, not made yet.
+type run struct {
+	a    Arrival
+	next int
+}
+
+// waiting counts the ops of lq waiting to be fetched.
+func (lq *laneQueue) waiting() int {
+	n := len(lq.items)
+	for _, r := range lq.runs {
+		n += r.a.N - r.next
+	}
+	return n
+}
+
+// take removes and returns the first op in queue order; lq must have one.
+func (lq *laneQueue) take() queued {
+	if len(lq.runs) > 0 {
+		r := &lq.runs[0]
+		seq := uint64(r.a.First + r.next)
+		if len(lq.items) == 0 || seq < lq.items[0].seq {
+			it := queued{seq: seq, op: r.a.Op(r.next)}
+			if r.next++; r.next == r.a.N {
+				lq.runs = lq.runs[1:]
+			}
+			return it
+		}
+	}
+	it := lq.items[0]
+	lq.items = lq.items[1:]
+	return it
 }
 
 // queued is an op with its position in the queue.
@@ -69,19 +104,17 @@ func (q *simQueue) lane(l seaflow.Lane) *laneQueue {
 	return lq
 }
 
-// push queues ops in order, each in its lane.
-func (q *simQueue) push(ops []seaflow.Op) {
+// push queues the ops of a, in order, in its lane. They are made only
+// as they are fetched.
+func (q *simQueue) push(a Arrival) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for _, op := range ops {
-		q.seq++
-		lq := q.lane(op.Lane)
-		lq.items = append(lq.items, queued{seq: q.seq, op: op})
+	lq := q.lane(a.Lane)
+	if a.N > 0 {
+		lq.runs = append(lq.runs, run{a: a})
 	}
-	for _, lq := range q.lanes {
-		if lq.waiter != nil && len(lq.items) >= lq.want {
-			q.clock.Wake(lq.waiter)
-		}
+	if lq.waiter != nil && lq.waiting() >= lq.want {
+		q.clock.Wake(lq.waiter)
 	}
 }
 
@@ -96,7 +129,7 @@ func (q *simQueue) Fetch(ctx context.Context, base string, lane seaflow.Lane, ma
 	}
 	q.mu.Lock()
 	lq := q.lane(lane)
-	if len(lq.items) < max && wait >= minFetchWait {
+	if lq.waiting() < max && wait >= minFetchWait {
 		w := q.clock.Wait(q.clock.Now().Add(wait))
 		lq.waiter, lq.want = w, max
 		q.mu.Unlock()
@@ -112,12 +145,11 @@ func (q *simQueue) Fetch(ctx context.Context, base string, lane seaflow.Lane, ma
 		lq.waiter = nil
 	}
 	defer q.mu.Unlock()
-	n := min(max, len(lq.items))
+	n := min(max, lq.waiting())
 	out := make([]actions.Delivery, n)
-	for i, it := range lq.items[:n] {
-		out[i] = q.delivery(lane, it)
+	for i := range out {
+		out[i] = q.delivery(lane, lq.take())
 	}
-	lq.items = lq.items[n:]
 	lq.inflight += n
 	return out, nil
 }
@@ -153,7 +185,7 @@ func (q *simQueue) Pending(ctx context.Context, base string, lane seaflow.Lane) 
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	lq := q.lane(lane)
-	return len(lq.items) + lq.inflight, nil
+	return lq.waiting() + lq.inflight, nil
 }
 
 // DeadLetter keeps an op SeaTable refused.

@@ -10,12 +10,13 @@ import (
 	"github.com/seaflow/seaflow/actions"
 )
 
-func bulkOps(from, n int) []seaflow.Op {
-	ops := make([]seaflow.Op, n)
-	for i := range ops {
-		ops[i] = seaflow.Op{ID: fmt.Sprintf("op-%d", from+i), Lane: seaflow.Bulk}
+// bulkOps is an arrival of n bulk ops numbered from from, over 10 rows.
+func bulkOps(from, n int) Arrival {
+	rows := make([]string, 10)
+	for i := range rows {
+		rows[i] = fmt.Sprint("r", i)
 	}
-	return ops
+	return Arrival{First: from, N: n, Lane: seaflow.Bulk, Column: BacklogColumn, RowMod: len(rows), rowIDs: rows}
 }
 
 func ids(ds []actions.Delivery) []string {

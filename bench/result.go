@@ -69,13 +69,16 @@ func (r Result) RowsPerCall() float64 {
 // never landed.
 const Undone time.Duration = -1
 
-// result measures s at the end of the day (every actor waiting).
+// result measures s at the end of the day (every actor waiting), from
+// Start on: a warm-up's calls and the ops it applied do not count, but
+// its calls fill the windows the day starts with (and MaxPerMinute and
+// MaxPerDay look at the whole log).
 func (s *sim) result(name string) (Result, error) {
-	end := s.clock.Now()
-	r := Result{Strategy: name, Ops: len(s.ops), Events: s.clock.Steps()}
+	end, start := s.clock.Now(), s.w.Start
+	r := Result{Strategy: name, Events: s.clock.Steps()}
 	stats := s.emu.Stats()
 	for _, c := range stats.CallLog {
-		if !c.Gateway {
+		if !c.Gateway || c.Time.Before(start) {
 			continue
 		}
 		r.Calls++
@@ -90,28 +93,34 @@ func (s *sim) result(name string) (Result, error) {
 	r.MaxPerDay = s.emu.MaxInWindow(BaseName, 24*time.Hour)
 	var urgent []time.Duration
 	r.BulkDone = true
-	for i, op := range s.ops {
-		at := s.appliedAt[i]
-		if at.IsZero() {
-			r.Undone++
-			if op.Lane == seaflow.Bulk {
-				r.OldestBulk = max(r.OldestBulk, end.Sub(op.CreatedAt))
-				r.BulkDone = false
+	for _, a := range s.arrivals {
+		for i := range a.N {
+			at := s.appliedAt[a.First+i-1]
+			if !at.IsZero() && at.Before(start) {
+				continue // applied in the warm-up
 			}
-		} else {
-			r.Applied++
-			if op.Lane == seaflow.Bulk {
-				r.LastBulk = max(r.LastBulk, at.Sub(s.w.Start))
+			r.Ops++
+			if at.IsZero() {
+				r.Undone++
+				if a.Lane == seaflow.Bulk {
+					r.OldestBulk = max(r.OldestBulk, end.Sub(a.At))
+					r.BulkDone = false
+				}
+			} else {
+				r.Applied++
+				if a.Lane == seaflow.Bulk {
+					r.LastBulk = max(r.LastBulk, at.Sub(start))
+				}
 			}
-		}
-		if op.Lane == seaflow.Urgent {
-			r.UrgentOps++
-			d := time.Duration(math.MaxInt64)
-			if !at.IsZero() {
-				r.UrgentApplied++
-				d = at.Sub(op.CreatedAt)
+			if a.Lane == seaflow.Urgent && !a.At.Before(start) {
+				r.UrgentOps++
+				d := time.Duration(math.MaxInt64)
+				if !at.IsZero() {
+					r.UrgentApplied++
+					d = at.Sub(a.At)
+				}
+				urgent = append(urgent, d)
 			}
-			urgent = append(urgent, d)
 		}
 	}
 	sort.Slice(urgent, func(i, j int) bool { return urgent[i] < urgent[j] })
@@ -142,17 +151,19 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 // the largest); a cell no applied op wrote must be empty.
 func (s *sim) mismatches() (int, error) {
 	want := map[string]map[string]float64{}
-	for i, op := range s.ops {
-		if s.appliedAt[i].IsZero() {
-			continue
-		}
-		cells := want[op.RowID]
-		if cells == nil {
-			cells = map[string]float64{}
-			want[op.RowID] = cells
-		}
-		for col, v := range op.Values {
-			cells[col] = max(cells[col], toFloat(v))
+	for _, a := range s.arrivals {
+		for i := range a.N {
+			seq := a.First + i
+			if s.appliedAt[seq-1].IsZero() {
+				continue
+			}
+			id := s.rowIDs[a.row(i)]
+			cells := want[id]
+			if cells == nil {
+				cells = map[string]float64{}
+				want[id] = cells
+			}
+			cells[a.Column] = max(cells[a.Column], float64(seq))
 		}
 	}
 	rows, err := s.emu.Rows(s.base.UUID, TableName)
@@ -162,7 +173,7 @@ func (s *sim) mismatches() (int, error) {
 	bad := 0
 	for _, row := range rows {
 		id, _ := row["_id"].(string)
-		for _, col := range []string{HookColumn, HourlyColumn, NightlyColumn} {
+		for _, col := range []string{HookColumn, HourlyColumn, NightlyColumn, BacklogColumn} {
 			w, wrote := want[id][col]
 			got, set := row[col]
 			switch {

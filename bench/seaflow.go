@@ -11,13 +11,23 @@ import (
 	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/actions"
 	"github.com/seaflow/seaflow/budget"
+	"github.com/seaflow/seaflow/rules"
 	"github.com/seaflow/seaflow/seatable"
 	"github.com/seaflow/seaflow/seatable/emulator"
 )
 
+// DaemonLimits are the budget limits the daemon gives a base that sets
+// none (rules.BaseConfig.Budget at the legacy windows): 300 per minute,
+// 5,000 per 24 hours, an urgent reserve of 500 that adapts to urgent
+// demand, and the default slack.
+func DaemonLimits() budget.Limits {
+	b := rules.BaseConfig{Limits: seaflow.LegacyWindows(), UrgentReserve: 5000 / rules.DefaultUrgentReserveShare}
+	return b.Budget()
+}
+
 // RunSeaflow runs w through seaflow's own dispatch path: the real
 // actions.Dispatcher (one loop per lane, lingering, actions.Plan coalescing,
-// the Executor) admitted by a real budget.Keeper at budget.DefaultLimits,
+// the Executor) admitted by a real budget.Keeper at DaemonLimits,
 // fed from an in-memory work queue, calling the real client, which
 // corrects the budget from every response's x-ratelimit headers as the
 // daemon wires it. Only the queue and the clock are the simulation's.
@@ -29,7 +39,8 @@ func RunSeaflow(w Workload) (Result, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	keeper := budget.NewKeeper(nil, func(string) budget.Limits { return budget.DefaultLimits() }, s.clock.Now)
+	limits := DaemonLimits()
+	keeper := budget.NewKeeper(nil, func(string) budget.Limits { return limits }, s.clock.Now)
 	client := s.client(func(c seatable.Call) {
 		if c.Limit != nil {
 			// The in-memory keeper cannot fail.

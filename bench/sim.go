@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/seaflow/seaflow"
@@ -24,6 +25,7 @@ bases:
           - { name: ` + HookColumn + `, type: number }
           - { name: ` + HourlyColumn + `, type: number }
           - { name: ` + NightlyColumn + `, type: number }
+          - { name: ` + BacklogColumn + `, type: number }
 `
 
 // sim is one strategy's world on a workload: its own virtual clock, its own
@@ -36,9 +38,8 @@ type sim struct {
 	base  emulator.BaseInfo
 	// rowIDs are the table's rows in insertion order.
 	rowIDs []string
-	ops    []seaflow.Op
-	index  map[string]int
-	// appliedAt is when each op (by index in ops) was applied; zero when not.
+	// appliedAt is when each op (by sequence number - 1) was applied;
+	// zero when not.
 	appliedAt []time.Time
 	arrivals  []Arrival
 }
@@ -50,7 +51,7 @@ func newSim(w Workload, limits []emulator.Limit) (*sim, error) {
 	if err := w.Validate(); err != nil {
 		return nil, err
 	}
-	clock := NewClock(w.Start)
+	clock := NewClock(w.Start.Add(-w.Warmup))
 	emu := emulator.New(emulator.Options{Limits: limits, Now: clock.Now})
 	f, err := emulator.ParseFixture("bench.yaml", []byte(schema))
 	if err != nil {
@@ -73,15 +74,13 @@ func newSim(w Workload, limits []emulator.Limit) (*sim, error) {
 	for i, r := range got {
 		ids[i], _ = r["_id"].(string)
 	}
-	s := &sim{w: w, clock: clock, emu: emu, base: infos[0], rowIDs: ids, index: map[string]int{}}
+	s := &sim{w: w, clock: clock, emu: emu, base: infos[0], rowIDs: ids}
 	s.arrivals = w.Arrivals(ids)
+	total := 0
 	for _, a := range s.arrivals {
-		for _, op := range a.Ops {
-			s.index[op.ID] = len(s.ops)
-			s.ops = append(s.ops, op)
-		}
+		total += a.N
 	}
-	s.appliedAt = make([]time.Time, len(s.ops))
+	s.appliedAt = make([]time.Time, total)
 	return s, nil
 }
 
@@ -99,17 +98,17 @@ func (s *sim) client(observe func(seatable.Call)) *seatable.Client {
 
 // applied records that op landed now. It is called by actors.
 func (s *sim) applied(op seaflow.Op) {
-	i, ok := s.index[op.ID]
-	if ok && s.appliedAt[i].IsZero() {
-		s.appliedAt[i] = s.clock.Now()
+	seq, err := strconv.Atoi(strings.TrimPrefix(op.ID, "op-"))
+	if err == nil && seq >= 1 && seq <= len(s.appliedAt) && s.appliedAt[seq-1].IsZero() {
+		s.appliedAt[seq-1] = s.clock.Now()
 	}
 }
 
 // run queues every arrival at its time through enqueue and runs the clock
 // to the end of the day. It returns with every actor waiting.
-func (s *sim) run(enqueue func(ops []seaflow.Op)) {
+func (s *sim) run(enqueue func(a Arrival)) {
 	for _, a := range s.arrivals {
-		s.clock.At(a.At, func() { enqueue(a.Ops) })
+		s.clock.At(a.At, func() { enqueue(a) })
 	}
 	s.clock.Run(s.w.Start.Add(s.w.Length + s.w.Drain))
 }

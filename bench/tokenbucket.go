@@ -44,15 +44,15 @@ func RunTokenBucket(w Workload, tb TokenBucket) (Result, error) {
 
 	var (
 		mu      sync.Mutex
-		lanes   = map[seaflow.Lane][]seaflow.Op{}
+		lanes   = map[seaflow.Lane]*arrivalQueue{}
 		arrival *Waiter
 	)
 	next := func() (seaflow.Op, bool) {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, l := range seaflow.Lanes {
-			if len(lanes[l]) > 0 {
-				return lanes[l][0], true
+			if q := lanes[l]; q != nil && q.len() > 0 {
+				return q.peek(), true
 			}
 		}
 		return seaflow.Op{}, false
@@ -60,7 +60,7 @@ func RunTokenBucket(w Workload, tb TokenBucket) (Result, error) {
 	pop := func(l seaflow.Lane) {
 		mu.Lock()
 		defer mu.Unlock()
-		lanes[l] = lanes[l][1:]
+		lanes[l].pop()
 	}
 	worker := func() {
 		tokens, last := tb.Capacity, s.clock.Now()
@@ -114,12 +114,13 @@ func RunTokenBucket(w Workload, tb TokenBucket) (Result, error) {
 		defer close(stopped)
 		worker()
 	})
-	s.run(func(ops []seaflow.Op) {
+	s.run(func(a Arrival) {
 		mu.Lock()
 		defer mu.Unlock()
-		for _, op := range ops {
-			lanes[op.Lane] = append(lanes[op.Lane], op)
+		if lanes[a.Lane] == nil {
+			lanes[a.Lane] = &arrivalQueue{}
 		}
+		lanes[a.Lane].push(a)
 		if arrival != nil {
 			s.clock.Wake(arrival)
 			arrival = nil
@@ -131,4 +132,44 @@ func RunTokenBucket(w Workload, tb TokenBucket) (Result, error) {
 	<-stopped
 	r.Wall = time.Since(startWall)
 	return r, err
+}
+
+// arrivalQueue is a FIFO of the ops of arrivals, made one at a time as
+// they reach its head.
+type arrivalQueue struct {
+	arrivals []Arrival
+	next     int // index in arrivals[0] of the head op
+	head     *seaflow.Op
+}
+
+func (q *arrivalQueue) push(a Arrival) {
+	if a.N > 0 {
+		q.arrivals = append(q.arrivals, a)
+	}
+}
+
+func (q *arrivalQueue) len() int {
+	n := -q.next
+	for _, a := range q.arrivals {
+		n += a.N
+	}
+	return n
+}
+
+// peek returns the head op; the queue must not be empty.
+func (q *arrivalQueue) peek() seaflow.Op {
+	if q.head == nil {
+		op := q.arrivals[0].Op(q.next)
+		q.head = &op
+	}
+	return *q.head
+}
+
+// pop drops the head op.
+func (q *arrivalQueue) pop() {
+	q.head = nil
+	q.next++
+	if q.next == q.arrivals[0].N {
+		q.arrivals, q.next = q.arrivals[1:], 0
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/seaflow/seaflow"
@@ -19,6 +20,7 @@ const (
 	HookColumn    = "Hook"
 	HourlyColumn  = "Hourly"
 	NightlyColumn = "Nightly"
+	BacklogColumn = "Backlog"
 )
 
 // Workload describes a mixed day: a Poisson trickle of urgent webhook
@@ -49,6 +51,15 @@ type Workload struct {
 	NightlyRows int
 	// Seed makes the urgent arrivals and rows reproducible.
 	Seed uint64
+	// Backlog is a bulk backlog of row updates queued when the
+	// simulation starts (at Start-Warmup), op i updating row i mod Rows,
+	// so no 1,000 ops in a row name a row twice when Rows >= 1,000 (none
+	// merge: every row op is one row of a call). 0 means none.
+	Backlog int
+	// Warmup runs the workload for this long before Start: results count
+	// from Start on, with the windows full of the warm-up's calls (a
+	// steady-state day). 0 starts with empty windows.
+	Warmup time.Duration
 	// CallLatency is the virtual time every SeaTable call takes: the
 	// emulator answers when the call is sent, the caller has the answer
 	// CallLatency later. 0 makes calls instantaneous.
@@ -74,6 +85,28 @@ func DefaultWorkload() Workload {
 	}
 }
 
+// SaturatedWorkload is the ceiling's day: 10,000,000 bulk row updates
+// queued at the start of a 24-hour warm-up, more than two days of the
+// ceiling (5,000 calls of 1,000 rows per rolling 24 hours), so the
+// measured day that follows starts with full windows and never runs out
+// of work; plus DefaultWorkload's urgent trickle, one update every 20 s on
+// average, throughout.
+func SaturatedWorkload() Workload {
+	w := DefaultWorkload()
+	w.HourlyOps, w.NightlyOps, w.NightlyRows = 0, 0, 0
+	w.Backlog = 10_000_000
+	w.Warmup = 24 * time.Hour
+	return w
+}
+
+// SteadyWorkload is DefaultWorkload after a day of itself: the measured
+// day starts with yesterday's calls in the windows.
+func SteadyWorkload() Workload {
+	w := DefaultWorkload()
+	w.Warmup = 24 * time.Hour
+	return w
+}
+
 // Validate reports the first problem with w.
 func (w Workload) Validate() error {
 	switch {
@@ -85,84 +118,100 @@ func (w Workload) Validate() error {
 		return fmt.Errorf("workload rows %d: must be positive", w.Rows)
 	case w.NightlyOps > 0 && (w.NightlyRows <= 0 || w.NightlyRows > w.Rows):
 		return fmt.Errorf("workload nightly rows %d: must be in 1..%d", w.NightlyRows, w.Rows)
-	case w.UrgentEvery < 0 || w.HourlyOps < 0 || w.NightlyOps < 0 || w.CallLatency < 0:
+	case w.UrgentEvery < 0 || w.HourlyOps < 0 || w.NightlyOps < 0 || w.CallLatency < 0 || w.Backlog < 0 || w.Warmup < 0:
 		return fmt.Errorf("workload: negative rate or size")
 	}
 	return nil
 }
 
-// Arrival is a group of ops queued at one time, by one source.
+// Arrival is a group of ops queued at one time, by one source: N row
+// updates of one lane writing one column, op i updating row
+// (RowOffset+i) mod RowMod and numbered First+i. Its ops are made on
+// demand (Op), so a backlog of millions costs nothing until it is fetched.
 type Arrival struct {
-	At  time.Time
-	Ops []seaflow.Op
+	At                time.Time
+	First, N          int
+	Lane              seaflow.Lane
+	Column            string
+	RowOffset, RowMod int
+	rowIDs            []string
+}
+
+// Op returns the arrival's ith op: id "op-<seq>", writing seq into its
+// column, created at the arrival's time.
+func (a Arrival) Op(i int) seaflow.Op {
+	seq := a.First + i
+	return seaflow.Op{
+		ID: "op-" + strconv.Itoa(seq), Kind: seaflow.KindUpdate, Base: BaseName, Table: TableName,
+		Lane: a.Lane, RowID: a.rowIDs[a.row(i)], Values: map[string]any{a.Column: seq}, CreatedAt: a.At,
+	}
+}
+
+// row is the index of the ith op's row.
+func (a Arrival) row(i int) int { return (a.RowOffset + i) % a.RowMod }
+
+// Ops returns every op of the arrival.
+func (a Arrival) Ops() []seaflow.Op {
+	ops := make([]seaflow.Op, a.N)
+	for i := range ops {
+		ops[i] = a.Op(i)
+	}
+	return ops
 }
 
 // Arrivals returns the workload's ops, grouped as they are queued, in time
-// order. rowIDs are the ids of the table's rows (at least w.Rows). Op IDs
-// are "op-<seq>" with seq counting from 1 in queue order, and every op
-// writes seq into its column, so later ops of a cell carry larger values.
+// order, from Start-Warmup to Start+Length. rowIDs are the ids of the
+// table's rows (at least w.Rows). Op IDs are "op-<seq>" with seq counting
+// from 1 in queue order, and every op writes seq into its column, so later
+// ops of a cell carry larger values.
 func (w Workload) Arrivals(rowIDs []string) []Arrival {
 	rng := rand.New(rand.NewPCG(w.Seed, 0x5eaf10))
-	end := w.Start.Add(w.Length)
-	type pending struct {
-		at    time.Time
+	from, end := w.Start.Add(-w.Warmup), w.Start.Add(w.Length)
+	type group struct {
 		order int
-		make  func(first int) []seaflow.Op
+		a     Arrival
 	}
-	var groups []pending
-	op := func(seq int, at time.Time, lane seaflow.Lane, row int, col string) seaflow.Op {
-		return seaflow.Op{
-			ID: fmt.Sprintf("op-%d", seq), Kind: seaflow.KindUpdate, Base: BaseName, Table: TableName,
-			Lane: lane, RowID: rowIDs[row], Values: map[string]any{col: seq}, CreatedAt: at,
-		}
+	var groups []group
+	add := func(order int, at time.Time, n int, lane seaflow.Lane, col string, offset, mod int) {
+		groups = append(groups, group{order, Arrival{At: at, N: n, Lane: lane, Column: col, RowOffset: offset, RowMod: mod, rowIDs: rowIDs}})
+	}
+	if w.Backlog > 0 {
+		add(-1, from, w.Backlog, seaflow.Bulk, BacklogColumn, 0, w.Rows)
 	}
 	if w.UrgentEvery > 0 {
-		for t := w.Start; ; {
+		for t := from; ; {
 			gap := time.Duration(-math.Log(1-rng.Float64()) * float64(w.UrgentEvery))
 			t = t.Add(gap)
 			if !t.Before(end) {
 				break
 			}
-			at, row := t, rng.IntN(w.Rows)
-			groups = append(groups, pending{at: at, order: 0, make: func(first int) []seaflow.Op {
-				return []seaflow.Op{op(first, at, seaflow.Urgent, row, HookColumn)}
-			}})
+			add(0, t, 1, seaflow.Urgent, HookColumn, rng.IntN(w.Rows), w.Rows)
 		}
 	}
 	if w.HourlyOps > 0 {
-		for h := 0; w.Start.Add(time.Duration(h) * time.Hour).Before(end); h++ {
-			at, base := w.Start.Add(time.Duration(h)*time.Hour), h*w.HourlyOps
-			groups = append(groups, pending{at: at, order: 1, make: func(first int) []seaflow.Op {
-				ops := make([]seaflow.Op, w.HourlyOps)
-				for i := range ops {
-					ops[i] = op(first+i, at, seaflow.Bulk, (base+i)%w.Rows, HourlyColumn)
-				}
-				return ops
-			}})
+		for h := 0; from.Add(time.Duration(h) * time.Hour).Before(end); h++ {
+			add(1, from.Add(time.Duration(h)*time.Hour), w.HourlyOps, seaflow.Bulk, HourlyColumn, h*w.HourlyOps%w.Rows, w.Rows)
 		}
 	}
-	if w.NightlyOps > 0 && w.NightlyAt < w.Length {
-		at := w.Start.Add(w.NightlyAt)
-		groups = append(groups, pending{at: at, order: 2, make: func(first int) []seaflow.Op {
-			ops := make([]seaflow.Op, w.NightlyOps)
-			for i := range ops {
-				ops[i] = op(first+i, at, seaflow.Bulk, i%w.NightlyRows, NightlyColumn)
+	if w.NightlyOps > 0 {
+		for day := w.Start.Add(-w.Warmup.Truncate(24 * time.Hour)); day.Before(end); day = day.Add(24 * time.Hour) {
+			if at := day.Add(w.NightlyAt); !at.Before(from) && at.Before(end) && w.NightlyAt < w.Length {
+				add(2, at, w.NightlyOps, seaflow.Bulk, NightlyColumn, 0, w.NightlyRows)
 			}
-			return ops
-		}})
+		}
 	}
 	sort.SliceStable(groups, func(i, j int) bool {
-		if !groups[i].at.Equal(groups[j].at) {
-			return groups[i].at.Before(groups[j].at)
+		if !groups[i].a.At.Equal(groups[j].a.At) {
+			return groups[i].a.At.Before(groups[j].a.At)
 		}
 		return groups[i].order < groups[j].order
 	})
 	out := make([]Arrival, len(groups))
 	seq := 1
 	for i, g := range groups {
-		ops := g.make(seq)
-		seq += len(ops)
-		out[i] = Arrival{At: g.at, Ops: ops}
+		g.a.First = seq
+		seq += g.a.N
+		out[i] = g.a
 	}
 	return out
 }

@@ -25,7 +25,7 @@ func TestWorkloadArrivals(t *testing.T) {
 			t.Fatalf("arrival at %s out of order or outside the day", a.At)
 		}
 		last = a.At
-		for _, op := range a.Ops {
+		for _, op := range a.Ops() {
 			seq++
 			if op.ID != fmt.Sprintf("op-%d", seq) || !op.CreatedAt.Equal(a.At) {
 				t.Fatalf("op %s created %s in arrival %s, want op-%d", op.ID, op.CreatedAt, a.At, seq)

@@ -166,6 +166,10 @@ type BaseConfig struct {
 	// rules may use. Absent in the file = a tenth of the longest window
 	// (500 of 5,000 at the default limits); 0 = no reserve.
 	UrgentReserve int
+	// FixedReserve keeps the whole UrgentReserve for urgent rules
+	// (`adaptive_reserve: false`); by default the reserve adapts to the
+	// urgent demand seen (budget.Limits.Adaptive).
+	FixedReserve bool
 	// ExchangeLimits are the limits of the base's API-token exchange,
 	// which SeaTable counts apart from its API calls. Empty in the file =
 	// DefaultExchangeLimits.
@@ -217,9 +221,10 @@ func (c *Config) BaseBudget(name string) budget.Limits {
 }
 
 // Budget returns the base's limits as the budget enforces them: its
-// windows, its urgent reserve and budget.DefaultSlack.
+// windows, its urgent reserve (adaptive unless adaptive_reserve: false)
+// and budget.DefaultSlack.
 func (b *BaseConfig) Budget() budget.Limits {
-	return budget.Limits{Windows: b.Limits, UrgentReserve: b.UrgentReserve, Slack: budget.DefaultSlack}
+	return budget.Limits{Windows: b.Limits, UrgentReserve: b.UrgentReserve, Slack: budget.DefaultSlack, Adaptive: !b.FixedReserve}
 }
 
 // WebhookConfig is one HTTP endpoint that turns requests into events.

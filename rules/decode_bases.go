@@ -117,6 +117,10 @@ func (d *decoder) base(n *yaml.Node, name, field string) *BaseConfig {
 		b.ExchangeLimits = DefaultExchangeLimits()
 	}
 	b.UrgentReserve = d.urgentReserve(f, field, b.Limits)
+	if e, ok := f["adaptive_reserve"]; ok {
+		adaptive, _ := d.boolean(e.val, field+".adaptive_reserve")
+		b.FixedReserve = !adaptive
+	}
 	return b
 }
 

@@ -144,6 +144,7 @@ var ConfigKeys = object("", "A seaflow config file: server, storage, bases, webh
 					required(integer("calls", "Calls allowed in the window; at least 1.")),
 				)},
 			integer("urgent_reserve", "Calls of the longest window that only urgent rules may use; default a tenth of it, 0 = none."),
+			boolean("adaptive_reserve", "Release the part of urgent_reserve urgent rules have not needed to normal and bulk work, keeping twice urgent's peak 10 minutes (at least a tenth of the reserve) plus the urgent calls expected at the rate seen; default true. false keeps the whole reserve for urgent rules."),
 			&Key{Name: "exchange_limits", Type: KeyList, Doc: "Limits of the API-token exchange (SeaTable Cloud: 60 a minute), apart from limits; default 60 per 1m.",
 				Elem: object("", "One limit window.",
 					required(str("window", "A Go duration (1m, 24h) or month.")),
