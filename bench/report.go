@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 )
@@ -125,4 +127,45 @@ func delay(d time.Duration) string {
 func clockTime(d time.Duration) string {
 	s := int(d / time.Second)
 	return fmt.Sprintf("%02d:%02d:%02d", s/3600, s/60%60, s%60)
+}
+
+// JSONResult is one strategy's figures as virtualday -json prints them.
+type JSONResult struct {
+	Name              string  `json:"name"`
+	Calls             int     `json:"calls"`
+	Got429            int     `json:"got_429"`
+	OpsApplied        int     `json:"ops_applied"`
+	RowsWritten       int     `json:"rows_written"`
+	CeilingFraction   float64 `json:"ceiling_fraction"`
+	UrgentP99Ms       float64 `json:"urgent_p99_ms"`
+	MaxCallsPerMinute int     `json:"max_calls_per_minute"`
+	MaxCallsPerDay    int     `json:"max_calls_per_day"`
+}
+
+// Ceiling is the most row ops a base can have written per rolling 24
+// hours at the seed's limits: 5,000 calls of 1,000 rows.
+const Ceiling = 5000 * 1000
+
+// WriteJSON writes one JSON object per line per strategy. urgent_p99_ms is
+// -1 when the percentile falls on an urgent op that never landed;
+// ceiling_fraction is rows written per 24 hours of the measured day over
+// Ceiling.
+func WriteJSON(out io.Writer, rs []Result, day time.Duration) error {
+	enc := json.NewEncoder(out)
+	for _, r := range rs {
+		p99 := float64(r.UrgentP99) / float64(time.Millisecond)
+		if r.UrgentP99 == Undone {
+			p99 = -1
+		}
+		frac := 0.0
+		if day > 0 {
+			frac = float64(r.RowsWritten) * float64(24*time.Hour) / float64(day) / Ceiling
+		}
+		if err := enc.Encode(JSONResult{Name: r.Strategy, Calls: r.Calls, Got429: r.Got429, OpsApplied: r.Applied,
+			RowsWritten: r.RowsWritten, CeilingFraction: math.Round(frac*1000) / 1000, UrgentP99Ms: p99,
+			MaxCallsPerMinute: r.MaxPerMinute, MaxCallsPerDay: r.MaxPerDay}); err != nil {
+			return fmt.Errorf("write result: %w", err)
+		}
+	}
+	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/seaflow/seaflow/bench"
@@ -24,10 +25,44 @@ func main() {
 	}
 }
 
-// run parses args, runs the day and writes the table to out.
+// workloads are the named workloads of -workload.
+var workloads = map[string]func() bench.Workload{
+	"mixed":     bench.DefaultWorkload,
+	"steady":    bench.SteadyWorkload,
+	"saturated": bench.SaturatedWorkload,
+}
+
+// workloadArg returns the value of -workload in args ("mixed" when absent),
+// read before the other flags, whose defaults are the workload's.
+func workloadArg(args []string) string {
+	for i, a := range args {
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "workload" {
+			continue
+		}
+		if hasValue {
+			return value
+		}
+		if i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return "mixed"
+}
+
+// run parses args, runs the day and writes the table (or JSON) to out.
 func run(args []string, out io.Writer) error {
-	w, o := bench.DefaultWorkload(), bench.DefaultOptions()
+	name := workloadArg(args)
+	newWorkload, ok := workloads[name]
+	if !ok {
+		return fmt.Errorf("unknown workload %q (want mixed, steady or saturated)", name)
+	}
+	w, o := newWorkload(), bench.DefaultOptions()
 	fs := flag.NewFlagSet("virtualday", flag.ContinueOnError)
+	fs.String("workload", "mixed", "the workload: mixed (the default day), steady (the mixed day after a day of itself) or saturated (a 10 M-op bulk backlog and the urgent trickle, after a day of warm-up); the other flags change it")
+	asJSON := fs.Bool("json", false, "print one JSON object per strategy instead of the table")
+	fs.DurationVar(&w.Warmup, "warmup", w.Warmup, "how long the workload runs before the measured day (its calls fill the windows)")
+	fs.IntVar(&w.Backlog, "backlog", w.Backlog, "bulk row updates queued at the start (0: none)")
 	fs.DurationVar(&w.Length, "length", w.Length, "length of the simulated day")
 	fs.DurationVar(&w.Drain, "drain", w.Drain, "how long to run on after the day with no new arrivals")
 	fs.IntVar(&w.Rows, "rows", w.Rows, "rows in the table")
@@ -45,12 +80,19 @@ func run(args []string, out io.Writer) error {
 	if err := w.Validate(); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Workload: %s from %s (+%s drain); %d rows; urgent every %s on average; hourly job %d ops; nightly job %d ops over %d rows at +%s; seed %d.\n",
-		w.Length, w.Start.Format(time.RFC3339), w.Drain, w.Rows, w.UrgentEvery, w.HourlyOps, w.NightlyOps, w.NightlyRows, w.NightlyAt, w.Seed)
-	fmt.Fprintf(out, "Machine: %s/%s, %d CPUs, %s.\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+	info := out
+	if *asJSON {
+		info = os.Stderr
+	}
+	fmt.Fprintf(info, "Workload %s: %s from %s (+%s drain, after %s of warm-up); %d rows; bulk backlog %d ops; urgent every %s on average; hourly job %d ops; nightly job %d ops over %d rows at +%s; seed %d.\n",
+		name, w.Length, w.Start.Format(time.RFC3339), w.Drain, w.Warmup, w.Rows, w.Backlog, w.UrgentEvery, w.HourlyOps, w.NightlyOps, w.NightlyRows, w.NightlyAt, w.Seed)
+	fmt.Fprintf(info, "Machine: %s/%s, %d CPUs, %s.\n\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
 	rs, err := bench.RunDay(w, o)
 	if err != nil {
 		return err
+	}
+	if *asJSON {
+		return bench.WriteJSON(out, rs, w.Length)
 	}
 	return bench.WriteTable(out, rs)
 }
