@@ -123,3 +123,41 @@ func BenchmarkVirtualDay(b *testing.B) {
 		}
 	}
 }
+
+// TestSaturatedCallsAreFull: with a bulk backlog larger than the budget can
+// carry, every call is full whichever lane makes it: an urgent call
+// carries bulk's updates of the same table (cross-lane fill), the urgent
+// ops still land within their linger plus one call, and no window is
+// exceeded. The day is short and starts after an hour of warm-up, so the
+// windows are not empty.
+func TestSaturatedCallsAreFull(t *testing.T) {
+	w := SaturatedWorkload()
+	w.Rows = 2000
+	w.Backlog = 1_500_000
+	w.Warmup = time.Hour
+	w.Length = time.Hour
+	sf, err := RunSeaflow(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", sf)
+	if sf.Got429 != 0 || sf.MaxPerMinute > 300 || sf.MaxPerDay > 5000 {
+		t.Errorf("%d 429s, %d calls in a minute, %d in 24 h; want 0 and within 300 and 5000", sf.Got429, sf.MaxPerMinute, sf.MaxPerDay)
+	}
+	if sf.UrgentCalls == 0 || sf.BulkCalls == 0 {
+		t.Fatalf("urgent calls %d, bulk calls %d: want both lanes calling", sf.UrgentCalls, sf.BulkCalls)
+	}
+	// Every call carries 1,000 rows but the few whose urgent row was one
+	// a bulk op also names (that bulk op stays behind).
+	if rpc := sf.RowsPerCall(); rpc < 990 {
+		t.Errorf("%.1f rows per call, want at least 990 (calls %d, rows %d)", rpc, sf.Calls, sf.RowsWritten)
+	}
+	// The day ends with a call in flight: its urgent op may not be
+	// answered yet.
+	if sf.UrgentOps-sf.UrgentApplied > 1 || sf.UrgentP99 == Undone || sf.UrgentP99 > time.Second {
+		t.Errorf("urgent applied %d of %d, p99 delay %s; want all but one in flight within 1 s", sf.UrgentApplied, sf.UrgentOps, sf.UrgentP99)
+	}
+	if sf.Mismatches != 0 {
+		t.Errorf("%d cells differ from the last applied op", sf.Mismatches)
+	}
+}
