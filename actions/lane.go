@@ -81,6 +81,21 @@ func (l *laneLoop) fetch(ctx context.Context, wake time.Time) bool {
 	if !l.sleepUntil(ctx, l.frozenUntil) {
 		return false
 	}
+	var queued <-chan struct{}
+	if sig, ok := cfg.Source.(Signals); ok {
+		// Asked before the queue is looked at: an op queued after this
+		// closes it.
+		queued = sig.Queued(l.base, l.lane)
+	}
+	pending, err := cfg.Source.Pending(ctx, l.base, l.lane)
+	if err != nil {
+		pending = 0
+	} else if pending == 0 && queued != nil {
+		// Nothing queued: sleep until something is, or until a held
+		// rule's slot comes, instead of polling.
+		l.waitQueued(ctx, queued, wake)
+		return false
+	}
 	if !cfg.DryRun {
 		next, err := cfg.Budget.Next(ctx, l.base, l.lane)
 		if err != nil {
@@ -109,10 +124,6 @@ func (l *laneLoop) fetch(ctx context.Context, wake time.Time) bool {
 			return false
 		}
 	}
-	pending, err := cfg.Source.Pending(ctx, l.base, l.lane)
-	if err != nil {
-		pending = 0
-	}
 	wait := l.d.linger[l.lane] * time.Duration(max(MaxBatchRows-pending, 0)) / MaxBatchRows
 	if pending == 0 {
 		// Nothing queued: Fetch is where the lane waits for work.
@@ -129,6 +140,31 @@ func (l *laneLoop) fetch(ctx context.Context, wake time.Time) bool {
 		l.backoff(ctx)
 	}
 	return len(ds) > 0
+}
+
+// waitQueued waits until queued is closed (ops may be queued for the
+// lane), until wake when that is set, or until the held ops are due for an
+// extension.
+func (l *laneLoop) waitQueued(ctx context.Context, queued <-chan struct{}, wake time.Time) {
+	until := wake
+	if len(l.held) > 0 {
+		if due := l.extendedAt.Add(extendEvery); until.IsZero() || due.Before(until) {
+			until = due
+		}
+	}
+	var timer <-chan time.Time
+	if !until.IsZero() {
+		d := until.Sub(l.now())
+		if d <= 0 {
+			return
+		}
+		timer = l.d.cfg.Clock.After(d)
+	}
+	select {
+	case <-ctx.Done():
+	case <-queued:
+	case <-timer:
+	}
 }
 
 // dispatch plans the held ops at the indexes ready and sends their

@@ -42,3 +42,17 @@ type DeadLetters interface {
 	// DeadLetter stores op with the reason it was refused.
 	DeadLetter(ctx context.Context, op seaflow.Op, reason string) error
 }
+
+// Signals is implemented by a Source that can tell when ops may have been
+// queued for a base and lane. A lane of such a source that finds its queue
+// empty sleeps until then (or until a held op's rule budget frees a slot),
+// instead of asking the queue again and again; a Source without it is
+// polled (at most every 50 ms, or its lane's linger).
+type Signals interface {
+	// Queued returns a channel that is closed once ops may have been
+	// queued for base and lane after the call: published, handed back, or
+	// found by a periodic check (a redelivery). A lane asks for it before
+	// it looks at the queue, so an op queued in between is never missed.
+	// It must be safe for concurrent use.
+	Queued(base string, lane seaflow.Lane) <-chan struct{}
+}

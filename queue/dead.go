@@ -100,6 +100,7 @@ func (q *Queue) RetryDead(ctx context.Context, seq uint64) error {
 	if _, err := q.js.PublishMsg(ctx, msg); err != nil {
 		return fmt.Errorf("retry dead letter %d: %w", seq, err)
 	}
+	q.queuedOn(map[string]bool{msg.Subject: true})
 	if err := q.dead.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 		return fmt.Errorf("retry dead letter %d: remove: %w", seq, err)
 	}

@@ -41,7 +41,16 @@ var _ actions.DeadLetters = (*Queue)(nil)
 // duplicate window is dropped as a duplicate. On error, publishing the same
 // ops again is safe.
 func (q *Queue) PublishOps(ctx context.Context, ops []seaflow.Op) error {
-	return publishEach(ctx, q, "publish ops", ops, opMsg)
+	err := publishEach(ctx, q, "publish ops", ops, opMsg)
+	// Even after an error some may be stored: wake their lanes.
+	subjects := map[string]bool{}
+	for _, op := range ops {
+		if subj, err := opsSubject(op.Base, op.Lane); err == nil {
+			subjects[subj] = true
+		}
+	}
+	q.queuedOn(subjects)
+	return err
 }
 
 func opMsg(op seaflow.Op) (*nats.Msg, error) {
@@ -207,6 +216,7 @@ func (q *Queue) delivery(op seaflow.Op, msg jetstream.Msg) actions.Delivery {
 			if err := msg.Nak(); err != nil {
 				return fmt.Errorf("release op %s: %w", op.ID, err)
 			}
+			q.signal(msg.Subject()) // this process's lane takes it again
 			return nil
 		},
 		Extend: func(ctx context.Context) error {

@@ -192,6 +192,8 @@ type Queue struct {
 
 	mu        sync.Mutex
 	consumers map[string]jetstream.Consumer // OPS pull consumers by durable name
+	// wake are the idle lanes waiting for ops (Queued).
+	wake wakers
 
 	closeOnce sync.Once
 	closeErr  error

@@ -204,6 +204,9 @@ func (d *Daemon) Running() bool {
 	}
 }
 
+// Pid is the process id (for /proc/PID readings).
+func (d *Daemon) Pid() int { return d.cmd.Process.Pid }
+
 // Done is closed when the process has exited.
 func (d *Daemon) Done() <-chan struct{} { return d.done }
 
