@@ -79,7 +79,8 @@ func (n *notifier) follow(t *testing.T, c *clocktest.Clock) {
 }
 
 // fakeSource is an in-memory work queue per base and lane. Fetch returns
-// at once when ops are waiting, else blocks until some are pushed.
+// at once when ops are waiting or the wait is zero (as the queue's does),
+// else blocks until some are pushed.
 type fakeSource struct {
 	n        *notifier
 	mu       sync.Mutex
@@ -107,7 +108,7 @@ func (s *fakeSource) push(ops ...seaflow.Op) {
 	s.n.bump()
 }
 
-func (s *fakeSource) Fetch(ctx context.Context, base string, lane seaflow.Lane, max int, _ time.Duration) ([]Delivery, error) {
+func (s *fakeSource) Fetch(ctx context.Context, base string, lane seaflow.Lane, max int, wait time.Duration) ([]Delivery, error) {
 	k := qkey(base, lane)
 	for {
 		ch := s.n.wait()
@@ -126,6 +127,9 @@ func (s *fakeSource) Fetch(ctx context.Context, base string, lane seaflow.Lane, 
 			return ds, nil
 		}
 		s.mu.Unlock()
+		if wait == 0 {
+			return nil, nil
+		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()

@@ -51,7 +51,7 @@ func (l *laneLoop) run(ctx context.Context) {
 		if ready != nil {
 			// Wait for the budget with the ops held, offered to the
 			// base's higher lanes meanwhile, then look again.
-			if l.waitForBudget(ctx) {
+			if l.waitForBudget(ctx) || l.topUp(ctx) {
 				continue
 			}
 			l.dispatch(ctx, l.fill(ctx, ready))
@@ -138,6 +138,25 @@ func (l *laneLoop) fetch(ctx context.Context, wake time.Time) bool {
 	if err != nil && ctx.Err() == nil {
 		l.log.Error().Err(err).Msg("fetch ops")
 		l.backoff(ctx)
+	}
+	return len(ds) > 0
+}
+
+// topUp fetches, without waiting, what is queued up to a full batch held,
+// just before the lane's call: while it waited for the budget a higher
+// lane may have carried most of what it held, and its own call should
+// not go out with the few ops left. It reports whether it fetched any
+// (the caller looks again at what it holds).
+func (l *laneLoop) topUp(ctx context.Context) bool {
+	cfg := l.d.cfg
+	room := min(MaxBatchRows, cfg.MaxHeld) - len(l.held)
+	if cfg.DryRun || room <= 0 {
+		return false
+	}
+	ds, err := cfg.Source.Fetch(ctx, l.base, l.lane, room, 0)
+	l.held = append(l.held, ds...)
+	if err != nil && ctx.Err() == nil {
+		l.log.Warn().Err(err).Msg("fetch ops to top up a call")
 	}
 	return len(ds) > 0
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/seaflow/seaflow"
+	"github.com/seaflow/seaflow/seatable/emulator"
 )
 
 // Result is what one strategy achieved on a workload, at the end of the day.
@@ -76,10 +77,9 @@ const Undone time.Duration = -1
 func (s *sim) result(name string) (Result, error) {
 	end, start := s.clock.Now(), s.w.Start
 	r := Result{Strategy: name, Events: s.clock.Steps()}
-	stats := s.emu.Stats()
-	for _, c := range stats.CallLog {
+	s.emu.EachCall(func(c emulator.CallRecord) {
 		if !c.Gateway || c.Time.Before(start) {
-			continue
+			return
 		}
 		r.Calls++
 		switch {
@@ -88,7 +88,7 @@ func (s *sim) result(name string) (Result, error) {
 		case c.Status == http.StatusOK && c.Method != http.MethodGet && c.Endpoint != "/sql/":
 			r.RowsWritten += c.Rows
 		}
-	}
+	})
 	r.MaxPerMinute = s.emu.MaxInWindow(BaseName, time.Minute)
 	r.MaxPerDay = s.emu.MaxInWindow(BaseName, 24*time.Hour)
 	var urgent []time.Duration

@@ -114,6 +114,17 @@ func (e *Emulator) Stats() Stats {
 	return st
 }
 
+// EachCall calls f with every record of the call log, oldest first,
+// without copying the log (a long simulation's holds millions). f must not
+// call the emulator.
+func (e *Emulator) EachCall(f func(CallRecord)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, c := range e.callLog {
+		f(c)
+	}
+}
+
 // MaxInWindow returns the highest number of gateway calls to a base (by
 // name or uuid) that the call log shows in any window of length window
 // (a call at t and one at t+window are not in the same window). Every
