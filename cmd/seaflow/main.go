@@ -57,6 +57,10 @@ func NewMain() *Main {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	m := NewMain()
+	if err := startDebug(); err != nil {
+		fmt.Fprintln(os.Stderr, "Error:", err)
+		os.Exit(2)
+	}
 	code := m.ExitCode(m.Run(ctx, os.Args[1:]))
 	stop()
 	os.Exit(code)
