@@ -216,9 +216,19 @@ func TestBrowser(t *testing.T) {
 			"Quota team-a (shared by crm, support)", "61,234 / 100,000 used", // a quota group
 			"Webhook crm-changes of base crm is likely disabled: the catch-up found 3 change(s)", // the catch-up
 			"Catch-up of webhook crm-changes every 5m0s (Deals, Tasks)",
+			">1,234 dead letters<", ">2 failed events<", "among the 6 recent", // failures first
+			"Deals/" + st.Dead[0].RowID, `Amount: "12,50"`, "key Order ID", // what a retry would write
 		} {
 			if !strings.Contains(text, want) {
 				t.Errorf("rendered page lacks %q", want)
+			}
+		}
+		// Failures first: the count above everything, the dead letters
+		// above the bases and the events.
+		order := []string{`id="failures"`, `id="dead-letters"`, `id="bases"`, `id="recent-events"`}
+		for i := 1; i < len(order); i++ {
+			if a, b := strings.Index(dom, order[i-1]), strings.Index(dom, order[i]); a < 0 || b < 0 || a > b {
+				t.Errorf("%s (at %d) should come before %s (at %d)", order[i-1], a, order[i], b)
 			}
 		}
 		if b := banner(dom); b != "" {

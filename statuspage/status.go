@@ -173,6 +173,21 @@ type DeadStatus struct {
 	Reason string `json:"reason"`
 	// Time is when the op was dead-lettered.
 	Time time.Time `json:"time"`
+	// Table, RowID and Lane say what the op targets and how it is sent;
+	// empty (omitted) when the op has none (an sql op has no row).
+	Table string `json:"table,omitempty"`
+	RowID string `json:"row_id,omitempty"`
+	Lane  string `json:"lane,omitempty"`
+	// Values are the cells a retry would write, by column name; Key is an
+	// upsert's key column; SQL and Params an sql op's statement.
+	Values map[string]any `json:"values,omitempty"`
+	Key    string         `json:"key,omitempty"`
+	SQL    string         `json:"sql,omitempty"`
+	Params []any          `json:"params,omitempty"`
+	// OpID and EventID are the op's id and the event that produced it
+	// (`seaflow events show EVENT_ID`).
+	OpID    string `json:"op_id,omitempty"`
+	EventID string `json:"event_id,omitempty"`
 }
 
 // QuotaStatus is how much of one quota group (quotas: in the config, a

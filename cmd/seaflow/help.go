@@ -77,12 +77,15 @@ var helps = map[string]helpText{
 		},
 	},
 	"dead": {
-		usage: []string{"seaflow dead [list] [--limit N] [--before SEQ] [--url URL]", "seaflow dead retry SEQ... [--url URL]", "seaflow dead drop SEQ... [--url URL]"},
-		about: "List the ops SeaTable refused (dead letters) with their reason, newest first and paged, requeue them or drop them.",
+		usage: []string{"seaflow dead [list] [--limit N] [--before SEQ] [--json] [--url URL]", "seaflow dead show SEQ [--json] [--url URL]",
+			"seaflow dead retry SEQ... | --rule NAME | --base NAME [--json] [--url URL]", "seaflow dead drop SEQ... | --rule NAME | --base NAME [--json] [--url URL]"},
+		about: "List the ops SeaTable refused (dead letters) with their reason and target, newest first and paged; show one with the values a retry would write; requeue or drop them one by one or every one of a rule or base.",
 		examples: []string{
 			"seaflow dead list",
+			"seaflow dead show 12",
 			"seaflow dead retry 12 13 --url http://seaflow.internal:8080",
-			"seaflow dead drop 12",
+			"seaflow dead retry --rule stamp-won-deals",
+			"seaflow dead drop --base crm --json",
 		},
 	},
 	"replay": {

@@ -126,9 +126,20 @@ func (d *daemon) shareUsage(ctx context.Context, base, rule string) ([]statuspag
 func deadStatuses(dead []queue.DeadOp) []DeadStatus {
 	out := make([]DeadStatus, 0, len(dead))
 	for _, op := range dead {
-		out = append(out, DeadStatus{Seq: op.Seq, Base: op.Op.Base, Rule: op.Op.Rule, Kind: string(op.Op.Kind), Reason: op.Reason, Time: op.Time})
+		out = append(out, deadStatus(op))
 	}
 	return out
+}
+
+// deadStatus is one dead letter in its status form, with what a retry
+// would write.
+func deadStatus(d queue.DeadOp) DeadStatus {
+	op := d.Op
+	return DeadStatus{
+		Seq: d.Seq, Base: op.Base, Rule: op.Rule, Kind: string(op.Kind), Reason: d.Reason, Time: d.Time,
+		Table: op.Table, RowID: op.RowID, Lane: string(op.Lane), Values: op.Values, Key: op.Key,
+		SQL: op.Statement, Params: op.Params, OpID: op.ID, EventID: op.EventID,
+	}
 }
 
 func (d *daemon) serveStatus(w http.ResponseWriter, r *http.Request) {

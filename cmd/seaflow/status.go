@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -61,6 +62,9 @@ func printStatus(w io.Writer, st Status) {
 		fmt.Fprintf(w, "STORAGE DAMAGED: %s (see /readyz)\n", x)
 	}
 	printCatchUps(w, st.CatchUps)
+	if dead, failed := max(st.DeadTotal, uint64(len(st.Dead))), failedEvents(st.Traces); dead > 0 || failed > 0 {
+		fmt.Fprintf(w, "FAILURES: %d dead letters, %d failed events among the %d recent\n", dead, failed, len(st.Traces))
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nBASE\tWINDOW\tUSED\tLIMIT\tREMAINING\tNEXT FREE")
 	for _, b := range st.Bases {
@@ -94,6 +98,15 @@ func printStatus(w io.Writer, st Status) {
 		}
 	}
 	tw.Flush()
+	if len(st.Dead) > 0 {
+		fmt.Fprintf(w, "\nDEAD LETTERS (newest %d of %d; seaflow dead list pages through them)\n", len(st.Dead), max(st.DeadTotal, uint64(len(st.Dead))))
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "SEQ\tBASE\tRULE\tKIND\tREASON")
+		for _, d := range st.Dead {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", d.Seq, d.Base, d.Rule, d.Kind, d.Reason)
+		}
+		tw.Flush()
+	}
 	if len(st.Traces) > 0 {
 		fmt.Fprintln(w, "\nRECENT EVENTS")
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -104,15 +117,18 @@ func printStatus(w io.Writer, st Status) {
 		}
 		tw.Flush()
 	}
-	if len(st.Dead) > 0 {
-		fmt.Fprintf(w, "\nDEAD LETTERS (newest %d of %d; seaflow dead list pages through them)\n", len(st.Dead), max(st.DeadTotal, uint64(len(st.Dead))))
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "SEQ\tBASE\tRULE\tKIND\tREASON")
-		for _, d := range st.Dead {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", d.Seq, d.Base, d.Rule, d.Kind, d.Reason)
+}
+
+// failedEvents counts the traces whose handling or one of whose rules
+// failed.
+func failedEvents(traces []statuspage.TraceStatus) int {
+	n := 0
+	for _, t := range traces {
+		if t.Error != "" || slices.ContainsFunc(t.Rules, func(r statuspage.RuleStatus) bool { return r.Error != "" }) {
+			n++
 		}
-		tw.Flush()
 	}
+	return n
 }
 
 // traceRules sums up an event's rules for the status table: the rules that
