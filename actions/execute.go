@@ -112,6 +112,9 @@ type EchoRecorder interface {
 func (e *Executor) Execute(ctx context.Context, ops []seaflow.Op, b Batch, call CallFunc) Outcome {
 	var out Outcome
 	r := run{e: e, ops: ops, b: b, call: call, out: &out}
+	// Every call of the batch is attributed to its rules by ops; a call
+	// carrying only some items (a split, an upsert's parts) to theirs.
+	ctx = seatable.WithShares(ctx, Shares(ops, b.Items))
 	items, err := r.checkColumns(ctx, r.sendable(b.Items))
 	if err == nil {
 		err = r.items(ctx, items)
@@ -319,6 +322,7 @@ func (r *run) check(it Item) string {
 // send makes the call(s) for items.
 func (r *run) send(ctx context.Context, items []Item) error {
 	b, rows := r.b, r.e.rows
+	ctx = seatable.WithShares(ctx, Shares(r.ops, items))
 	switch b.Kind {
 	case seaflow.KindAppend:
 		batch := make([]seatable.Row, len(items))
