@@ -30,6 +30,10 @@ func (q *Queue) EchoStore() *CASStore { return &CASStore{kv: q.echoesKV} }
 // seaflow_breaker bucket).
 func (q *Queue) BreakerStore() *CASStore { return &CASStore{kv: q.breakerKV} }
 
+// SpendStore returns the store of the rule spend tallies (spend.Tally), in
+// the seaflow_state bucket under keys "spend/<rule>" (encoded by Token).
+func (q *Queue) SpendStore() *CASStore { return &CASStore{kv: q.stateKV} }
+
 // Load returns the stored record of key (a base name, an echo key) and its
 // revision; (nil, 0, nil) when there is none.
 func (s *CASStore) Load(ctx context.Context, base string) (data []byte, rev uint64, err error) {

@@ -216,6 +216,7 @@ func TestBrowser(t *testing.T) {
 			"Quota team-a (shared by crm, support)", "61,234 / 100,000 used", // a quota group
 			"Webhook crm-changes of base crm is likely disabled: the catch-up found 3 change(s)", // the catch-up
 			"Catch-up of webhook crm-changes every 5m0s (Deals, Tasks)",
+			"Budget by rule", "Calls 24h", ">nightly-overdue<", ">1,480.3<", ">52%<", "(no rule)", // what each rule spent
 			">1,234 dead letters<", ">2 failed events<", "among the 6 recent", // failures first
 			"Deals/" + st.Dead[0].RowID, `Amount: "12,50"`, "key Order ID", // what a retry would write
 		} {

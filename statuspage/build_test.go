@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,14 @@ func sampleSources(t *testing.T, st Status) *Sources {
 		}
 		cfg.Shares[b.Name] = append(cfg.Shares[b.Name], "uncapped")
 	}
+	spent := map[string][]Spend{}
+	for _, x := range st.RuleSpend {
+		if _, ok := spent[x.Rule]; !ok && x.Rule != "" {
+			cfg.Rules = append(cfg.Rules, x.Rule)
+		}
+		spent[x.Rule] = append(spent[x.Rule], Spend{Base: x.Base, Calls1h: x.Calls1h, Rows1h: x.Rows1h, Calls24h: x.Calls24h, Rows24h: x.Rows24h})
+	}
+	cfg.Rules = append(cfg.Rules, "idle") // a rule that spent nothing shows nothing
 	lane := func(base string, l seaflow.Lane) LaneStatus {
 		for _, ls := range bases[base].Lanes {
 			if ls.Lane == string(l) {
@@ -97,8 +106,11 @@ func sampleSources(t *testing.T, st Status) *Sources {
 			return st.Dead[:min(n, len(st.Dead))], nil
 		},
 		DeadCountFunc: func(context.Context) (uint64, uint64, error) { return st.DeadTotal, 7, nil },
-		QuotasFunc:    func(context.Context) []QuotaStatus { return st.Quotas },
-		CatchUpsFunc:  func() []CatchUpStatus { return st.CatchUps },
+		SpendFunc: func(_ context.Context, rule string) ([]Spend, error) {
+			return append(slices.Clone(spent[rule]), Spend{Base: "support"}), nil // nothing spent: left out
+		},
+		QuotasFunc:   func(context.Context) []QuotaStatus { return st.Quotas },
+		CatchUpsFunc: func() []CatchUpStatus { return st.CatchUps },
 		DamageFunc: func() []Damage {
 			var out []Damage
 			for i, s := range st.StorageDamage {

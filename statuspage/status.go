@@ -26,6 +26,10 @@ type Status struct {
 	// CatchUps is the catch-up poll of every base that has one, sorted by
 	// base; omitted when none has.
 	CatchUps []CatchUpStatus `json:"catch_ups,omitempty"`
+	// RuleSpend is what each rule spent of each base's budget in the last
+	// hour and day, every replica's calls counted, sorted by base, then by
+	// calls in the day, most first; omitted when nothing was spent.
+	RuleSpend []RuleSpendStatus `json:"rule_spend,omitempty"`
 	// Traces is the most recent handled events, newest first.
 	Traces []TraceStatus `json:"traces"`
 	// Dead is the newest dead letters (50), newest first.
@@ -79,6 +83,26 @@ type RuleShareStatus struct {
 	Limit     int `json:"limit"`
 	Used      int `json:"used"`
 	Remaining int `json:"remaining"`
+}
+
+// RuleSpendStatus is what one rule spent on one base: every SeaTable call
+// is attributed to the rules whose ops it carried, in shares by ops, so
+// calls are fractional. The hour counts whole 5-minute buckets.
+type RuleSpendStatus struct {
+	// Rule is the rule name; empty for calls of no rule (ops of a rule no
+	// longer in the config, replays of hand-made ops).
+	Rule string `json:"rule"`
+	// Base is the base name.
+	Base string `json:"base"`
+	// Calls1h and Rows1h are the calls and the rows they carried in the
+	// last hour; Calls24h and Rows24h in the last 24 hours.
+	Calls1h  float64 `json:"calls_1h"`
+	Rows1h   float64 `json:"rows_1h"`
+	Calls24h float64 `json:"calls_24h"`
+	Rows24h  float64 `json:"rows_24h"`
+	// Share24h is the rule's part of the base's calls of the last 24 hours
+	// (0 to 1).
+	Share24h float64 `json:"share_24h"`
 }
 
 // WindowStatus is how much of one limit window is spent.

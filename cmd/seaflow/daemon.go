@@ -26,6 +26,7 @@ import (
 	"github.com/seaflow/seaflow/rules"
 	"github.com/seaflow/seaflow/runner"
 	"github.com/seaflow/seaflow/seatable"
+	"github.com/seaflow/seaflow/spend"
 	"github.com/seaflow/seaflow/statuspage"
 	"github.com/seaflow/seaflow/triggers"
 )
@@ -60,6 +61,9 @@ type daemonOptions struct {
 	// onDeadLetter, when set, is called after each op is dead-lettered
 	// (tests wait on it).
 	onDeadLetter func()
+	// onCall, when set, is called after each SeaTable call is observed
+	// (metrics, spend) (tests).
+	onCall func(seatable.Call)
 	// onTrace, when set, is called with every handled event's trace, after
 	// its ops are queued (tests wait on it).
 	onTrace func(runner.Trace)
@@ -81,7 +85,9 @@ type daemon struct {
 	keeper   *budget.Keeper
 	// budget admits every call: the base's keeper and the base's quota
 	// groups together (quotas:); Observe and Usage go to keeper.
-	budget  *budget.Group
+	budget *budget.Group
+	// spend tallies each rule's calls and rows, shared by the replicas.
+	spend   *spend.Tally
 	metrics *metrics.Metrics
 	clients baseClients
 	emus    *emulators
@@ -218,6 +224,12 @@ func (d *daemon) startBases(ctx context.Context, cfg *rules.Config) error {
 		return actions.GateLimits(key, c.BaseBudget, c.ExchangeBudget)
 	}, clock.Now)
 	d.budget = newBudget(d.keeper, d.q.BudgetStore(), d.config, clock.Now)
+	d.spend = spend.New(d.q.SpendStore(), clock.Now)
+	d.dispatch.Add(1)
+	go func() {
+		defer d.dispatch.Done()
+		d.flushSpend(ctx)
+	}()
 	d.emus = newEmulators(clock.Now, d.log)
 	ch, err := d.clients.prepare(cfg, d.newClient)
 	if err != nil {
@@ -407,6 +419,13 @@ func (d *daemon) stop(grace time.Duration) error {
 		if d.emus != nil {
 			d.emus.close()
 		}
+		if d.spend != nil && d.q != nil {
+			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := d.spend.Flush(fctx); err != nil {
+				d.log.Warn().Err(err).Msg("rule spend: last flush")
+			}
+			cancel()
+		}
 		if d.q != nil {
 			if err := d.q.Close(); err != nil {
 				d.stopErr = fmt.Errorf("close storage: %w", err)
@@ -527,11 +546,64 @@ func (d *daemon) pendingConfig(string) *rules.Config {
 	return d.config()
 }
 
+// spendFlushEvery is how often the rule spend gathered in this process is
+// merged into the shared store (what other replicas' status shows).
+const spendFlushEvery = 15 * time.Second
+
+// flushSpend merges the rule spend into the store every spendFlushEvery
+// until ctx ends.
+func (d *daemon) flushSpend(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return // stop flushes once more, after the last calls
+		case <-d.opts.Clock.After(spendFlushEvery):
+			if err := d.spend.Flush(ctx); err != nil && ctx.Err() == nil {
+				d.log.Warn().Err(err).Msg("rule spend: flush")
+			}
+		}
+	}
+}
+
+// ruleParts are the rule shares of call c, with rule names bounded by the
+// config in force: a rule it no longer has counts as no rule.
+func (d *daemon) ruleParts(c seatable.Call) []metrics.RulePart {
+	if len(c.Shares) == 0 {
+		return nil
+	}
+	cfg := d.config()
+	parts := make([]metrics.RulePart, 0, len(c.Shares))
+	for _, s := range c.Shares {
+		rule := s.Rule
+		if cfg == nil || cfg.Rule(rule) == nil {
+			rule = ""
+		}
+		parts = append(parts, metrics.RulePart{Rule: rule, Part: s.Part})
+	}
+	return parts
+}
+
 // observe feeds every SeaTable response's rate-limit headers and every 429
-// into the budget of its base.
+// into the budget of its base, and the call into the metrics and the rule
+// spend.
 func (d *daemon) observe(base string) func(seatable.Call) {
 	return func(c seatable.Call) {
-		callMetrics(d.metrics, base, c)
+		parts := d.ruleParts(c)
+		callMetrics(d.metrics, base, c, parts)
+		if d.opts.onCall != nil {
+			defer d.opts.onCall(c)
+		}
+		if !c.Unsent && !c.Exchange && d.spend != nil {
+			// The spend is of the base's budget: what SeaTable never saw
+			// costs nothing (the budget refunds it), and the token
+			// exchange has a budget of its own.
+			if len(parts) == 0 {
+				d.spend.Add(base, "", 1, float64(c.Rows))
+			}
+			for _, p := range parts {
+				d.spend.Add(base, p.Rule, p.Part, p.Part*float64(c.Rows))
+			}
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if c.Limit != nil {

@@ -51,6 +51,9 @@ func (d *daemon) statusSources() *statuspage.Sources {
 		ConfigFunc: func() statuspage.Config {
 			cfg := d.config()
 			sc := statuspage.Config{Shares: map[string][]string{}}
+			for _, r := range cfg.Rules {
+				sc.Rules = append(sc.Rules, r.Name)
+			}
 			for name := range cfg.Bases {
 				sc.Bases = append(sc.Bases, name)
 				for _, r := range cfg.Rules {
@@ -89,6 +92,7 @@ func (d *daemon) statusSources() *statuspage.Sources {
 			ds, err := d.q.DeadStats(ctx)
 			return ds.Count, ds.Discarded, err
 		},
+		SpendFunc:    d.ruleSpend,
 		QuotasFunc:   func(ctx context.Context) []statuspage.QuotaStatus { return d.quotaStatus(ctx, d.config()) },
 		CatchUpsFunc: func() []statuspage.CatchUpStatus { return d.catchUps.statuses() },
 		DamageFunc: func() []statuspage.Damage {
@@ -99,6 +103,19 @@ func (d *daemon) statusSources() *statuspage.Sources {
 			return out
 		},
 	}
+}
+
+// ruleSpend reads what rule spent on each base, every replica counted.
+func (d *daemon) ruleSpend(ctx context.Context, rule string) ([]statuspage.Spend, error) {
+	if d.spend == nil {
+		return nil, nil
+	}
+	tot, err := d.spend.Totals(ctx, rule)
+	out := make([]statuspage.Spend, 0, len(tot))
+	for _, t := range tot {
+		out = append(out, statuspage.Spend{Base: t.Base, Calls1h: t.Calls1h, Rows1h: t.Rows1h, Calls24h: t.Calls24h, Rows24h: t.Rows24h})
+	}
+	return out, err
 }
 
 // usages turns the budget's window usage into its status form.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -91,6 +92,16 @@ func printStatus(w io.Writer, st Status) {
 		}
 	}
 	printQuotas(tw, st.Quotas)
+	if len(st.RuleSpend) > 0 {
+		fmt.Fprintln(tw, "\nBASE\tRULE\tCALLS 1H\tROWS 1H\tCALLS 24H\tROWS 24H\tSHARE 24H")
+		for _, x := range st.RuleSpend {
+			rule := x.Rule
+			if rule == "" {
+				rule = "(no rule)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.0f%%\n", x.Base, rule, amount(x.Calls1h), amount(x.Rows1h), amount(x.Calls24h), amount(x.Rows24h), 100*x.Share24h)
+		}
+	}
 	fmt.Fprintln(tw, "\nBASE\tLANE\tQUEUED\tOLDEST")
 	for _, b := range st.Bases {
 		for _, l := range b.Lanes {
@@ -117,6 +128,15 @@ func printStatus(w io.Writer, st Status) {
 		}
 		tw.Flush()
 	}
+}
+
+// amount prints a shared count: whole numbers as such, fractions with one
+// decimal.
+func amount(f float64) string {
+	if f == float64(int64(f)) {
+		return strconv.FormatInt(int64(f), 10)
+	}
+	return strconv.FormatFloat(f, 'f', 1, 64)
 }
 
 // failedEvents counts the traces whose handling or one of whose rules
