@@ -3,6 +3,7 @@ package actions
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -36,10 +37,18 @@ func TestCallShares(t *testing.T) {
 		calls = append(calls, fmt.Sprintf("%s:%d[%s]", name, rows, strings.Join(parts, " ")))
 		return send(ctx)
 	}
+	var sent map[int]Sent
 	for _, batch := range Plan(ops) {
-		if out := e.Execute(context.Background(), ops, batch, call); out.Err != nil {
+		out := e.Execute(context.Background(), ops, batch, call)
+		if out.Err != nil {
 			t.Fatal(out.Err)
 		}
+		sent = out.Sent
+	}
+	// Each op that landed names the last call that carried it; the dead
+	// one none.
+	if want := map[int]Sent{0: {"update rows", 2}, 1: {"update rows", 2}, 3: {"update rows", 1}}; !reflect.DeepEqual(sent, want) {
+		t.Errorf("sent = %+v, want %+v", sent, want)
 	}
 	want := []string{
 		"metadata:0[a=0.75 b=0.25]",

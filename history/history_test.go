@@ -5,7 +5,7 @@ import "testing"
 func TestFilter(t *testing.T) {
 	t.Parallel()
 	hook := Event{EventID: "w1", Source: "webhook", Base: "crm", Table: "Deals", RowID: "r1",
-		Rules: []Rule{{Rule: "stamp", When: true, Ops: 1}, {Rule: "notify"}},
+		Rules:   []Rule{{Rule: "stamp", When: true, Ops: 1}, {Rule: "notify"}},
 		Targets: []Target{{Base: "crm", Table: "Deals", RowID: "r1"}, {Base: "crm", Table: "Log"}}}
 	cron := Event{EventID: "c1", Source: "cron", Rules: []Rule{{Rule: "nightly", When: true, Ops: 2}},
 		Targets: []Target{{Base: "hr", Table: "Tasks", RowID: "t9"}}}

@@ -75,28 +75,43 @@ type HistoryItem struct {
 	Status string
 }
 
-// HistoryPage returns up to limit events with a record sequence below
-// before (0: from the newest) that f matches, newest first, and the cursor
-// of the next page (0 when the history has no more). It reads at most
+// HistoryPage is one page of the history.
+type HistoryPage struct {
+	// Items are the events, newest first.
+	Items []HistoryItem
+	// Next is the cursor of the next page; 0 when the history has no more.
+	Next uint64
+	// HiddenEchoes counts the echoes the filter left out among the records
+	// the page read (Filter.Echoes shows them).
+	HiddenEchoes int
+}
+
+// History returns up to limit events with a record sequence below before
+// (0: from the newest) that f matches, newest first. It reads at most
 // historyScan records per call, so a page may come back short with a
 // cursor to go on.
-func (q *Queue) HistoryPage(ctx context.Context, f history.Filter, before uint64, limit int) ([]HistoryItem, uint64, error) {
+func (q *Queue) History(ctx context.Context, f history.Filter, before uint64, limit int) (HistoryPage, error) {
+	items, next, hidden, err := q.historyPage(ctx, f, before, limit)
+	return HistoryPage{Items: items, Next: next, HiddenEchoes: hidden}, err
+}
+
+func (q *Queue) historyPage(ctx context.Context, f history.Filter, before uint64, limit int) ([]HistoryItem, uint64, int, error) {
 	if limit <= 0 {
-		return nil, 0, nil
+		return nil, 0, 0, nil
 	}
 	info, err := q.history.Info(ctx)
 	if err != nil {
-		return nil, 0, fmt.Errorf("history: %w", err)
+		return nil, 0, 0, fmt.Errorf("history: %w", err)
 	}
 	lo, hi := info.State.FirstSeq, info.State.LastSeq
 	if before > 0 && before-1 < hi {
 		hi = before - 1
 	}
 	if info.State.Msgs == 0 || hi < lo || hi == 0 {
-		return nil, 0, nil
+		return nil, 0, 0, nil
 	}
 	var out []HistoryItem
-	scanned := 0
+	scanned, hidden := 0, 0
 	const window = 200
 	for scanned < historyScan && len(out) < limit {
 		start := lo
@@ -105,18 +120,22 @@ func (q *Queue) HistoryPage(ctx context.Context, f history.Filter, before uint64
 		}
 		chunk, err := q.historyRange(ctx, start, hi)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, 0, err
 		}
 		scanned += len(chunk) + 1
 		for i := len(chunk) - 1; i >= 0 && len(out) < limit; i-- {
 			it := chunk[i]
+			if it.Event.Self && !f.Echoes {
+				hidden++
+				continue
+			}
 			// Cheap filters first: the dead marker costs a lookup.
 			if !f.Match(it.Event, false) && !f.NeedsDead() {
 				continue
 			}
 			dead, err := q.hasDead(ctx, it.Event.EventID)
 			if err != nil {
-				return nil, 0, err
+				return nil, 0, 0, err
 			}
 			if !f.Match(it.Event, dead) {
 				continue
@@ -125,14 +144,14 @@ func (q *Queue) HistoryPage(ctx context.Context, f history.Filter, before uint64
 			out = append(out, it)
 		}
 		if len(out) == limit {
-			return out, out[len(out)-1].Seq, nil
+			return out, out[len(out)-1].Seq, hidden, nil
 		}
 		if start == lo {
-			return out, 0, nil
+			return out, 0, hidden, nil
 		}
 		hi = start - 1
 	}
-	return out, hi + 1, nil
+	return out, hi + 1, hidden, nil
 }
 
 // historyRange reads the event records with sequences in [from, to],

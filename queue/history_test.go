@@ -98,9 +98,12 @@ func TestHistory(t *testing.T) {
 		{"base of an op", history.Filter{Base: "hr"}, "cron-nightly:ok"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			items, next, err := q.HistoryPage(ctx, tc.f, 0, 10)
-			if err != nil || ids(items) != tc.want || next != 0 {
-				t.Errorf("HistoryPage(%+v) = %q next %d, %v; want %q", tc.f, ids(items), next, err, tc.want)
+			page, err := q.History(ctx, tc.f, 0, 10)
+			if err != nil || ids(page.Items) != tc.want || page.Next != 0 {
+				t.Errorf("History(%+v) = %q next %d, %v; want %q", tc.f, ids(page.Items), page.Next, err, tc.want)
+			}
+			if hidden := page.HiddenEchoes; hidden != 1 && !tc.f.Echoes && tc.f.Row == "r1" || tc.f.Echoes && hidden != 0 {
+				t.Errorf("History(%+v) hid %d echoes", tc.f, hidden)
 			}
 		})
 	}
@@ -108,10 +111,11 @@ func TestHistory(t *testing.T) {
 		var all []string
 		before := uint64(0)
 		for range 10 {
-			items, next, err := q.HistoryPage(ctx, history.Filter{Echoes: true}, before, 1)
+			page, err := q.History(ctx, history.Filter{Echoes: true}, before, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
+			items, next := page.Items, page.Next
 			if len(items) > 0 {
 				all = append(all, ids(items))
 			}

@@ -15,7 +15,7 @@ import (
 )
 
 // adminRoutes adds the admin surface: the status page and its login, the
-// status API, dead-letter retry and drop, replay, /metrics and the
+// status API, dead-letter retry and drop, the event history, replay, /metrics and the
 // in-process emulator under /emulator/. Every route goes through the
 // guard (Host, cross-site, token); the API's state changes are POSTs with
 // a JSON body. /metrics is guarded too: it names bases and rules and
@@ -26,6 +26,8 @@ func (d *daemon) adminRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /api/status", api(d.serveStatus))
 	mux.Handle("GET /api/dead", api(d.serveDeadList))
 	mux.Handle("GET /api/dead/{seq}", api(d.serveDeadShow))
+	mux.Handle("GET /api/events", api(d.serveEvents))
+	mux.Handle("GET /api/events/{id...}", api(d.serveEvent))
 	mux.Handle("POST /api/dead/retry", api(d.serveDeadAction(true)))
 	mux.Handle("POST /api/dead/drop", api(d.serveDeadAction(false)))
 	mux.Handle("POST /api/replay", api(d.serveReplay))

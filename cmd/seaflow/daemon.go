@@ -64,6 +64,9 @@ type daemonOptions struct {
 	// onCall, when set, is called after each SeaTable call is observed
 	// (metrics, spend) (tests).
 	onCall func(seatable.Call)
+	// onOutcome, when set, is called after the fates of a batch's ops are
+	// recorded in the history (tests).
+	onOutcome func()
 	// onTrace, when set, is called with every handled event's trace, after
 	// its ops are queued (tests wait on it).
 	onTrace func(runner.Trace)
@@ -87,7 +90,9 @@ type daemon struct {
 	// groups together (quotas:); Observe and Usage go to keeper.
 	budget *budget.Group
 	// spend tallies each rule's calls and rows, shared by the replicas.
-	spend   *spend.Tally
+	spend *spend.Tally
+	// rec writes the event history.
+	rec     *recorder
 	metrics *metrics.Metrics
 	clients baseClients
 	emus    *emulators
@@ -199,7 +204,8 @@ func (d *daemon) startStorage(parent context.Context, cfg *rules.Config) error {
 	q, err := queue.Open(parent, queue.Options{
 		Dir: dir, URL: url, SyncAlways: cfg.Storage.SyncAlways, Listen: cfg.NATS.Listen,
 		AcceptDataLoss: d.opts.AcceptDataLoss, CheckEvery: d.opts.CheckEvery, EventsDedupeWindow: cfg.Storage.DedupeWindow,
-		DeadMaxAge: cfg.Storage.DeadMaxAge, DeadMaxMsgs: int64(cfg.Storage.DeadMaxMessages), DeadMaxBytes: cfg.Storage.DeadMaxBytes,
+		HistoryMaxAge: cfg.History.Retention,
+		DeadMaxAge:    cfg.Storage.DeadMaxAge, DeadMaxMsgs: int64(cfg.Storage.DeadMaxMessages), DeadMaxBytes: cfg.Storage.DeadMaxBytes,
 		Logger: d.log.With().Str("component", "queue").Logger(),
 	})
 	if err != nil {
@@ -225,6 +231,7 @@ func (d *daemon) startBases(ctx context.Context, cfg *rules.Config) error {
 	}, clock.Now)
 	d.budget = newBudget(d.keeper, d.q.BudgetStore(), d.config, clock.Now)
 	d.spend = spend.New(d.q.SpendStore(), clock.Now)
+	d.rec = newRecorder(d.q, d.log.With().Str("component", "history").Logger(), clock.Now)
 	d.dispatch.Add(1)
 	go func() {
 		defer d.dispatch.Done()
@@ -240,7 +247,12 @@ func (d *daemon) startBases(ctx context.Context, cfg *rules.Config) error {
 	d.disp = actions.NewDispatcher(actions.DispatcherConfig{
 		Source: d.q, Dead: countingDead{d.q, d.metrics, d.opts.onDeadLetter}, Budget: d.budget, Clock: clock,
 		Logger: d.log.With().Str("component", "dispatcher").Logger(), DryRun: d.opts.DryRun,
-		Echoes: echoRecorder{d}, OnUnknownAppend: d.metrics.UnknownAppends,
+		Echoes: echoRecorder{d}, OnUnknownAppend: d.metrics.UnknownAppends, OnOutcome: func(ops []seaflow.Op, out actions.Outcome) {
+			d.rec.outcome(ops, out)
+			if d.opts.onOutcome != nil {
+				d.opts.onOutcome()
+			}
+		},
 		Pages: runner.PageQueue{Events: d.q, Ops: countingPublisher{d.q, d.metrics}},
 		// Per-rule budget shares, read from the config in force so a reload
 		// applies at once; replicas share them through the budget KV.
@@ -278,11 +290,16 @@ func (d *daemon) newClient(name string, base *rules.BaseConfig) (*seatable.Clien
 func (d *daemon) startRunner(ctx context.Context, cfg *rules.Config) error {
 	d.traces = runner.NewTraces(2000, 24*time.Hour, d.opts.Clock.Now)
 	d.runner = runner.New(runner.Config{
-		Rules: cfg.RuleSet(), Publisher: countingPublisher{d.q, d.metrics}, Guard: guardFunc(d.matchEcho), Traces: d.traces,
+		Rules: cfg.RuleSet(), Publisher: historyPublisher{d.rec, countingPublisher{d.q, d.metrics}}, Guard: guardFunc(d.matchEcho), Traces: d.traces,
 		Breaker: loopguard.NewBreaker(d.q.BreakerStore(), cfg.LoopGuard.MaxWritesPerRowHour, d.opts.Clock.Now),
 		OnBreak: d.metrics.LoopBroken,
-		OnTrace: traceMetrics(d.metrics, d.opts.onTrace),
-		Now:     d.opts.Clock.Now, Logger: d.log.With().Str("component", "runner").Logger(),
+		OnTrace: traceMetrics(d.metrics, func(tr runner.Trace) {
+			d.rec.trace(tr)
+			if d.opts.onTrace != nil {
+				d.opts.onTrace(tr)
+			}
+		}),
+		Now: d.opts.Clock.Now, Logger: d.log.With().Str("component", "runner").Logger(),
 	})
 	stopConsume, err := d.q.ConsumeEvents(ctx, "runner", d.runner.Handle)
 	if err != nil {

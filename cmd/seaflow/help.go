@@ -88,6 +88,16 @@ var helps = map[string]helpText{
 			"seaflow dead drop --base crm --json",
 		},
 	},
+	"events": {
+		usage: []string{"seaflow events [--rule NAME] [--status failed|ok|unmatched] [--base B] [--table T] [--row ID] [--echoes] [--limit N] [--before SEQ] [--json] [--url URL]",
+			"seaflow events show ID [--json] [--url URL]"},
+		about: "List the event history (kept in the store for history.retention, across restarts and replicas), newest first; echoes are left out unless --echoes. show prints one event: the rules it matched, their ops and each op's fate (queued, written by which call, or dead with the reason and values).",
+		examples: []string{
+			"seaflow events --status failed",
+			"seaflow events --rule stamp-won-deals --row Qtf7xPmoRaiFyQPO1aENTQ",
+			"seaflow events show wh-crm-Deals-Qtf7xPmoRaiFyQPO1aENTQ-modify_row-1795650598",
+		},
+	},
 	"replay": {
 		usage: []string{"seaflow replay --since DURATION [--rule NAME] [--dry-run] [--url URL]"},
 		about: "Re-run the events stored in the last DURATION through the current rules; their ops run again.",
