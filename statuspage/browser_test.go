@@ -207,8 +207,8 @@ func TestBrowser(t *testing.T) {
 			st.Dead[0].Reason, st.Dead[1].Reason, "Retry", "Drop",
 			"runs out at", "lasts the window", "calls/hour",
 			"3m20s", "1,200", // the bulk lane's backlog and oldest age
-			st.Traces[0].Name, st.Traces[0].Rules[0].Rule, st.Traces[5].Error,
-			st.Traces[3].Rules[0].Rule + ": " + st.Traces[3].Rules[0].Error, // a rule's error shows too
+			st.Traces[0].Name, st.Traces[0].Rules[0].Rule, st.Traces[6].Error,
+			st.Traces[4].Rules[0].Rule + ": " + st.Traces[4].Rules[0].Error, // a rule's error shows too
 			"version " + st.Version, "updated ", "<rect",
 			"Rule budget shares", st.Bases[0].Rules[0].Rule, "2,500", // a rule's budget_share
 			"Config reload refused at 23:41:10; the previous config keeps running", st.Reload.Error, // a refused reload
@@ -217,12 +217,16 @@ func TestBrowser(t *testing.T) {
 			"Webhook crm-changes of base crm is likely disabled: the catch-up found 3 change(s)", // the catch-up
 			"Catch-up of webhook crm-changes every 5m0s (Deals, Tasks)",
 			"Budget by rule", "Calls 24h", ">nightly-overdue<", ">1,480.3<", ">52%<", "(no rule)", // what each rule spent
-			">1,234 dead letters<", ">2 failed events<", "among the 6 recent", // failures first
+			"1 echo hidden (seaflow's own writes reported back)", "Show echoes", // echoes collapsed
+			">1,234 dead letters<", ">2 failed events<", "among the 7 recent", // failures first
 			"Deals/" + st.Dead[0].RowID, `Amount: "12,50"`, "key Order ID", // what a retry would write
 		} {
 			if !strings.Contains(text, want) {
 				t.Errorf("rendered page lacks %q", want)
 			}
+		}
+		if strings.Contains(dom, "88 µs") {
+			t.Error("the echo's row is shown before Show echoes is clicked")
 		}
 		// Failures first: the count above everything, the dead letters
 		// above the bases and the events.

@@ -169,6 +169,9 @@ type TraceStatus struct {
 	Error string `json:"error,omitempty"`
 	// Took is how long handling took (JSON: nanoseconds).
 	Took time.Duration `json:"took_ns"`
+	// Self marks an echo: the webhook of seaflow's own write (the page
+	// collapses them).
+	Self bool `json:"self,omitempty"`
 }
 
 // RuleStatus is one rule's part of a trace.

@@ -76,7 +76,7 @@ func (d *daemon) statusSources() *statuspage.Sources {
 		TracesFunc: func(n int) []statuspage.TraceStatus {
 			var out []statuspage.TraceStatus
 			for _, t := range d.traces.Recent(n) {
-				ts := statuspage.TraceStatus{EventID: t.EventID, Source: t.Source, Name: t.Name, Time: t.Time, Error: t.Error, Took: t.Took}
+				ts := statuspage.TraceStatus{EventID: t.EventID, Source: t.Source, Name: t.Name, Time: t.Time, Error: t.Error, Took: t.Took, Self: t.Self}
 				for _, r := range t.Rules {
 					ts.Rules = append(ts.Rules, statuspage.RuleStatus{Rule: r.Rule, When: r.When, Ops: r.Ops, Error: r.Error, Stopped: r.Stopped})
 				}

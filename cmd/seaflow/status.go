@@ -124,7 +124,11 @@ func printStatus(w io.Writer, st Status) {
 		fmt.Fprintln(tw, "TIME\tSOURCE\tNAME\tMATCHED\tOPS\tERROR")
 		for _, t := range st.Traces {
 			matched, ops, errs := traceRules(t)
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", t.Time.Format(time.TimeOnly), t.Source, t.Name, matched, ops, errs)
+			src := t.Source
+			if t.Self {
+				src += " (echo)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", t.Time.Format(time.TimeOnly), src, t.Name, matched, ops, errs)
 		}
 		tw.Flush()
 	}
