@@ -218,6 +218,8 @@ func TestBrowser(t *testing.T) {
 			"Catch-up of webhook crm-changes every 5m0s (Deals, Tasks)",
 			"Budget by rule", "Calls 24h", ">nightly-overdue<", ">1,480.3<", ">52%<", "(no rule)", // what each rule spent
 			"1 echo hidden (seaflow's own writes reported back)", "Show echoes", // echoes collapsed
+			"At this pace the bulk backlog (1,200 ops, 2 calls) finishes at 2026-11-27 00:34:00", // the backlog's forecast
+			"nightly-overdue", "2,400", "1,180", "at this pace 2026-11-27 00:34:00", "finished", // runs' progress
 			">1,234 dead letters<", ">2 failed events<", "among the 7 recent", // failures first
 			"Deals/" + st.Dead[0].RowID, `Amount: "12,50"`, "key Order ID", // what a retry would write
 		} {
@@ -230,7 +232,7 @@ func TestBrowser(t *testing.T) {
 		}
 		// Failures first: the count above everything, the dead letters
 		// above the bases and the events.
-		order := []string{`id="failures"`, `id="dead-letters"`, `id="bases"`, `id="recent-events"`}
+		order := []string{`id="failures"`, `id="dead-letters"`, `id="bases"`, `id="runs-head"`, `id="recent-events"`}
 		for i := 1; i < len(order); i++ {
 			if a, b := strings.Index(dom, order[i-1]), strings.Index(dom, order[i]); a < 0 || b < 0 || a > b {
 				t.Errorf("%s (at %d) should come before %s (at %d)", order[i-1], a, order[i], b)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -109,6 +110,24 @@ func sampleSources(t *testing.T, st Status) *Sources {
 		SpendFunc: func(_ context.Context, rule string) ([]Spend, error) {
 			return append(slices.Clone(spent[rule]), Spend{Base: "support"}), nil // nothing spent: left out
 		},
+		FinishFunc: func(_ context.Context, base string, l seaflow.Lane, n int, horizon time.Time) (time.Time, int, error) {
+			for _, b := range bases[base].Backlog {
+				if b.Lane == string(l) && b.Calls == n && b.Horizon.Equal(horizon) {
+					if b.FinishAt == nil {
+						return time.Time{}, (b.CarriesOver + 999) / 1000, nil
+					}
+					return *b.FinishAt, 0, nil
+				}
+			}
+			return time.Time{}, 0, errors.New("no such backlog in the sample")
+		},
+		RunsFunc: func(context.Context) []RunStatus {
+			out := slices.Clone(st.Runs)
+			for i := range out {
+				out[i].FinishAt, out[i].CarriesOver = nil, 0 // Build forecasts them
+			}
+			return out
+		},
 		QuotasFunc:   func(context.Context) []QuotaStatus { return st.Quotas },
 		CatchUpsFunc: func() []CatchUpStatus { return st.CatchUps },
 		DamageFunc: func() []Damage {
@@ -201,5 +220,35 @@ func TestSnapshot(t *testing.T) {
 	}
 	if !reflect.DeepEqual(snap, want) {
 		t.Errorf("Snapshot:\n got %+v\nwant %+v", snap, want)
+	}
+}
+
+// TestBacklogCarriesOver: a backlog the plan cannot finish before its
+// longest window ends says how many ops carry over, and so do its runs.
+func TestBacklogCarriesOver(t *testing.T) {
+	t.Parallel()
+	_, st := loadSample(t)
+	src := sampleSources(t, st)
+	var asked []string
+	src.FinishFunc = func(_ context.Context, base string, l seaflow.Lane, n int, horizon time.Time) (time.Time, int, error) {
+		asked = append(asked, fmt.Sprintf("%s/%s:%d until %s", base, l, n, horizon.Format(time.RFC3339)))
+		if l == seaflow.Bulk {
+			return time.Time{}, 1, nil // one call of two left at the horizon
+		}
+		return st.Now.Add(time.Minute), 0, nil
+	}
+	got := Build(context.Background(), src, 50, DeadInStatus)
+	if want := "crm/normal:1 until 2026-11-27T23:50:00Z crm/bulk:2 until 2026-11-27T23:50:00Z"; strings.Join(asked, " ") != want {
+		t.Errorf("forecasts asked: %q, want %q", strings.Join(asked, " "), want)
+	}
+	bulk := got.Bases[0].Backlog[1]
+	if bulk.Lane != "bulk" || bulk.FinishAt != nil || bulk.CarriesOver != 1000 || bulk.Ops != 1200 {
+		t.Errorf("bulk backlog = %+v, want 1,000 of 1,200 ops carried over", bulk)
+	}
+	if r := got.Runs[0]; r.FinishAt != nil || r.CarriesOver != 1000 {
+		t.Errorf("running run = %+v, want 1,000 ops carried over", r)
+	}
+	if r := got.Runs[1]; r.FinishAt != nil || r.CarriesOver != 0 {
+		t.Errorf("finished run = %+v, want no forecast", r)
 	}
 }

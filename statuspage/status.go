@@ -26,6 +26,9 @@ type Status struct {
 	// CatchUps is the catch-up poll of every base that has one, sorted by
 	// base; omitted when none has.
 	CatchUps []CatchUpStatus `json:"catch_ups,omitempty"`
+	// Runs is the progress of the newest runs (cron ticks, for_each
+	// runs), newest first; omitted when there is none.
+	Runs []RunStatus `json:"runs,omitempty"`
 	// RuleSpend is what each rule spent of each base's budget in the last
 	// hour and day, every replica's calls counted, sorted by base, then by
 	// calls in the day, most first; omitted when nothing was spent.
@@ -67,9 +70,58 @@ type BaseStatus struct {
 	Forecast *ForecastStatus `json:"forecast,omitempty"`
 	// Lanes is the ops queue of each lane, most urgent first.
 	Lanes []LaneStatus `json:"lanes"`
+	// Backlog forecasts, for each lane with ops waiting, when they finish
+	// by the budget's own plan; omitted when none waits.
+	Backlog []BacklogStatus `json:"backlog,omitempty"`
 	// Rules is the spend of each rule whose budget_share caps it on this
 	// base, by rule name; omitted when no rule is capped.
 	Rules []RuleShareStatus `json:"rules,omitempty"`
+}
+
+// BacklogStatus forecasts when a lane's waiting ops finish: the budget's
+// plan (its windows, reserve, bulk pacing and the urgent demand seen)
+// admits their calls, at full batches of 1,000 rows, one after the other.
+type BacklogStatus struct {
+	// Lane is "urgent", "normal" or "bulk".
+	Lane string `json:"lane"`
+	// Ops is the ops waiting; Calls the calls they need at full batches.
+	Ops   int `json:"ops"`
+	Calls int `json:"calls"`
+	// FinishAt is when the last call would be admitted at this pace; nil
+	// (omitted) when they carry over past Horizon.
+	FinishAt *time.Time `json:"finish_at,omitempty"`
+	// Horizon is the end of the forecast: the longest window from now.
+	Horizon time.Time `json:"horizon"`
+	// CarriesOver is the ops still left at Horizon; 0 when they finish.
+	CarriesOver int `json:"carries_over,omitempty"`
+}
+
+// RunStatus is the progress of one run: a cron tick's or a for_each's ops
+// (every op of the event, the rows of its pages too), every replica's
+// counted.
+type RunStatus struct {
+	// EventID is the event of the run; Name its trigger (the rule of a
+	// cron tick).
+	EventID string `json:"event_id"`
+	Name    string `json:"name"`
+	// Base and Lane are where its ops wait (its first op's).
+	Base string `json:"base"`
+	Lane string `json:"lane"`
+	// Started is when its first ops were queued; Updated its last change.
+	Started time.Time `json:"started"`
+	Updated time.Time `json:"updated"`
+	// Queued, Done and Dead count its ops: queued in all, written, dead.
+	Queued int `json:"queued"`
+	Done   int `json:"done"`
+	Dead   int `json:"dead"`
+	// FinishAt forecasts when its last op is written: its lane's backlog
+	// finishing (its ops wait in it, first in, first out); nil (omitted)
+	// when it is finished or carries over.
+	FinishAt *time.Time `json:"finish_at,omitempty"`
+	// CarriesOver is, when its lane's backlog carries over past the
+	// forecast's horizon, the run's ops still left then (at most what it
+	// has left).
+	CarriesOver int `json:"carries_over,omitempty"`
 }
 
 // RuleShareStatus is how much of its budget_share one rule has spent.
