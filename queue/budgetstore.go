@@ -69,3 +69,11 @@ func (s *CASStore) Save(ctx context.Context, base string, data []byte, rev uint6
 	}
 	return n, nil
 }
+
+// Delete removes the record of key; a missing one is not an error.
+func (s *CASStore) Delete(ctx context.Context, key string) error {
+	if err := s.kv.Delete(ctx, Token(key)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	return nil
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/seaflow/seaflow/history"
 	"github.com/seaflow/seaflow/queue"
 	"github.com/seaflow/seaflow/runner"
+	"github.com/seaflow/seaflow/statuspage"
 )
 
 // historyWriteTimeout bounds one write to the history: it is
@@ -29,12 +30,88 @@ type recorder struct {
 	log zerolog.Logger
 	now func() time.Time
 
+	// runs counts the progress of cron ticks and for_each runs.
+	runs runs
+
 	mu      sync.Mutex
 	targets map[string][]history.Target // event id → targets, until its trace
+	// uncounted holds, until its trace, the ops of an event that were not
+	// counted in a run (a cron tick is one, known from its trace).
+	uncounted map[string]runOps
+}
+
+// runOps are ops of one event for its run's counts.
+type runOps struct {
+	n          int
+	base, lane string
+	rule       string
 }
 
 func newRecorder(q *queue.Queue, log zerolog.Logger, now func() time.Time) *recorder {
-	return &recorder{q: q, log: log, now: now, targets: map[string][]history.Target{}}
+	return &recorder{q: q, log: log, now: now, targets: map[string][]history.Target{}, uncounted: map[string]runOps{},
+		runs: runs{store: q.SpendStore(), now: now}}
+}
+
+// countRun adds to run id (making it when create) and reports whether it
+// was counted.
+func (r *recorder) countRun(id string, create bool, f func(*statuspage.RunStatus)) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), historyWriteTimeout)
+	defer cancel()
+	made, err := r.runs.update(ctx, id, create, f)
+	if err != nil {
+		r.log.Warn().Err(err).Str("event", id).Msg("runs: progress not counted")
+		return false
+	}
+	if made {
+		if err := r.runs.index(ctx, id); err != nil {
+			r.log.Warn().Err(err).Str("event", id).Msg("runs: index not updated")
+		}
+	}
+	return true
+}
+
+// queuedRuns counts ops queued in their events' runs: a for_each's query
+// or bulk ops make one; other ops count in a run that exists, or wait for
+// their trace (a cron tick's).
+func (r *recorder) queuedRuns(ops []seaflow.Op) {
+	type group struct {
+		runOps
+		start bool
+	}
+	groups := map[string]*group{}
+	var order []string
+	for _, op := range ops {
+		g := groups[op.EventID]
+		if g == nil {
+			g = &group{runOps: runOps{base: op.Base, lane: string(op.Lane), rule: op.Rule}}
+			groups[op.EventID] = g
+			order = append(order, op.EventID)
+		}
+		g.start = g.start || isRun(op)
+		if op.Kind != seaflow.KindQuery {
+			g.n++
+		}
+	}
+	for _, id := range order {
+		g := groups[id]
+		counted := r.countRun(id, g.start, func(run *statuspage.RunStatus) {
+			if run.Name == "" {
+				run.Name, run.Base, run.Lane = g.rule, g.base, g.lane
+			}
+			run.Queued += g.n
+		})
+		if !counted {
+			r.mu.Lock()
+			u := r.uncounted[id]
+			if u.n == 0 {
+				u = g.runOps
+			} else {
+				u.n += g.n
+			}
+			r.uncounted[id] = u
+			r.mu.Unlock()
+		}
+	}
 }
 
 // fate is op's fate in its history form.
@@ -66,6 +143,9 @@ func (r *recorder) queued(ops []seaflow.Op) {
 		// forget them rather than grow.
 		clear(r.targets)
 	}
+	if len(r.uncounted) > maxPendingTargets {
+		clear(r.uncounted)
+	}
 	for _, op := range ops {
 		fates = append(fates, fate(op, history.FateQueued, now))
 		e := history.Event{Targets: r.targets[op.EventID]}
@@ -74,6 +154,7 @@ func (r *recorder) queued(ops []seaflow.Op) {
 	}
 	r.mu.Unlock()
 	r.write(fates)
+	r.queuedRuns(ops)
 }
 
 // trace records an event's record from its trace.
@@ -81,7 +162,17 @@ func (r *recorder) trace(tr runner.Trace) {
 	r.mu.Lock()
 	targets := r.targets[tr.EventID]
 	delete(r.targets, tr.EventID)
+	u, uok := r.uncounted[tr.EventID]
+	delete(r.uncounted, tr.EventID)
 	r.mu.Unlock()
+	if uok && tr.Source == string(seaflow.SourceCron) {
+		r.countRun(tr.EventID, true, func(run *statuspage.RunStatus) {
+			if run.Name == "" {
+				run.Name, run.Base, run.Lane = u.rule, u.base, u.lane
+			}
+			run.Queued += u.n
+		})
+	}
 	e := history.Event{EventID: tr.EventID, Source: tr.Source, Name: tr.Name, Time: tr.Time, Base: tr.Base, Table: tr.Table, RowID: tr.RowID,
 		Self: tr.Self, Error: tr.Error, Took: tr.Took, Targets: targets, Rules: make([]history.Rule, 0, len(tr.Rules))}
 	for _, rt := range tr.Rules {
@@ -112,6 +203,34 @@ func (r *recorder) outcome(ops []seaflow.Op, out actions.Outcome) {
 		fates = append(fates, f)
 	}
 	r.write(fates)
+	// The runs: done and dead by event.
+	type counts struct{ done, dead int }
+	by := map[string]*counts{}
+	add := func(i int, dead bool) {
+		op := ops[i]
+		if op.Kind == seaflow.KindQuery {
+			return
+		}
+		c := by[op.EventID]
+		if c == nil {
+			c = &counts{}
+			by[op.EventID] = c
+		}
+		if dead {
+			c.dead++
+		} else {
+			c.done++
+		}
+	}
+	for _, i := range out.Done {
+		add(i, false)
+	}
+	for _, d := range out.Dead {
+		add(d.Index, true)
+	}
+	for id, c := range by {
+		r.countRun(id, false, func(run *statuspage.RunStatus) { run.Done += c.done; run.Dead += c.dead })
+	}
 }
 
 // historyPublisher records ops as queued, then publishes them.

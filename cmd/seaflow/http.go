@@ -92,7 +92,18 @@ func (d *daemon) statusSources() *statuspage.Sources {
 			ds, err := d.q.DeadStats(ctx)
 			return ds.Count, ds.Discarded, err
 		},
-		SpendFunc:    d.ruleSpend,
+		SpendFunc:  d.ruleSpend,
+		FinishFunc: d.keeper.Finish,
+		RunsFunc: func(ctx context.Context) []statuspage.RunStatus {
+			if d.rec == nil {
+				return nil
+			}
+			rs, err := d.rec.runs.list(ctx)
+			if err != nil {
+				d.log.Warn().Err(err).Msg("status: runs")
+			}
+			return rs
+		},
 		QuotasFunc:   func(ctx context.Context) []statuspage.QuotaStatus { return d.quotaStatus(ctx, d.config()) },
 		CatchUpsFunc: func() []statuspage.CatchUpStatus { return d.catchUps.statuses() },
 		DamageFunc: func() []statuspage.Damage {

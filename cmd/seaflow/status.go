@@ -91,6 +91,15 @@ func printStatus(w io.Writer, st Status) {
 			fmt.Fprintf(tw, "%s\trule %s (budget_share)\t%d\t%d\t%d\t%s\n", b.Name, r.Rule, r.Used, r.Limit, r.Remaining, r.Window)
 		}
 	}
+	for _, b := range st.Bases {
+		for _, bl := range b.Backlog {
+			if bl.FinishAt != nil {
+				fmt.Fprintf(tw, "%s\t%s backlog: %d ops (%d calls); at this pace it finishes at %s\n", b.Name, bl.Lane, bl.Ops, bl.Calls, bl.FinishAt.Format(time.RFC3339))
+			} else {
+				fmt.Fprintf(tw, "%s\t%s backlog: %d ops (%d calls); carries over: %d ops left at the window's end (%s)\n", b.Name, bl.Lane, bl.Ops, bl.Calls, bl.CarriesOver, bl.Horizon.Format(time.RFC3339))
+			}
+		}
+	}
 	printQuotas(tw, st.Quotas)
 	if len(st.RuleSpend) > 0 {
 		fmt.Fprintln(tw, "\nBASE\tRULE\tCALLS 1H\tROWS 1H\tCALLS 24H\tROWS 24H\tSHARE 24H")
@@ -106,6 +115,12 @@ func printStatus(w io.Writer, st Status) {
 	for _, b := range st.Bases {
 		for _, l := range b.Lanes {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", b.Name, l.Lane, l.Pending, l.OldestAge)
+		}
+	}
+	if len(st.Runs) > 0 {
+		fmt.Fprintln(tw, "\nRUN\tSTARTED\tBASE\tLANE\tQUEUED\tDONE\tDEAD\tFINISH")
+		for _, r := range st.Runs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", r.Name, r.Started.Format(time.RFC3339), r.Base, r.Lane, r.Queued, r.Done, r.Dead, runFinish(r))
 		}
 	}
 	tw.Flush()
@@ -132,6 +147,20 @@ func printStatus(w io.Writer, st Status) {
 		}
 		tw.Flush()
 	}
+}
+
+// runFinish says when a run finishes: done, at this pace at, or carried
+// over.
+func runFinish(r statuspage.RunStatus) string {
+	switch {
+	case r.Queued-r.Done-r.Dead <= 0:
+		return "finished " + r.Updated.Format(time.RFC3339)
+	case r.FinishAt != nil:
+		return "at this pace " + r.FinishAt.Format(time.RFC3339)
+	case r.CarriesOver > 0:
+		return fmt.Sprintf("carries over: %d ops left at the window's end", r.CarriesOver)
+	}
+	return "-"
 }
 
 // amount prints a shared count: whole numbers as such, fractions with one
