@@ -94,6 +94,22 @@ func newBrowserFixture(t *testing.T, token string, status int, body []byte) *bro
 		w.Header().Set("Content-Security-Policy", ContentSecurityPolicy)
 		_, _ = w.Write(clicker)
 	})))
+	// The page with a script appended that clicks Show echoes once.
+	echoes := bytes.Replace(page, []byte("</body>"), []byte(`<script>
+(function () {
+  function go() {
+    var b = document.getElementById("echo-toggle");
+    if (!b) { setTimeout(go, 20); return; }
+    b.click();
+  }
+  go();
+})();
+</script>
+</body>`), 1)
+	mux.Handle("GET /echoes", g.Page(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(echoes)
+	})))
 	// The page with the viewer's clock set a year ahead, and one a year
 	// behind: what it shows must not change (it judges by the daemon's now).
 	for path, days := range map[string]int{"/ahead": 365, "/behind": -365} {
@@ -284,6 +300,14 @@ func TestBrowser(t *testing.T) {
 		}
 		if b := banner(dom); b != "" {
 			t.Errorf("error banner %q after the actions", b)
+		}
+	})
+
+	t.Run("show echoes", func(t *testing.T) {
+		f := newBrowserFixture(t, token, http.StatusOK, raw)
+		text := html.UnescapeString(rendered(chromium(t, f.srv.URL+"/echoes?token="+token, "--dump-dom")))
+		if !strings.Contains(text, "88 µs") || !strings.Contains(text, "1 echo shown") || !strings.Contains(text, "Hide echoes") || !strings.Contains(text, ">echo<") {
+			t.Errorf("after Show echoes the echo is not listed and labelled:\n%s", text)
 		}
 	})
 
