@@ -73,6 +73,11 @@ type DispatcherConfig struct {
 	// OnCall, when set, is called after every call (metrics hook). It must
 	// be safe for concurrent use.
 	OnCall func(CallReport)
+	// OnOutcome, when set, is called after every batch with its ops and
+	// what became of them (the history of each op's fate). Ops handed to a
+	// dead-letter store that failed are in Outcome.Dead too (they stay
+	// queued). It must be safe for concurrent use and should not block.
+	OnOutcome func(ops []seaflow.Op, out Outcome)
 	// OnUnknownAppend, when set, is called with the number of appends
 	// without a dedupe column that are retried after a call that may have
 	// landed (metrics: they are at least once). It must be safe for

@@ -51,6 +51,29 @@ type Outcome struct {
 	// Err is the error that stopped the batch: rate limited, transient,
 	// auth, a budget error or the context's. Nil when the batch finished.
 	Err error
+	// Sent says, for each op a call carried that SeaTable answered
+	// without error, the last such call (an upsert's key lookup is
+	// followed by its update or append).
+	Sent map[int]Sent
+}
+
+// Sent is a call that carried an op.
+type Sent struct {
+	// Call is the client operation, e.g. "update rows".
+	Call string
+	// Rows is the rows the call carried.
+	Rows int
+}
+
+// callOpsKey carries, on a call's context, the ops of the items it sends.
+type callOpsKey struct{}
+
+func withCallOps(ctx context.Context, items []Item) context.Context {
+	var idx []int
+	for _, it := range items {
+		idx = append(idx, it.Ops...)
+	}
+	return context.WithValue(ctx, callOpsKey{}, idx)
 }
 
 // DeadOp is an op refused as invalid, with the reason.
@@ -110,8 +133,20 @@ type EchoRecorder interface {
 // other error stops the batch: the ops not yet done are returned in
 // Outcome.Pending.
 func (e *Executor) Execute(ctx context.Context, ops []seaflow.Op, b Batch, call CallFunc) Outcome {
-	var out Outcome
-	r := run{e: e, ops: ops, b: b, call: call, out: &out}
+	out := Outcome{Sent: map[int]Sent{}}
+	sent := func(ctx context.Context, name string, rows int, send func(ctx context.Context) error) error {
+		err := call(ctx, name, rows, send)
+		if idx, ok := ctx.Value(callOpsKey{}).([]int); ok && err == nil {
+			for _, i := range idx {
+				out.Sent[i] = Sent{Call: name, Rows: rows}
+			}
+		}
+		return err
+	}
+	r := run{e: e, ops: ops, b: b, call: sent, out: &out}
+	// Every call of the batch is attributed to its rules by ops; a call
+	// carrying only some items (a split, an upsert's parts) to theirs.
+	ctx = seatable.WithShares(ctx, Shares(ops, b.Items))
 	items, err := r.checkColumns(ctx, r.sendable(b.Items))
 	if err == nil {
 		err = r.items(ctx, items)
@@ -319,6 +354,7 @@ func (r *run) check(it Item) string {
 // send makes the call(s) for items.
 func (r *run) send(ctx context.Context, items []Item) error {
 	b, rows := r.b, r.e.rows
+	ctx = withCallOps(seatable.WithShares(ctx, Shares(r.ops, items)), items)
 	switch b.Kind {
 	case seaflow.KindAppend:
 		batch := make([]seatable.Row, len(items))

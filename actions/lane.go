@@ -222,6 +222,9 @@ func (l *laneLoop) dispatch(ctx context.Context, ready []int) {
 			continue
 		}
 		out := l.exec.Execute(ctx, ops, b, l.callFunc(b, batchRules(ops, b)))
+		if cfg.OnOutcome != nil {
+			cfg.OnOutcome(ops, out)
+		}
 		l.maybeSent(ops, ready, out.MaybeSent)
 		for _, i := range out.Done {
 			l.ack(bg, ready[i], settled)

@@ -46,3 +46,32 @@ func status(err error) string {
 	}
 	return "error"
 }
+
+// Shares attributes a call carrying items (of a plan of ops) to the rules
+// of their ops, in shares by ops: a call with three ops of rule a and one
+// of rule b is ¾ a and ¼ b. Rules come in first-seen order; nil when the
+// items carry no op.
+func Shares(ops []seaflow.Op, items []Item) []seatable.Share {
+	var (
+		out   []seatable.Share
+		total int
+	)
+	index := map[string]int{}
+	for _, it := range items {
+		for _, i := range it.Ops {
+			rule := ops[i].Rule
+			k, ok := index[rule]
+			if !ok {
+				k = len(out)
+				index[rule] = k
+				out = append(out, seatable.Share{Rule: rule})
+			}
+			out[k].Part++
+			total++
+		}
+	}
+	for k := range out {
+		out[k].Part /= float64(total)
+	}
+	return out
+}

@@ -67,8 +67,8 @@ func New() *Metrics {
 		}, []string{"base", "lane"}),
 		apiCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "seaflow_api_calls_total",
-			Help: "SeaTable API calls by endpoint and HTTP status (0 = no response).",
-		}, []string{"base", "endpoint", "status"}),
+			Help: "SeaTable API calls by endpoint, HTTP status (0 = no response) and the rule whose ops they carried, in shares by ops (empty rule: a call of no rule).",
+		}, []string{"base", "endpoint", "status", "rule"}),
 		apiRows: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "seaflow_api_rows_per_call",
 			Help:    "Rows carried by one SeaTable API call.",
@@ -169,17 +169,32 @@ func (m *Metrics) OpsQueued(base, lane string, n int) {
 	m.opsQueued.WithLabelValues(base, lane).Add(float64(n))
 }
 
+// RulePart is the part of a call attributed to one rule (Part in (0, 1]).
+type RulePart struct {
+	Rule string
+	Part float64
+}
+
 // APICall records one SeaTable call of base: its endpoint (a name such as
 // "rows.append" or a URL path; ids in a path and any query are replaced, see
 // EndpointLabel), the HTTP status (0 = no response), the rows it carried and
-// how long it took. It feeds seaflow_api_calls_total{base,endpoint,status},
+// how long it took, and the rules whose ops it carried. It feeds
+// seaflow_api_calls_total{base,endpoint,status,rule} (each rule by its
+// part, so the series of one call sum to 1; rule "" without parts),
 // seaflow_api_rows_per_call{base} (when rows > 0) and
-// seaflow_api_call_duration_seconds{base}.
-func (m *Metrics) APICall(base, endpoint string, status int, rows int, d time.Duration) {
+// seaflow_api_call_duration_seconds{base}. The caller keeps the rule
+// names bounded (the rules of the config).
+func (m *Metrics) APICall(base, endpoint string, status int, rows int, d time.Duration, rules ...RulePart) {
 	if m == nil {
 		return
 	}
-	m.apiCalls.WithLabelValues(base, EndpointLabel(endpoint), strconv.Itoa(status)).Inc()
+	ep, st := EndpointLabel(endpoint), strconv.Itoa(status)
+	if len(rules) == 0 {
+		m.apiCalls.WithLabelValues(base, ep, st, "").Inc()
+	}
+	for _, r := range rules {
+		m.apiCalls.WithLabelValues(base, ep, st, r.Rule).Add(r.Part)
+	}
 	if rows > 0 {
 		m.apiRows.WithLabelValues(base).Observe(float64(rows))
 	}

@@ -130,27 +130,31 @@ func TestAPICall(t *testing.T) {
 	m.APICall("crm", "rows.append", 200, 7, 50*time.Millisecond)
 	m.APICall("crm", "rows.update", 429, 3, 10*time.Millisecond)
 	m.APICall("crm", "sql", 0, 0, 2*time.Second) // no response, no rows
+	m.APICall("crm", "rows.update", 200, 4, time.Millisecond, RulePart{"stamp", 0.75}, RulePart{"notify", 0.25})
+	m.APICall("crm", "rows.update", 200, 1, time.Millisecond, RulePart{"stamp", 1})
 
 	_, fams := scrape(t, m)
 	for _, c := range []struct {
-		endpoint, status string
-		want             float64
+		endpoint, status, rule string
+		want                   float64
 	}{
-		{"rows.append", "200", 2},
-		{"rows.update", "429", 1},
-		{"sql", "0", 1},
+		{"rows.append", "200", "", 2},
+		{"rows.update", "429", "", 1},
+		{"sql", "0", "", 1},
+		{"rows.update", "200", "stamp", 1.75},
+		{"rows.update", "200", "notify", 0.25},
 	} {
-		l := map[string]string{"base": "crm", "endpoint": c.endpoint, "status": c.status}
+		l := map[string]string{"base": "crm", "endpoint": c.endpoint, "status": c.status, "rule": c.rule}
 		if got := counter(t, fams, "seaflow_api_calls_total", l); got != c.want {
 			t.Errorf("seaflow_api_calls_total%v = %v, want %v", l, got, c.want)
 		}
 	}
 
 	rows := find(t, fams, "seaflow_api_rows_per_call", map[string]string{"base": "crm"}).GetHistogram()
-	if rows.GetSampleCount() != 3 || rows.GetSampleSum() != 1010 {
-		t.Errorf("rows histogram count %d sum %v, want 3 and 1010", rows.GetSampleCount(), rows.GetSampleSum())
+	if rows.GetSampleCount() != 5 || rows.GetSampleSum() != 1015 {
+		t.Errorf("rows histogram count %d sum %v, want 5 and 1015", rows.GetSampleCount(), rows.GetSampleSum())
 	}
-	wantBuckets := map[float64]uint64{1: 0, 2: 0, 5: 1, 10: 2, 50: 2, 100: 2, 250: 2, 500: 2, 750: 2, 1000: 3}
+	wantBuckets := map[float64]uint64{1: 1, 2: 1, 5: 3, 10: 4, 50: 4, 100: 4, 250: 4, 500: 4, 750: 4, 1000: 5}
 	var bounds []float64
 	for _, b := range rows.GetBucket() {
 		if math.IsInf(b.GetUpperBound(), 1) {
@@ -167,8 +171,8 @@ func TestAPICall(t *testing.T) {
 	}
 
 	dur := find(t, fams, "seaflow_api_call_duration_seconds", map[string]string{"base": "crm"}).GetHistogram()
-	if dur.GetSampleCount() != 4 || math.Abs(dur.GetSampleSum()-2.31) > 1e-9 {
-		t.Errorf("duration histogram count %d sum %v, want 4 and 2.31", dur.GetSampleCount(), dur.GetSampleSum())
+	if dur.GetSampleCount() != 6 || math.Abs(dur.GetSampleSum()-2.312) > 1e-9 {
+		t.Errorf("duration histogram count %d sum %v, want 6 and 2.312", dur.GetSampleCount(), dur.GetSampleSum())
 	}
 }
 

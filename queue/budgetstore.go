@@ -30,6 +30,10 @@ func (q *Queue) EchoStore() *CASStore { return &CASStore{kv: q.echoesKV} }
 // seaflow_breaker bucket).
 func (q *Queue) BreakerStore() *CASStore { return &CASStore{kv: q.breakerKV} }
 
+// SpendStore returns the store of the rule spend tallies (spend.Tally), in
+// the seaflow_state bucket under keys "spend/<rule>" (encoded by Token).
+func (q *Queue) SpendStore() *CASStore { return &CASStore{kv: q.stateKV} }
+
 // Load returns the stored record of key (a base name, an echo key) and its
 // revision; (nil, 0, nil) when there is none.
 func (s *CASStore) Load(ctx context.Context, base string) (data []byte, rev uint64, err error) {
@@ -64,4 +68,12 @@ func (s *CASStore) Save(ctx context.Context, base string, data []byte, rev uint6
 		return 0, fmt.Errorf("save %s: %w", base, err)
 	}
 	return n, nil
+}
+
+// Delete removes the record of key; a missing one is not an error.
+func (s *CASStore) Delete(ctx context.Context, key string) error {
+	if err := s.kv.Delete(ctx, Token(key)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	return nil
 }

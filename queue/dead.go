@@ -116,3 +116,54 @@ func (q *Queue) DropDead(ctx context.Context, seq uint64) error {
 	q.countSettled(ctx)
 	return nil
 }
+
+// GetDead returns the dead letter seq, op and all.
+func (q *Queue) GetDead(ctx context.Context, seq uint64) (DeadOp, error) {
+	m, err := q.dead.GetMsg(ctx, seq)
+	if err != nil {
+		return DeadOp{}, fmt.Errorf("dead letter %d: %w", seq, err)
+	}
+	return decodeDead(m)
+}
+
+// DeadFilter selects dead letters by where their op came from; an empty
+// field matches any.
+type DeadFilter struct {
+	// Base is the base name of the op (its config name).
+	Base string
+	// Rule is the name of the rule that produced the op.
+	Rule string
+}
+
+// Match reports whether d passes the filter.
+func (f DeadFilter) Match(d DeadOp) bool {
+	return (f.Base == "" || d.Op.Base == f.Base) && (f.Rule == "" || d.Op.Rule == f.Rule)
+}
+
+// FindDead returns every dead letter f matches, oldest first. With a base
+// it reads only that base's subject; otherwise it reads every letter kept
+// (storage.dead_max_messages bounds them), one call each: it serves an
+// operator's retry or drop of a whole rule or base, not the status.
+func (q *Queue) FindDead(ctx context.Context, f DeadFilter) ([]DeadOp, error) {
+	subject := deadPrefix + ">"
+	if f.Base != "" {
+		subject = deadPrefix + Token(f.Base)
+	}
+	var out []DeadOp
+	for seq := uint64(1); ; {
+		m, err := q.dead.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("find dead letters: %w", err)
+		}
+		d, err := decodeDead(m)
+		if err != nil {
+			q.log.Error().Err(err).Uint64("seq", m.Sequence).Msg("undecodable dead letter")
+		} else if f.Match(d) {
+			out = append(out, d)
+		}
+		seq = m.Sequence + 1
+	}
+}

@@ -1,6 +1,8 @@
 package queue
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,4 +74,52 @@ func TestDeadLetters(t *testing.T) {
 	if left, err := q.ListDead(ctx); err != nil || len(left) != 0 {
 		t.Fatalf("dead list after retry and drop = %+v, %v", left, err)
 	}
+}
+
+func TestFindDead(t *testing.T) {
+	t.Parallel()
+	q := setup(t)
+	ctx := t.Context()
+	for i, spec := range []struct{ base, rule string }{{"crm", "a"}, {"crm", "b"}, {"hr.base", "a"}, {"crm", "a"}} {
+		op := testOp(fmt.Sprintf("op-%d", i), spec.base, seaflow.Normal)
+		op.Rule = spec.rule
+		if err := q.DeadLetter(ctx, op, "invalid"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(ds []DeadOp) string {
+		var s []string
+		for _, d := range ds {
+			s = append(s, d.Op.ID)
+		}
+		return strings.Join(s, " ")
+	}
+	for _, tc := range []struct {
+		name string
+		f    DeadFilter
+		want string
+	}{
+		{"all", DeadFilter{}, "op-0 op-1 op-2 op-3"},
+		{"base", DeadFilter{Base: "crm"}, "op-0 op-1 op-3"},
+		{"base with a dot", DeadFilter{Base: "hr.base"}, "op-2"},
+		{"rule", DeadFilter{Rule: "a"}, "op-0 op-2 op-3"},
+		{"base and rule", DeadFilter{Base: "crm", Rule: "b"}, "op-1"},
+		{"none", DeadFilter{Rule: "nope"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := q.FindDead(ctx, tc.f)
+			if err != nil || ids(got) != tc.want {
+				t.Errorf("FindDead(%+v) = %q, %v; want %q", tc.f, ids(got), err, tc.want)
+			}
+		})
+	}
+	t.Run("get", func(t *testing.T) {
+		d, err := q.GetDead(ctx, 3)
+		if err != nil || d.Op.ID != "op-2" || d.Op.Base != "hr.base" || d.Reason != "invalid" || d.Seq != 3 {
+			t.Errorf("GetDead(3) = %+v, %v", d, err)
+		}
+		if _, err := q.GetDead(ctx, 99); err == nil {
+			t.Error("GetDead of an unknown seq succeeded")
+		}
+	})
 }

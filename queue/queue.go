@@ -49,6 +49,9 @@ const (
 	EventsStream = "SEAFLOW_EVENTS"
 	// OpsStream is the work queue of row actions (work-queue retention).
 	OpsStream = "SEAFLOW_OPS"
+	// HistoryStream holds the event history: each event's trace and each
+	// op's latest fate (one message per subject, for the retention).
+	HistoryStream = "SEAFLOW_HISTORY"
 	// DeadStream holds the ops SeaTable refused, with the reason.
 	DeadStream = "SEAFLOW_DEAD"
 	// BudgetBucket is the KV bucket of per-base budget state.
@@ -66,6 +69,8 @@ const (
 	eventsPrefix = "seaflow.events."
 	opsPrefix    = "seaflow.ops."
 	deadPrefix   = "seaflow.dead."
+	// historyPrefix: .ev.<event>, .op.<event>.<op>, .dead.<event>.
+	historyPrefix = "seaflow.history."
 )
 
 // Defaults for the zero values of Options.
@@ -76,6 +81,8 @@ const (
 	// DefaultEventsMaxAge is how long the EVENTS stream keeps events, so
 	// `seaflow replay` can reach back that far.
 	DefaultEventsMaxAge = 7 * 24 * time.Hour
+	// DefaultHistoryMaxAge is how long the event history is kept.
+	DefaultHistoryMaxAge = 7 * 24 * time.Hour
 	// DefaultEventsDedupeWindow is how long an event id is remembered: an
 	// event sent again within it (a SeaTable redelivery, an
 	// Idempotency-Key re-sent, a signed request replayed, a cron tick two
@@ -152,6 +159,9 @@ type Options struct {
 	// lost or unreadable messages (CheckIntegrity). Zero means
 	// DefaultCheckEvery (30 s); negative, never.
 	CheckEvery time.Duration
+	// HistoryMaxAge is how long the event history is kept (history.retention).
+	// Zero means DefaultHistoryMaxAge.
+	HistoryMaxAge time.Duration
 	// Now is the clock used to stamp dead letters. Nil means time.Now.
 	Now func() time.Time
 	// Logger receives the queue's logs and the embedded server's.
@@ -182,6 +192,7 @@ type Queue struct {
 	js      jetstream.JetStream
 
 	events, ops, dead   jetstream.Stream
+	history             jetstream.Stream
 	budgetKV, stateKV   jetstream.KeyValue
 	echoesKV, breakerKV jetstream.KeyValue
 
@@ -386,6 +397,19 @@ func (q *Queue) setup(ctx context.Context) error {
 			Storage:    jetstream.FileStorage,
 			Replicas:   q.o.Replicas,
 		}, &q.dead},
+		{jetstream.StreamConfig{
+			Name:        HistoryStream,
+			Description: "seaflow event history: each event's trace and each op's latest fate",
+			Subjects:    []string{historyPrefix + ">"},
+			Retention:   jetstream.LimitsPolicy,
+			MaxAge:      cmp.Or(q.o.HistoryMaxAge, DefaultHistoryMaxAge),
+			// One message per subject: an op's fate replaces the last.
+			MaxMsgsPerSubject: 1,
+			Duplicates:        time.Minute,
+			Discard:           jetstream.DiscardOld,
+			Storage:           jetstream.FileStorage,
+			Replicas:          q.o.Replicas,
+		}, &q.history},
 	}
 	for _, s := range streams {
 		if *s.dst != nil {

@@ -41,6 +41,8 @@ type Config struct {
 	NATS NATSConfig
 	// LoopGuard is the loop guard and breaker.
 	LoopGuard LoopGuardConfig
+	// History is the event history's retention.
+	History HistoryConfig
 	// Rules in file order.
 	Rules []*Rule
 
@@ -282,6 +284,16 @@ type HMACAuth struct {
 // DefaultHMACHeader is the signature header of an hmac webhook that names none.
 const DefaultHMACHeader = "X-Signature-256"
 
+// HistoryConfig is `history:`.
+type HistoryConfig struct {
+	// Retention is how long an event's history (its trace and its ops'
+	// fates) is kept; default DefaultHistoryRetention. Applied at start.
+	Retention time.Duration
+}
+
+// DefaultHistoryRetention keeps the event history 7 days.
+const DefaultHistoryRetention = 7 * 24 * time.Hour
+
 // LoopGuardConfig is `loop_guard:`.
 type LoopGuardConfig struct {
 	// Echoes matches webhook events with seaflow's writes and marks them
@@ -323,6 +335,7 @@ func DefaultConfig() *Config {
 	return &Config{
 		Server:    ServerConfig{Listen: DefaultListen, Auth: AuthToken},
 		LoopGuard: LoopGuardConfig{Echoes: true, EchoTTL: DefaultEchoTTL, MaxWritesPerRowHour: DefaultMaxWritesPerRowHour},
+		History:   HistoryConfig{Retention: DefaultHistoryRetention},
 		Storage:   StorageConfig{Dir: DefaultDataDir, DedupeWindow: DefaultDedupeWindow, DeadMaxAge: DefaultDeadMaxAge, DeadMaxMessages: DefaultDeadMaxMessages, DeadMaxBytes: DefaultDeadMaxBytes},
 		Bases:     map[string]*BaseConfig{},
 	}

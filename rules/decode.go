@@ -258,6 +258,19 @@ func (d *decoder) config(data []byte) *Config {
 	if e, ok := top["loop_guard"]; ok {
 		d.loopGuard(e.val, &cfg.LoopGuard)
 	}
+	if e, ok := top["history"]; ok {
+		if f := d.fields(e.val, "history", keyNames("history")...); f != nil {
+			if e, ok := f["retention"]; ok {
+				if v, ok := d.str(e.val, "history.retention"); ok {
+					if w, err := seaflow.ParseWindow(v); err != nil || w.Month || w.Span < time.Hour || w.Span > 365*24*time.Hour {
+						d.errorf(e.val, "history.retention", "%q is not a duration from 1h to 365d (want e.g. 72h or 7d)", v)
+					} else {
+						cfg.History.Retention = w.Span
+					}
+				}
+			}
+		}
+	}
 	if e, ok := top["rules"]; ok {
 		d.rules(e.val, cfg)
 	}

@@ -116,7 +116,7 @@ func (r *Runner) Swap(rs *rules.RuleSet) { r.rules.Store(rs) }
 // queued as a query op.
 func (r *Runner) Handle(ctx context.Context, ev seaflow.Event) error {
 	start := r.now()
-	tr := Trace{EventID: ev.ID, Source: string(ev.Source), Name: ev.Name, Time: start}
+	tr := Trace{EventID: ev.ID, Source: string(ev.Source), Name: ev.Name, Time: start, Base: ev.Base, Table: ev.Table, RowID: ev.RowID}
 	ops, err := r.run(ctx, &ev, &tr)
 	if ev.Redelivered {
 		// Its ops may be queued or sent already, and the queue's duplicate
@@ -187,7 +187,7 @@ func (r *Runner) run(ctx context.Context, ev *seaflow.Event, tr *Trace) ([]seafl
 // Evaluate runs the rules on one event without queuing anything: the ops
 // the event would produce, and its trace. Dry runs and replays use it.
 func (r *Runner) Evaluate(ctx context.Context, ev seaflow.Event) ([]seaflow.Op, Trace, error) {
-	tr := Trace{EventID: ev.ID, Source: string(ev.Source), Name: ev.Name, Time: r.now()}
+	tr := Trace{EventID: ev.ID, Source: string(ev.Source), Name: ev.Name, Time: r.now(), Base: ev.Base, Table: ev.Table, RowID: ev.RowID}
 	ops, err := r.evaluate(ctx, &ev, &tr)
 	return ops, tr, err
 }

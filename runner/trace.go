@@ -18,6 +18,11 @@ type Trace struct {
 	Took    time.Duration `json:"took_ns"`
 	// Self is true when the event reported seaflow's own write (an echo).
 	Self bool `json:"self,omitempty"`
+	// Base, Table and RowID are what a SeaTable webhook event reported
+	// (empty for other events).
+	Base  string `json:"base,omitempty"`
+	Table string `json:"table,omitempty"`
+	RowID string `json:"row_id,omitempty"`
 }
 
 // stop records on the trace of rule why some of its work did not run.

@@ -212,14 +212,14 @@ func (c *Client) send(ctx context.Context, op, method, rawURL, endpoint, auth st
 	res, err := c.http.Do(req)
 	if err != nil {
 		unsent := !wrote.Load()
-		c.report(Call{Op: op, Method: method, Endpoint: endpoint, Rows: rows, Duration: c.now().Sub(start), Unsent: unsent})
+		c.report(Call{Op: op, Method: method, Endpoint: endpoint, Rows: rows, Duration: c.now().Sub(start), Unsent: unsent, Exchange: op == opExchange, Shares: SharesFrom(ctx)})
 		e := c.transportError(op, err, "")
 		e.Unsent = unsent
 		return nil, e
 	}
 	b, err := io.ReadAll(io.LimitReader(res.Body, maxResponseBytes+1))
 	res.Body.Close()
-	call := Call{Op: op, Method: method, Endpoint: endpoint, Status: res.StatusCode, Rows: rows, Duration: c.now().Sub(start)}
+	call := Call{Op: op, Method: method, Endpoint: endpoint, Status: res.StatusCode, Rows: rows, Duration: c.now().Sub(start), Exchange: op == opExchange, Shares: SharesFrom(ctx)}
 	if rl, ok := ParseRateLimit(res.Header); ok {
 		call.Limit = rl
 	}

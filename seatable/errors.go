@@ -133,4 +133,10 @@ type Call struct {
 	// Unsent is true when the request was never written whole: SeaTable
 	// did not see it, and it costs no call.
 	Unsent bool
+	// Exchange marks the token exchange, which SeaTable limits apart from
+	// the base's API calls.
+	Exchange bool
+	// Shares attributes the call to the rules whose ops it carried
+	// (WithShares); nil for a call of no rule.
+	Shares []Share
 }

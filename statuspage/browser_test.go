@@ -94,6 +94,22 @@ func newBrowserFixture(t *testing.T, token string, status int, body []byte) *bro
 		w.Header().Set("Content-Security-Policy", ContentSecurityPolicy)
 		_, _ = w.Write(clicker)
 	})))
+	// The page with a script appended that clicks Show echoes once.
+	echoes := bytes.Replace(page, []byte("</body>"), []byte(`<script>
+(function () {
+  function go() {
+    var b = document.getElementById("echo-toggle");
+    if (!b) { setTimeout(go, 20); return; }
+    b.click();
+  }
+  go();
+})();
+</script>
+</body>`), 1)
+	mux.Handle("GET /echoes", g.Page(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(echoes)
+	})))
 	// The page with the viewer's clock set a year ahead, and one a year
 	// behind: what it shows must not change (it judges by the daemon's now).
 	for path, days := range map[string]int{"/ahead": 365, "/behind": -365} {
@@ -207,8 +223,8 @@ func TestBrowser(t *testing.T) {
 			st.Dead[0].Reason, st.Dead[1].Reason, "Retry", "Drop",
 			"runs out at", "lasts the window", "calls/hour",
 			"3m20s", "1,200", // the bulk lane's backlog and oldest age
-			st.Traces[0].Name, st.Traces[0].Rules[0].Rule, st.Traces[5].Error,
-			st.Traces[3].Rules[0].Rule + ": " + st.Traces[3].Rules[0].Error, // a rule's error shows too
+			st.Traces[0].Name, st.Traces[0].Rules[0].Rule, st.Traces[6].Error,
+			st.Traces[4].Rules[0].Rule + ": " + st.Traces[4].Rules[0].Error, // a rule's error shows too
 			"version " + st.Version, "updated ", "<rect",
 			"Rule budget shares", st.Bases[0].Rules[0].Rule, "2,500", // a rule's budget_share
 			"Config reload refused at 23:41:10; the previous config keeps running", st.Reload.Error, // a refused reload
@@ -216,9 +232,26 @@ func TestBrowser(t *testing.T) {
 			"Quota team-a (shared by crm, support)", "61,234 / 100,000 used", // a quota group
 			"Webhook crm-changes of base crm is likely disabled: the catch-up found 3 change(s)", // the catch-up
 			"Catch-up of webhook crm-changes every 5m0s (Deals, Tasks)",
+			"Budget by rule", "Calls 24h", ">nightly-overdue<", ">1,480.3<", ">52%<", "(no rule)", // what each rule spent
+			"1 echo hidden (seaflow's own writes reported back)", "Show echoes", // echoes collapsed
+			"At this pace the bulk backlog (1,200 ops, 2 calls) finishes at 2026-11-27 00:34:00", // the backlog's forecast
+			"nightly-overdue", "2,400", "1,180", "at this pace 2026-11-27 00:34:00", "finished", // runs' progress
+			">1,234 dead letters<", ">2 failed events<", "among the 7 recent", // failures first
+			"Deals/" + st.Dead[0].RowID, `Amount: "12,50"`, "key Order ID", // what a retry would write
 		} {
 			if !strings.Contains(text, want) {
 				t.Errorf("rendered page lacks %q", want)
+			}
+		}
+		if strings.Contains(dom, "88 µs") {
+			t.Error("the echo's row is shown before Show echoes is clicked")
+		}
+		// Failures first: the count above everything, the dead letters
+		// above the bases and the events.
+		order := []string{`id="failures"`, `id="dead-letters"`, `id="bases"`, `id="runs-head"`, `id="recent-events"`}
+		for i := 1; i < len(order); i++ {
+			if a, b := strings.Index(dom, order[i-1]), strings.Index(dom, order[i]); a < 0 || b < 0 || a > b {
+				t.Errorf("%s (at %d) should come before %s (at %d)", order[i-1], a, order[i], b)
 			}
 		}
 		if b := banner(dom); b != "" {
@@ -267,6 +300,14 @@ func TestBrowser(t *testing.T) {
 		}
 		if b := banner(dom); b != "" {
 			t.Errorf("error banner %q after the actions", b)
+		}
+	})
+
+	t.Run("show echoes", func(t *testing.T) {
+		f := newBrowserFixture(t, token, http.StatusOK, raw)
+		text := html.UnescapeString(rendered(chromium(t, f.srv.URL+"/echoes?token="+token, "--dump-dom")))
+		if !strings.Contains(text, "88 µs") || !strings.Contains(text, "1 echo shown") || !strings.Contains(text, "Hide echoes") || !strings.Contains(text, ">echo<") {
+			t.Errorf("after Show echoes the echo is not listed and labelled:\n%s", text)
 		}
 	})
 

@@ -2,6 +2,7 @@ package statuspage
 
 import (
 	"context"
+	"math"
 	"sort"
 	"time"
 
@@ -67,6 +68,17 @@ type Sources struct {
 	DeadCountFunc func(ctx context.Context) (kept, discarded uint64, err error)
 	// DamageFunc returns every stream of the store found damaged.
 	DamageFunc func() []Damage
+	// FinishFunc forecasts n more calls of lane on base by the budget's
+	// plan: when the last is admitted, or how many are left at horizon
+	// (budget.Keeper.Finish); nil = no backlog forecast.
+	FinishFunc func(ctx context.Context, base string, lane seaflow.Lane, n int, horizon time.Time) (time.Time, int, error)
+	// RunsFunc returns the newest runs, newest first, without forecasts
+	// (Build adds them from the backlogs); nil = none.
+	RunsFunc func(ctx context.Context) []RunStatus
+	// SpendFunc returns what rule spent on each base in the last hour and
+	// day; nil = no per-rule spend. Build asks for each rule of
+	// Config.Rules and for "" (calls of no rule).
+	SpendFunc func(ctx context.Context, rule string) ([]Spend, error)
 	// QuotasFunc returns the spend of every quota group; nil = none.
 	QuotasFunc func(ctx context.Context) []QuotaStatus
 	// CatchUpsFunc returns the state of every base's catch-up poll; nil =
@@ -81,6 +93,14 @@ type Config struct {
 	// Shares lists, per base, the rules a budget_share caps on it, in
 	// config order.
 	Shares map[string][]string
+	// Rules is every rule's name, in config order.
+	Rules []string
+}
+
+// Spend is what one rule spent on one base (spend.Total).
+type Spend struct {
+	Base                               string
+	Calls1h, Rows1h, Calls24h, Rows24h float64
 }
 
 // Usage is how much of one limit window is spent.
@@ -113,6 +133,10 @@ func Build(ctx context.Context, src *Sources, traces, dead int) Status {
 		st.Reload = src.ReloadFunc()
 	}
 	st.Bases = src.bases(ctx, now)
+	if src.RunsFunc != nil {
+		st.Runs = runForecasts(src.RunsFunc(ctx), st.Bases)
+	}
+	st.RuleSpend = src.ruleSpend(ctx)
 	if src.QuotasFunc != nil {
 		st.Quotas = src.QuotasFunc(ctx)
 	}
@@ -249,7 +273,69 @@ func (src *Sources) base(ctx context.Context, name string, shares []string, now 
 		bs.Lanes = append(bs.Lanes, ls)
 	}
 	bs.Rules = src.ruleShares(ctx, name, shares)
+	bs.Backlog = src.backlog(ctx, name, bs.Lanes, usage, longest, now)
 	return bs
+}
+
+// batchRows is the rows of a full batch call (actions.MaxBatchRows).
+const batchRows = 1000
+
+// backlog forecasts each waiting lane of base to the end of its longest
+// window from now.
+func (src *Sources) backlog(ctx context.Context, base string, lanes []LaneStatus, usage []Usage, longest int, now time.Time) []BacklogStatus {
+	if src.FinishFunc == nil || longest < 0 {
+		return nil
+	}
+	horizon := now.Add(usage[longest].Span)
+	if usage[longest].Month {
+		y, m, _ := now.Date()
+		horizon = time.Date(y, m+1, 1, 0, 0, 0, 0, now.Location())
+	}
+	var out []BacklogStatus
+	for _, l := range lanes {
+		if l.Pending == 0 {
+			continue
+		}
+		calls := (l.Pending + batchRows - 1) / batchRows
+		at, left, err := src.FinishFunc(ctx, base, seaflow.Lane(l.Lane), calls, horizon)
+		if err != nil {
+			src.Log.Warn().Err(err).Str("base", base).Str("lane", l.Lane).Msg("status: backlog forecast")
+			continue
+		}
+		b := BacklogStatus{Lane: l.Lane, Ops: l.Pending, Calls: calls, Horizon: horizon}
+		if left > 0 {
+			b.CarriesOver = min(l.Pending, left*batchRows)
+		} else {
+			b.FinishAt = &at
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// runForecasts gives each unfinished run its lane's backlog forecast.
+func runForecasts(runs []RunStatus, bases []BaseStatus) []RunStatus {
+	for i := range runs {
+		r := &runs[i]
+		left := r.Queued - r.Done - r.Dead
+		if left <= 0 {
+			continue
+		}
+		for _, b := range bases {
+			if b.Name != r.Base {
+				continue
+			}
+			for _, bl := range b.Backlog {
+				if bl.Lane == r.Lane {
+					r.FinishAt = bl.FinishAt
+					if bl.CarriesOver > 0 {
+						r.CarriesOver = min(left, bl.CarriesOver)
+					}
+				}
+			}
+		}
+	}
+	return runs
 }
 
 // ruleShares is the spend of each rule whose budget_share caps it on base.
@@ -268,6 +354,48 @@ func (src *Sources) ruleShares(ctx context.Context, base string, rules []string)
 	}
 	return out
 }
+
+// ruleSpend is what every rule spent on each base, one read per rule.
+func (src *Sources) ruleSpend(ctx context.Context) []RuleSpendStatus {
+	if src.SpendFunc == nil {
+		return nil
+	}
+	var cfg Config
+	if src.ConfigFunc != nil {
+		cfg = src.ConfigFunc()
+	}
+	var out []RuleSpendStatus
+	day := map[string]float64{}
+	for _, rule := range append(append([]string(nil), cfg.Rules...), "") {
+		spent, err := src.SpendFunc(ctx, rule)
+		if err != nil {
+			src.Log.Warn().Err(err).Str("rule", rule).Msg("status: rule spend")
+			continue
+		}
+		for _, x := range spent {
+			if x.Calls24h <= 0 && x.Rows24h <= 0 {
+				continue
+			}
+			day[x.Base] += x.Calls24h
+			out = append(out, RuleSpendStatus{Rule: rule, Base: x.Base, Calls1h: round2(x.Calls1h), Rows1h: round2(x.Rows1h), Calls24h: round2(x.Calls24h), Rows24h: round2(x.Rows24h)})
+		}
+	}
+	for i := range out {
+		if d := day[out[i].Base]; d > 0 {
+			out[i].Share24h = math.Round(1000*out[i].Calls24h/d) / 1000
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Base != out[j].Base {
+			return out[i].Base < out[j].Base
+		}
+		return out[i].Calls24h > out[j].Calls24h
+	})
+	return out
+}
+
+// round2 rounds to hundredths: shared calls are fractions.
+func round2(f float64) float64 { return math.Round(f*100) / 100 }
 
 func windowStatus(u Usage) WindowStatus {
 	return WindowStatus{Window: u.Label(), Limit: u.Calls, Used: u.Used, Remaining: u.Remaining, NextFree: u.NextFree}

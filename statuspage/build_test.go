@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +39,14 @@ func sampleSources(t *testing.T, st Status) *Sources {
 		}
 		cfg.Shares[b.Name] = append(cfg.Shares[b.Name], "uncapped")
 	}
+	spent := map[string][]Spend{}
+	for _, x := range st.RuleSpend {
+		if _, ok := spent[x.Rule]; !ok && x.Rule != "" {
+			cfg.Rules = append(cfg.Rules, x.Rule)
+		}
+		spent[x.Rule] = append(spent[x.Rule], Spend{Base: x.Base, Calls1h: x.Calls1h, Rows1h: x.Rows1h, Calls24h: x.Calls24h, Rows24h: x.Rows24h})
+	}
+	cfg.Rules = append(cfg.Rules, "idle") // a rule that spent nothing shows nothing
 	lane := func(base string, l seaflow.Lane) LaneStatus {
 		for _, ls := range bases[base].Lanes {
 			if ls.Lane == string(l) {
@@ -97,8 +107,29 @@ func sampleSources(t *testing.T, st Status) *Sources {
 			return st.Dead[:min(n, len(st.Dead))], nil
 		},
 		DeadCountFunc: func(context.Context) (uint64, uint64, error) { return st.DeadTotal, 7, nil },
-		QuotasFunc:    func(context.Context) []QuotaStatus { return st.Quotas },
-		CatchUpsFunc:  func() []CatchUpStatus { return st.CatchUps },
+		SpendFunc: func(_ context.Context, rule string) ([]Spend, error) {
+			return append(slices.Clone(spent[rule]), Spend{Base: "support"}), nil // nothing spent: left out
+		},
+		FinishFunc: func(_ context.Context, base string, l seaflow.Lane, n int, horizon time.Time) (time.Time, int, error) {
+			for _, b := range bases[base].Backlog {
+				if b.Lane == string(l) && b.Calls == n && b.Horizon.Equal(horizon) {
+					if b.FinishAt == nil {
+						return time.Time{}, (b.CarriesOver + 999) / 1000, nil
+					}
+					return *b.FinishAt, 0, nil
+				}
+			}
+			return time.Time{}, 0, errors.New("no such backlog in the sample")
+		},
+		RunsFunc: func(context.Context) []RunStatus {
+			out := slices.Clone(st.Runs)
+			for i := range out {
+				out[i].FinishAt, out[i].CarriesOver = nil, 0 // Build forecasts them
+			}
+			return out
+		},
+		QuotasFunc:   func(context.Context) []QuotaStatus { return st.Quotas },
+		CatchUpsFunc: func() []CatchUpStatus { return st.CatchUps },
 		DamageFunc: func() []Damage {
 			var out []Damage
 			for i, s := range st.StorageDamage {
@@ -189,5 +220,35 @@ func TestSnapshot(t *testing.T) {
 	}
 	if !reflect.DeepEqual(snap, want) {
 		t.Errorf("Snapshot:\n got %+v\nwant %+v", snap, want)
+	}
+}
+
+// TestBacklogCarriesOver: a backlog the plan cannot finish before its
+// longest window ends says how many ops carry over, and so do its runs.
+func TestBacklogCarriesOver(t *testing.T) {
+	t.Parallel()
+	_, st := loadSample(t)
+	src := sampleSources(t, st)
+	var asked []string
+	src.FinishFunc = func(_ context.Context, base string, l seaflow.Lane, n int, horizon time.Time) (time.Time, int, error) {
+		asked = append(asked, fmt.Sprintf("%s/%s:%d until %s", base, l, n, horizon.Format(time.RFC3339)))
+		if l == seaflow.Bulk {
+			return time.Time{}, 1, nil // one call of two left at the horizon
+		}
+		return st.Now.Add(time.Minute), 0, nil
+	}
+	got := Build(context.Background(), src, 50, DeadInStatus)
+	if want := "crm/normal:1 until 2026-11-27T23:50:00Z crm/bulk:2 until 2026-11-27T23:50:00Z"; strings.Join(asked, " ") != want {
+		t.Errorf("forecasts asked: %q, want %q", strings.Join(asked, " "), want)
+	}
+	bulk := got.Bases[0].Backlog[1]
+	if bulk.Lane != "bulk" || bulk.FinishAt != nil || bulk.CarriesOver != 1000 || bulk.Ops != 1200 {
+		t.Errorf("bulk backlog = %+v, want 1,000 of 1,200 ops carried over", bulk)
+	}
+	if r := got.Runs[0]; r.FinishAt != nil || r.CarriesOver != 1000 {
+		t.Errorf("running run = %+v, want 1,000 ops carried over", r)
+	}
+	if r := got.Runs[1]; r.FinishAt != nil || r.CarriesOver != 0 {
+		t.Errorf("finished run = %+v, want no forecast", r)
 	}
 }

@@ -26,6 +26,13 @@ type Status struct {
 	// CatchUps is the catch-up poll of every base that has one, sorted by
 	// base; omitted when none has.
 	CatchUps []CatchUpStatus `json:"catch_ups,omitempty"`
+	// Runs is the progress of the newest runs (cron ticks, for_each
+	// runs), newest first; omitted when there is none.
+	Runs []RunStatus `json:"runs,omitempty"`
+	// RuleSpend is what each rule spent of each base's budget in the last
+	// hour and day, every replica's calls counted, sorted by base, then by
+	// calls in the day, most first; omitted when nothing was spent.
+	RuleSpend []RuleSpendStatus `json:"rule_spend,omitempty"`
 	// Traces is the most recent handled events, newest first.
 	Traces []TraceStatus `json:"traces"`
 	// Dead is the newest dead letters (50), newest first.
@@ -63,9 +70,58 @@ type BaseStatus struct {
 	Forecast *ForecastStatus `json:"forecast,omitempty"`
 	// Lanes is the ops queue of each lane, most urgent first.
 	Lanes []LaneStatus `json:"lanes"`
+	// Backlog forecasts, for each lane with ops waiting, when they finish
+	// by the budget's own plan; omitted when none waits.
+	Backlog []BacklogStatus `json:"backlog,omitempty"`
 	// Rules is the spend of each rule whose budget_share caps it on this
 	// base, by rule name; omitted when no rule is capped.
 	Rules []RuleShareStatus `json:"rules,omitempty"`
+}
+
+// BacklogStatus forecasts when a lane's waiting ops finish: the budget's
+// plan (its windows, reserve, bulk pacing and the urgent demand seen)
+// admits their calls, at full batches of 1,000 rows, one after the other.
+type BacklogStatus struct {
+	// Lane is "urgent", "normal" or "bulk".
+	Lane string `json:"lane"`
+	// Ops is the ops waiting; Calls the calls they need at full batches.
+	Ops   int `json:"ops"`
+	Calls int `json:"calls"`
+	// FinishAt is when the last call would be admitted at this pace; nil
+	// (omitted) when they carry over past Horizon.
+	FinishAt *time.Time `json:"finish_at,omitempty"`
+	// Horizon is the end of the forecast: the longest window from now.
+	Horizon time.Time `json:"horizon"`
+	// CarriesOver is the ops still left at Horizon; 0 when they finish.
+	CarriesOver int `json:"carries_over,omitempty"`
+}
+
+// RunStatus is the progress of one run: a cron tick's or a for_each's ops
+// (every op of the event, the rows of its pages too), every replica's
+// counted.
+type RunStatus struct {
+	// EventID is the event of the run; Name its trigger (the rule of a
+	// cron tick).
+	EventID string `json:"event_id"`
+	Name    string `json:"name"`
+	// Base and Lane are where its ops wait (its first op's).
+	Base string `json:"base"`
+	Lane string `json:"lane"`
+	// Started is when its first ops were queued; Updated its last change.
+	Started time.Time `json:"started"`
+	Updated time.Time `json:"updated"`
+	// Queued, Done and Dead count its ops: queued in all, written, dead.
+	Queued int `json:"queued"`
+	Done   int `json:"done"`
+	Dead   int `json:"dead"`
+	// FinishAt forecasts when its last op is written: its lane's backlog
+	// finishing (its ops wait in it, first in, first out); nil (omitted)
+	// when it is finished or carries over.
+	FinishAt *time.Time `json:"finish_at,omitempty"`
+	// CarriesOver is, when its lane's backlog carries over past the
+	// forecast's horizon, the run's ops still left then (at most what it
+	// has left).
+	CarriesOver int `json:"carries_over,omitempty"`
 }
 
 // RuleShareStatus is how much of its budget_share one rule has spent.
@@ -79,6 +135,26 @@ type RuleShareStatus struct {
 	Limit     int `json:"limit"`
 	Used      int `json:"used"`
 	Remaining int `json:"remaining"`
+}
+
+// RuleSpendStatus is what one rule spent on one base: every SeaTable call
+// is attributed to the rules whose ops it carried, in shares by ops, so
+// calls are fractional. The hour counts whole 5-minute buckets.
+type RuleSpendStatus struct {
+	// Rule is the rule name; empty for calls of no rule (ops of a rule no
+	// longer in the config, replays of hand-made ops).
+	Rule string `json:"rule"`
+	// Base is the base name.
+	Base string `json:"base"`
+	// Calls1h and Rows1h are the calls and the rows they carried in the
+	// last hour; Calls24h and Rows24h in the last 24 hours.
+	Calls1h  float64 `json:"calls_1h"`
+	Rows1h   float64 `json:"rows_1h"`
+	Calls24h float64 `json:"calls_24h"`
+	Rows24h  float64 `json:"rows_24h"`
+	// Share24h is the rule's part of the base's calls of the last 24 hours
+	// (0 to 1).
+	Share24h float64 `json:"share_24h"`
 }
 
 // WindowStatus is how much of one limit window is spent.
@@ -145,6 +221,9 @@ type TraceStatus struct {
 	Error string `json:"error,omitempty"`
 	// Took is how long handling took (JSON: nanoseconds).
 	Took time.Duration `json:"took_ns"`
+	// Self marks an echo: the webhook of seaflow's own write (the page
+	// collapses them).
+	Self bool `json:"self,omitempty"`
 }
 
 // RuleStatus is one rule's part of a trace.
@@ -173,6 +252,21 @@ type DeadStatus struct {
 	Reason string `json:"reason"`
 	// Time is when the op was dead-lettered.
 	Time time.Time `json:"time"`
+	// Table, RowID and Lane say what the op targets and how it is sent;
+	// empty (omitted) when the op has none (an sql op has no row).
+	Table string `json:"table,omitempty"`
+	RowID string `json:"row_id,omitempty"`
+	Lane  string `json:"lane,omitempty"`
+	// Values are the cells a retry would write, by column name; Key is an
+	// upsert's key column; SQL and Params an sql op's statement.
+	Values map[string]any `json:"values,omitempty"`
+	Key    string         `json:"key,omitempty"`
+	SQL    string         `json:"sql,omitempty"`
+	Params []any          `json:"params,omitempty"`
+	// OpID and EventID are the op's id and the event that produced it
+	// (`seaflow events show EVENT_ID`).
+	OpID    string `json:"op_id,omitempty"`
+	EventID string `json:"event_id,omitempty"`
 }
 
 // QuotaStatus is how much of one quota group (quotas: in the config, a

@@ -85,6 +85,17 @@ func TestSampleConsistent(t *testing.T) {
 		if day.Used != used || len(b.History.Calls) != 24 || b.History.BucketSeconds != 3600 {
 			t.Errorf("%s: 24h used %d, history sums to %d over %d buckets of %ds", b.Name, day.Used, used, len(b.History.Calls), b.History.BucketSeconds)
 		}
+		// Every call of the base is some rule's (or no rule's).
+		var spent1h, spent24h float64
+		for _, x := range st.RuleSpend {
+			if x.Base == b.Name {
+				spent1h += x.Calls1h
+				spent24h += x.Calls24h
+			}
+		}
+		if last := b.History.Calls[len(b.History.Calls)-1]; spent24h != float64(day.Used) || spent1h != float64(last) {
+			t.Errorf("%s: rule spend sums to %v calls in 24h and %v in 1h; the base used %d and %d", b.Name, spent24h, spent1h, day.Used, last)
+		}
 		pace := b.History.PacePerHour(1)
 		want := Forecast("24h", day.Remaining, pace, b.History.End)
 		if !reflect.DeepEqual(want, b.Forecast) {

@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/seaflow/seaflow/adminguard"
+	"github.com/seaflow/seaflow/queue"
 	"github.com/seaflow/seaflow/rules"
 	"github.com/seaflow/seaflow/runner"
 	"github.com/seaflow/seaflow/statuspage"
 )
 
 // adminRoutes adds the admin surface: the status page and its login, the
-// status API, dead-letter retry and drop, replay, /metrics and the
+// status API, dead-letter retry and drop, the event history, replay, /metrics and the
 // in-process emulator under /emulator/. Every route goes through the
 // guard (Host, cross-site, token); the API's state changes are POSTs with
 // a JSON body. /metrics is guarded too: it names bases and rules and
@@ -24,6 +25,9 @@ func (d *daemon) adminRoutes(mux *http.ServeMux) {
 	api := func(h http.HandlerFunc) http.Handler { return g.Protect(g.RequireJSON(h)) }
 	mux.Handle("GET /api/status", api(d.serveStatus))
 	mux.Handle("GET /api/dead", api(d.serveDeadList))
+	mux.Handle("GET /api/dead/{seq}", api(d.serveDeadShow))
+	mux.Handle("GET /api/events", api(d.serveEvents))
+	mux.Handle("GET /api/events/{id...}", api(d.serveEvent))
 	mux.Handle("POST /api/dead/retry", api(d.serveDeadAction(true)))
 	mux.Handle("POST /api/dead/drop", api(d.serveDeadAction(false)))
 	mux.Handle("POST /api/replay", api(d.serveReplay))
@@ -113,10 +117,27 @@ func (d *daemon) serveDeadList(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, DeadPage{Dead: deadStatuses(page), Total: stats.Count, Next: next})
 }
 
-// DeadAction is the body of POST /api/dead/retry and /api/dead/drop.
+// DeadAction is the body of POST /api/dead/retry and /api/dead/drop: one
+// dead letter by Seq, or every one of a rule, a base or both.
 type DeadAction struct {
-	// Seq is the dead letter's sequence number.
-	Seq uint64 `json:"seq"`
+	// Seq is the dead letter's sequence number; 0 with Rule or Base.
+	Seq uint64 `json:"seq,omitempty"`
+	// Rule and Base, without Seq, select every dead letter of the rule, of
+	// the base, or of the rule on the base.
+	Rule string `json:"rule,omitempty"`
+	Base string `json:"base,omitempty"`
+}
+
+// DeadActionResult is the answer of POST /api/dead/retry and /drop.
+type DeadActionResult struct {
+	// Seq is the dead letter acted on, when the request named one.
+	Seq uint64 `json:"seq,omitempty"`
+	// Status is "requeued" or "dropped".
+	Status string `json:"status"`
+	// Count is how many dead letters were acted on; Seqs their sequence
+	// numbers, oldest first.
+	Count int      `json:"count"`
+	Seqs  []uint64 `json:"seqs"`
 }
 
 func (d *daemon) serveDeadAction(retry bool) http.HandlerFunc {
@@ -125,27 +146,61 @@ func (d *daemon) serveDeadAction(retry bool) http.HandlerFunc {
 		if !decodeBody(w, r, &body) {
 			return
 		}
-		if body.Seq == 0 {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "seq must be a positive integer"})
+		byFilter := body.Rule != "" || body.Base != ""
+		if body.Seq == 0 && !byFilter {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "name a dead letter (seq, a positive integer) or select them by rule and/or base"})
 			return
 		}
-		var err error
-		if retry {
-			err = d.q.RetryDead(r.Context(), body.Seq)
-		} else {
-			err = d.q.DropDead(r.Context(), body.Seq)
+		if body.Seq != 0 && byFilter {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "give either seq or rule/base, not both"})
+			return
 		}
+		act, action := d.q.DropDead, "dropped"
+		if retry {
+			act, action = d.q.RetryDead, "requeued"
+		}
+		res := DeadActionResult{Seq: body.Seq, Status: action, Seqs: []uint64{}}
+		if body.Seq != 0 {
+			if err := act(r.Context(), body.Seq); err != nil {
+				writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+				return
+			}
+			d.log.Info().Uint64("seq", body.Seq).Str("action", action).Msg("dead letter")
+			res.Count, res.Seqs = 1, []uint64{body.Seq}
+			writeJSON(w, http.StatusOK, res)
+			return
+		}
+		found, err := d.q.FindDead(r.Context(), queue.DeadFilter{Base: body.Base, Rule: body.Rule})
 		if err != nil {
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 			return
 		}
-		action := "dropped"
-		if retry {
-			action = "requeued"
+		for _, dl := range found {
+			if err := act(r.Context(), dl.Seq); err != nil {
+				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": fmt.Sprintf("%v (%d of %d %s before it)", err, res.Count, len(found), action)})
+				return
+			}
+			res.Count++
+			res.Seqs = append(res.Seqs, dl.Seq)
 		}
-		d.log.Info().Uint64("seq", body.Seq).Str("action", action).Msg("dead letter")
-		writeJSON(w, http.StatusOK, map[string]any{"seq": body.Seq, "status": action})
+		d.log.Info().Str("rule", body.Rule).Str("base", body.Base).Int("count", res.Count).Str("action", action).Msg("dead letters")
+		writeJSON(w, http.StatusOK, res)
 	}
+}
+
+// serveDeadShow answers GET /api/dead/{seq}: one dead letter with its op.
+func (d *daemon) serveDeadShow(w http.ResponseWriter, r *http.Request) {
+	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 64)
+	if err != nil || seq == 0 {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "the dead letter's sequence number must be a positive integer"})
+		return
+	}
+	dl, err := d.q.GetDead(r.Context(), seq)
+	if err != nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, deadStatus(dl))
 }
 
 // ReplayRequest is the body of POST /api/replay.

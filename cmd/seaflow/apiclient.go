@@ -72,3 +72,34 @@ func (c *apiClient) do(ctx context.Context, method, path string, body any) (*htt
 	}
 	return resp, nil
 }
+
+// getJSON sends a GET, decodes the answer into v and returns it raw too
+// (for --json).
+func (c *apiClient) getJSON(ctx context.Context, path string, v any) ([]byte, error) {
+	resp, err := c.get(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read answer: %w", err)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return nil, fmt.Errorf("decode answer: %w", err)
+	}
+	return raw, nil
+}
+
+// postJSON sends body as post does and decodes the answer into v.
+func (c *apiClient) postJSON(ctx context.Context, path string, body, v any) error {
+	resp, err := c.post(ctx, path, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(v); err != nil {
+		return fmt.Errorf("decode answer: %w", err)
+	}
+	return nil
+}

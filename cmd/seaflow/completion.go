@@ -118,7 +118,7 @@ func writeBash(w io.Writer, names []string, flags map[string][]*flag.Flag, zsh b
   case "$cmd" in
     trigger) COMPREPLY=($(compgen -W "$(seaflow %[2]s cron-rules "${COMP_WORDS[@]}" 2>/dev/null)" -- "$cur"));;
     publish) [ "$COMP_CWORD" -eq 2 ] && COMPREPLY=($(compgen -W "$(seaflow %[2]s subjects "${COMP_WORDS[@]}" 2>/dev/null)" -- "$cur"));;
-    dead) [ "$COMP_CWORD" -eq 2 ] && COMPREPLY=($(compgen -W "list retry drop" -- "$cur"));;
+    dead) [ "$COMP_CWORD" -eq 2 ] && COMPREPLY=($(compgen -W "list show retry drop" -- "$cur"));;
     completion) COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur"));;
     help) COMPREPLY=($(compgen -W "%[1]s" -- "$cur"));;
     *) COMPREPLY=($(compgen -f -- "$cur"));;
@@ -155,7 +155,7 @@ func writeFish(w io.Writer, names []string, flags map[string][]*flag.Flag) {
 	}
 	fmt.Fprintf(w, "complete -c seaflow -n %s -a %s\n", fishQuote("__fish_seen_subcommand_from trigger"), fishQuote("(seaflow "+completeCommand+" cron-rules (commandline -opc))"))
 	fmt.Fprintf(w, "complete -c seaflow -n %s -a %s\n", fishQuote("__fish_seen_subcommand_from publish"), fishQuote("(seaflow "+completeCommand+" subjects (commandline -opc))"))
-	fmt.Fprintf(w, "complete -c seaflow -n %s -a 'list retry drop'\n", fishQuote("__fish_seen_subcommand_from dead"))
+	fmt.Fprintf(w, "complete -c seaflow -n %s -a 'list show retry drop'\n", fishQuote("__fish_seen_subcommand_from dead"))
 	fmt.Fprintf(w, "complete -c seaflow -n %s -a 'bash zsh fish'\n", fishQuote("__fish_seen_subcommand_from completion"))
 	fmt.Fprintf(w, "complete -c seaflow -n %s -a %s\n", fishQuote("__fish_seen_subcommand_from help"), fishQuote(strings.Join(names, " ")))
 	fmt.Fprintf(w, "complete -c seaflow -n %s -F\n", fishQuote("__fish_seen_subcommand_from validate test"))

@@ -26,6 +26,7 @@ import (
 	"github.com/seaflow/seaflow/rules"
 	"github.com/seaflow/seaflow/runner"
 	"github.com/seaflow/seaflow/seatable"
+	"github.com/seaflow/seaflow/spend"
 	"github.com/seaflow/seaflow/statuspage"
 	"github.com/seaflow/seaflow/triggers"
 )
@@ -60,6 +61,12 @@ type daemonOptions struct {
 	// onDeadLetter, when set, is called after each op is dead-lettered
 	// (tests wait on it).
 	onDeadLetter func()
+	// onCall, when set, is called after each SeaTable call is observed
+	// (metrics, spend) (tests).
+	onCall func(seatable.Call)
+	// onOutcome, when set, is called after the fates of a batch's ops are
+	// recorded in the history (tests).
+	onOutcome func()
 	// onTrace, when set, is called with every handled event's trace, after
 	// its ops are queued (tests wait on it).
 	onTrace func(runner.Trace)
@@ -81,7 +88,11 @@ type daemon struct {
 	keeper   *budget.Keeper
 	// budget admits every call: the base's keeper and the base's quota
 	// groups together (quotas:); Observe and Usage go to keeper.
-	budget  *budget.Group
+	budget *budget.Group
+	// spend tallies each rule's calls and rows, shared by the replicas.
+	spend *spend.Tally
+	// rec writes the event history.
+	rec     *recorder
 	metrics *metrics.Metrics
 	clients baseClients
 	emus    *emulators
@@ -193,7 +204,8 @@ func (d *daemon) startStorage(parent context.Context, cfg *rules.Config) error {
 	q, err := queue.Open(parent, queue.Options{
 		Dir: dir, URL: url, SyncAlways: cfg.Storage.SyncAlways, Listen: cfg.NATS.Listen,
 		AcceptDataLoss: d.opts.AcceptDataLoss, CheckEvery: d.opts.CheckEvery, EventsDedupeWindow: cfg.Storage.DedupeWindow,
-		DeadMaxAge: cfg.Storage.DeadMaxAge, DeadMaxMsgs: int64(cfg.Storage.DeadMaxMessages), DeadMaxBytes: cfg.Storage.DeadMaxBytes,
+		HistoryMaxAge: cfg.History.Retention,
+		DeadMaxAge:    cfg.Storage.DeadMaxAge, DeadMaxMsgs: int64(cfg.Storage.DeadMaxMessages), DeadMaxBytes: cfg.Storage.DeadMaxBytes,
 		Logger: d.log.With().Str("component", "queue").Logger(),
 	})
 	if err != nil {
@@ -218,6 +230,13 @@ func (d *daemon) startBases(ctx context.Context, cfg *rules.Config) error {
 		return actions.GateLimits(key, c.BaseBudget, c.ExchangeBudget)
 	}, clock.Now)
 	d.budget = newBudget(d.keeper, d.q.BudgetStore(), d.config, clock.Now)
+	d.spend = spend.New(d.q.SpendStore(), clock.Now)
+	d.rec = newRecorder(d.q, d.log.With().Str("component", "history").Logger(), clock.Now)
+	d.dispatch.Add(1)
+	go func() {
+		defer d.dispatch.Done()
+		d.flushSpend(ctx)
+	}()
 	d.emus = newEmulators(clock.Now, d.log)
 	ch, err := d.clients.prepare(cfg, d.newClient)
 	if err != nil {
@@ -228,7 +247,12 @@ func (d *daemon) startBases(ctx context.Context, cfg *rules.Config) error {
 	d.disp = actions.NewDispatcher(actions.DispatcherConfig{
 		Source: d.q, Dead: countingDead{d.q, d.metrics, d.opts.onDeadLetter}, Budget: d.budget, Clock: clock,
 		Logger: d.log.With().Str("component", "dispatcher").Logger(), DryRun: d.opts.DryRun,
-		Echoes: echoRecorder{d}, OnUnknownAppend: d.metrics.UnknownAppends,
+		Echoes: echoRecorder{d}, OnUnknownAppend: d.metrics.UnknownAppends, OnOutcome: func(ops []seaflow.Op, out actions.Outcome) {
+			d.rec.outcome(ops, out)
+			if d.opts.onOutcome != nil {
+				d.opts.onOutcome()
+			}
+		},
 		Pages: runner.PageQueue{Events: d.q, Ops: countingPublisher{d.q, d.metrics}},
 		// Per-rule budget shares, read from the config in force so a reload
 		// applies at once; replicas share them through the budget KV.
@@ -266,11 +290,16 @@ func (d *daemon) newClient(name string, base *rules.BaseConfig) (*seatable.Clien
 func (d *daemon) startRunner(ctx context.Context, cfg *rules.Config) error {
 	d.traces = runner.NewTraces(2000, 24*time.Hour, d.opts.Clock.Now)
 	d.runner = runner.New(runner.Config{
-		Rules: cfg.RuleSet(), Publisher: countingPublisher{d.q, d.metrics}, Guard: guardFunc(d.matchEcho), Traces: d.traces,
+		Rules: cfg.RuleSet(), Publisher: historyPublisher{d.rec, countingPublisher{d.q, d.metrics}}, Guard: guardFunc(d.matchEcho), Traces: d.traces,
 		Breaker: loopguard.NewBreaker(d.q.BreakerStore(), cfg.LoopGuard.MaxWritesPerRowHour, d.opts.Clock.Now),
 		OnBreak: d.metrics.LoopBroken,
-		OnTrace: traceMetrics(d.metrics, d.opts.onTrace),
-		Now:     d.opts.Clock.Now, Logger: d.log.With().Str("component", "runner").Logger(),
+		OnTrace: traceMetrics(d.metrics, func(tr runner.Trace) {
+			d.rec.trace(tr)
+			if d.opts.onTrace != nil {
+				d.opts.onTrace(tr)
+			}
+		}),
+		Now: d.opts.Clock.Now, Logger: d.log.With().Str("component", "runner").Logger(),
 	})
 	stopConsume, err := d.q.ConsumeEvents(ctx, "runner", d.runner.Handle)
 	if err != nil {
@@ -407,6 +436,13 @@ func (d *daemon) stop(grace time.Duration) error {
 		if d.emus != nil {
 			d.emus.close()
 		}
+		if d.spend != nil && d.q != nil {
+			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := d.spend.Flush(fctx); err != nil {
+				d.log.Warn().Err(err).Msg("rule spend: last flush")
+			}
+			cancel()
+		}
 		if d.q != nil {
 			if err := d.q.Close(); err != nil {
 				d.stopErr = fmt.Errorf("close storage: %w", err)
@@ -527,11 +563,64 @@ func (d *daemon) pendingConfig(string) *rules.Config {
 	return d.config()
 }
 
+// spendFlushEvery is how often the rule spend gathered in this process is
+// merged into the shared store (what other replicas' status shows).
+const spendFlushEvery = 15 * time.Second
+
+// flushSpend merges the rule spend into the store every spendFlushEvery
+// until ctx ends.
+func (d *daemon) flushSpend(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return // stop flushes once more, after the last calls
+		case <-d.opts.Clock.After(spendFlushEvery):
+			if err := d.spend.Flush(ctx); err != nil && ctx.Err() == nil {
+				d.log.Warn().Err(err).Msg("rule spend: flush")
+			}
+		}
+	}
+}
+
+// ruleParts are the rule shares of call c, with rule names bounded by the
+// config in force: a rule it no longer has counts as no rule.
+func (d *daemon) ruleParts(c seatable.Call) []metrics.RulePart {
+	if len(c.Shares) == 0 {
+		return nil
+	}
+	cfg := d.config()
+	parts := make([]metrics.RulePart, 0, len(c.Shares))
+	for _, s := range c.Shares {
+		rule := s.Rule
+		if cfg == nil || cfg.Rule(rule) == nil {
+			rule = ""
+		}
+		parts = append(parts, metrics.RulePart{Rule: rule, Part: s.Part})
+	}
+	return parts
+}
+
 // observe feeds every SeaTable response's rate-limit headers and every 429
-// into the budget of its base.
+// into the budget of its base, and the call into the metrics and the rule
+// spend.
 func (d *daemon) observe(base string) func(seatable.Call) {
 	return func(c seatable.Call) {
-		callMetrics(d.metrics, base, c)
+		parts := d.ruleParts(c)
+		callMetrics(d.metrics, base, c, parts)
+		if d.opts.onCall != nil {
+			defer d.opts.onCall(c)
+		}
+		if !c.Unsent && !c.Exchange && d.spend != nil {
+			// The spend is of the base's budget: what SeaTable never saw
+			// costs nothing (the budget refunds it), and the token
+			// exchange has a budget of its own.
+			if len(parts) == 0 {
+				d.spend.Add(base, "", 1, float64(c.Rows))
+			}
+			for _, p := range parts {
+				d.spend.Add(base, p.Rule, p.Part, p.Part*float64(c.Rows))
+			}
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if c.Limit != nil {

@@ -77,12 +77,25 @@ var helps = map[string]helpText{
 		},
 	},
 	"dead": {
-		usage: []string{"seaflow dead [list] [--limit N] [--before SEQ] [--url URL]", "seaflow dead retry SEQ... [--url URL]", "seaflow dead drop SEQ... [--url URL]"},
-		about: "List the ops SeaTable refused (dead letters) with their reason, newest first and paged, requeue them or drop them.",
+		usage: []string{"seaflow dead [list] [--limit N] [--before SEQ] [--json] [--url URL]", "seaflow dead show SEQ [--json] [--url URL]",
+			"seaflow dead retry SEQ... | --rule NAME | --base NAME [--json] [--url URL]", "seaflow dead drop SEQ... | --rule NAME | --base NAME [--json] [--url URL]"},
+		about: "List the ops SeaTable refused (dead letters) with their reason and target, newest first and paged; show one with the values a retry would write; requeue or drop them one by one or every one of a rule or base.",
 		examples: []string{
 			"seaflow dead list",
+			"seaflow dead show 12",
 			"seaflow dead retry 12 13 --url http://seaflow.internal:8080",
-			"seaflow dead drop 12",
+			"seaflow dead retry --rule stamp-won-deals",
+			"seaflow dead drop --base crm --json",
+		},
+	},
+	"events": {
+		usage: []string{"seaflow events [--rule NAME] [--status failed|ok|unmatched] [--base B] [--table T] [--row ID] [--echoes] [--limit N] [--before SEQ] [--json] [--url URL]",
+			"seaflow events show ID [--json] [--url URL]"},
+		about: "List the event history (kept in the store for history.retention, across restarts and replicas), newest first; echoes are left out unless --echoes. show prints one event: the rules it matched, their ops and each op's fate (queued, written by which call, or dead with the reason and values).",
+		examples: []string{
+			"seaflow events --status failed",
+			"seaflow events --rule stamp-won-deals --row Qtf7xPmoRaiFyQPO1aENTQ",
+			"seaflow events show wh-crm-Deals-Qtf7xPmoRaiFyQPO1aENTQ-modify_row-1795650598",
 		},
 	},
 	"replay": {

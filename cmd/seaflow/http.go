@@ -51,6 +51,9 @@ func (d *daemon) statusSources() *statuspage.Sources {
 		ConfigFunc: func() statuspage.Config {
 			cfg := d.config()
 			sc := statuspage.Config{Shares: map[string][]string{}}
+			for _, r := range cfg.Rules {
+				sc.Rules = append(sc.Rules, r.Name)
+			}
 			for name := range cfg.Bases {
 				sc.Bases = append(sc.Bases, name)
 				for _, r := range cfg.Rules {
@@ -73,7 +76,7 @@ func (d *daemon) statusSources() *statuspage.Sources {
 		TracesFunc: func(n int) []statuspage.TraceStatus {
 			var out []statuspage.TraceStatus
 			for _, t := range d.traces.Recent(n) {
-				ts := statuspage.TraceStatus{EventID: t.EventID, Source: t.Source, Name: t.Name, Time: t.Time, Error: t.Error, Took: t.Took}
+				ts := statuspage.TraceStatus{EventID: t.EventID, Source: t.Source, Name: t.Name, Time: t.Time, Error: t.Error, Took: t.Took, Self: t.Self}
 				for _, r := range t.Rules {
 					ts.Rules = append(ts.Rules, statuspage.RuleStatus{Rule: r.Rule, When: r.When, Ops: r.Ops, Error: r.Error, Stopped: r.Stopped})
 				}
@@ -89,6 +92,18 @@ func (d *daemon) statusSources() *statuspage.Sources {
 			ds, err := d.q.DeadStats(ctx)
 			return ds.Count, ds.Discarded, err
 		},
+		SpendFunc:  d.ruleSpend,
+		FinishFunc: d.keeper.Finish,
+		RunsFunc: func(ctx context.Context) []statuspage.RunStatus {
+			if d.rec == nil {
+				return nil
+			}
+			rs, err := d.rec.runs.list(ctx)
+			if err != nil {
+				d.log.Warn().Err(err).Msg("status: runs")
+			}
+			return rs
+		},
 		QuotasFunc:   func(ctx context.Context) []statuspage.QuotaStatus { return d.quotaStatus(ctx, d.config()) },
 		CatchUpsFunc: func() []statuspage.CatchUpStatus { return d.catchUps.statuses() },
 		DamageFunc: func() []statuspage.Damage {
@@ -99,6 +114,19 @@ func (d *daemon) statusSources() *statuspage.Sources {
 			return out
 		},
 	}
+}
+
+// ruleSpend reads what rule spent on each base, every replica counted.
+func (d *daemon) ruleSpend(ctx context.Context, rule string) ([]statuspage.Spend, error) {
+	if d.spend == nil {
+		return nil, nil
+	}
+	tot, err := d.spend.Totals(ctx, rule)
+	out := make([]statuspage.Spend, 0, len(tot))
+	for _, t := range tot {
+		out = append(out, statuspage.Spend{Base: t.Base, Calls1h: t.Calls1h, Rows1h: t.Rows1h, Calls24h: t.Calls24h, Rows24h: t.Rows24h})
+	}
+	return out, err
 }
 
 // usages turns the budget's window usage into its status form.
@@ -126,9 +154,20 @@ func (d *daemon) shareUsage(ctx context.Context, base, rule string) ([]statuspag
 func deadStatuses(dead []queue.DeadOp) []DeadStatus {
 	out := make([]DeadStatus, 0, len(dead))
 	for _, op := range dead {
-		out = append(out, DeadStatus{Seq: op.Seq, Base: op.Op.Base, Rule: op.Op.Rule, Kind: string(op.Op.Kind), Reason: op.Reason, Time: op.Time})
+		out = append(out, deadStatus(op))
 	}
 	return out
+}
+
+// deadStatus is one dead letter in its status form, with what a retry
+// would write.
+func deadStatus(d queue.DeadOp) DeadStatus {
+	op := d.Op
+	return DeadStatus{
+		Seq: d.Seq, Base: op.Base, Rule: op.Rule, Kind: string(op.Kind), Reason: d.Reason, Time: d.Time,
+		Table: op.Table, RowID: op.RowID, Lane: string(op.Lane), Values: op.Values, Key: op.Key,
+		SQL: op.Statement, Params: op.Params, OpID: op.ID, EventID: op.EventID,
+	}
 }
 
 func (d *daemon) serveStatus(w http.ResponseWriter, r *http.Request) {

@@ -82,9 +82,10 @@ func traceMetrics(m *metrics.Metrics, then func(runner.Trace)) func(runner.Trace
 	}
 }
 
-// callMetrics records every SeaTable HTTP call of a base.
-func callMetrics(m *metrics.Metrics, base string, c seatable.Call) {
-	m.APICall(base, c.Endpoint, c.Status, c.Rows, c.Duration)
+// callMetrics records every SeaTable HTTP call of a base, attributed to
+// the rules of parts.
+func callMetrics(m *metrics.Metrics, base string, c seatable.Call, parts []metrics.RulePart) {
+	m.APICall(base, c.Endpoint, c.Status, c.Rows, c.Duration, parts...)
 	if c.Status == http.StatusTooManyRequests {
 		m.RateLimited(base)
 	}

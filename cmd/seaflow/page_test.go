@@ -85,7 +85,7 @@ func TestStatusPageScreenshot(t *testing.T) {
 	if err != nil {
 		t.Fatalf("chromium dump-dom: %v", err)
 	}
-	for _, want := range []string{"crm", "24h", "1m", "urgent", "<svg"} {
+	for _, want := range []string{"crm", "24h", "1m", "urgent", "<svg", "Budget by rule", ">note<", "No failures"} {
 		if !strings.Contains(string(dom), want) {
 			t.Errorf("rendered page lacks %q", want)
 		}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -61,6 +63,9 @@ func printStatus(w io.Writer, st Status) {
 		fmt.Fprintf(w, "STORAGE DAMAGED: %s (see /readyz)\n", x)
 	}
 	printCatchUps(w, st.CatchUps)
+	if dead, failed := max(st.DeadTotal, uint64(len(st.Dead))), failedEvents(st.Traces); dead > 0 || failed > 0 {
+		fmt.Fprintf(w, "FAILURES: %d dead letters, %d failed events among the %d recent\n", dead, failed, len(st.Traces))
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nBASE\tWINDOW\tUSED\tLIMIT\tREMAINING\tNEXT FREE")
 	for _, b := range st.Bases {
@@ -86,24 +91,39 @@ func printStatus(w io.Writer, st Status) {
 			fmt.Fprintf(tw, "%s\trule %s (budget_share)\t%d\t%d\t%d\t%s\n", b.Name, r.Rule, r.Used, r.Limit, r.Remaining, r.Window)
 		}
 	}
+	for _, b := range st.Bases {
+		for _, bl := range b.Backlog {
+			if bl.FinishAt != nil {
+				fmt.Fprintf(tw, "%s\t%s backlog: %d ops (%d calls); at this pace it finishes at %s\n", b.Name, bl.Lane, bl.Ops, bl.Calls, bl.FinishAt.Format(time.RFC3339))
+			} else {
+				fmt.Fprintf(tw, "%s\t%s backlog: %d ops (%d calls); carries over: %d ops left at the window's end (%s)\n", b.Name, bl.Lane, bl.Ops, bl.Calls, bl.CarriesOver, bl.Horizon.Format(time.RFC3339))
+			}
+		}
+	}
 	printQuotas(tw, st.Quotas)
+	if len(st.RuleSpend) > 0 {
+		fmt.Fprintln(tw, "\nBASE\tRULE\tCALLS 1H\tROWS 1H\tCALLS 24H\tROWS 24H\tSHARE 24H")
+		for _, x := range st.RuleSpend {
+			rule := x.Rule
+			if rule == "" {
+				rule = "(no rule)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.0f%%\n", x.Base, rule, amount(x.Calls1h), amount(x.Rows1h), amount(x.Calls24h), amount(x.Rows24h), 100*x.Share24h)
+		}
+	}
 	fmt.Fprintln(tw, "\nBASE\tLANE\tQUEUED\tOLDEST")
 	for _, b := range st.Bases {
 		for _, l := range b.Lanes {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", b.Name, l.Lane, l.Pending, l.OldestAge)
 		}
 	}
-	tw.Flush()
-	if len(st.Traces) > 0 {
-		fmt.Fprintln(w, "\nRECENT EVENTS")
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "TIME\tSOURCE\tNAME\tMATCHED\tOPS\tERROR")
-		for _, t := range st.Traces {
-			matched, ops, errs := traceRules(t)
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", t.Time.Format(time.TimeOnly), t.Source, t.Name, matched, ops, errs)
+	if len(st.Runs) > 0 {
+		fmt.Fprintln(tw, "\nRUN\tSTARTED\tBASE\tLANE\tQUEUED\tDONE\tDEAD\tFINISH")
+		for _, r := range st.Runs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", r.Name, r.Started.Format(time.RFC3339), r.Base, r.Lane, r.Queued, r.Done, r.Dead, runFinish(r))
 		}
-		tw.Flush()
 	}
+	tw.Flush()
 	if len(st.Dead) > 0 {
 		fmt.Fprintf(w, "\nDEAD LETTERS (newest %d of %d; seaflow dead list pages through them)\n", len(st.Dead), max(st.DeadTotal, uint64(len(st.Dead))))
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -113,6 +133,55 @@ func printStatus(w io.Writer, st Status) {
 		}
 		tw.Flush()
 	}
+	if len(st.Traces) > 0 {
+		fmt.Fprintln(w, "\nRECENT EVENTS")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "TIME\tSOURCE\tNAME\tMATCHED\tOPS\tERROR")
+		for _, t := range st.Traces {
+			matched, ops, errs := traceRules(t)
+			src := t.Source
+			if t.Self {
+				src += " (echo)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", t.Time.Format(time.TimeOnly), src, t.Name, matched, ops, errs)
+		}
+		tw.Flush()
+	}
+}
+
+// runFinish says when a run finishes: done, at this pace at, or carried
+// over.
+func runFinish(r statuspage.RunStatus) string {
+	switch {
+	case r.Queued-r.Done-r.Dead <= 0:
+		return "finished " + r.Updated.Format(time.RFC3339)
+	case r.FinishAt != nil:
+		return "at this pace " + r.FinishAt.Format(time.RFC3339)
+	case r.CarriesOver > 0:
+		return fmt.Sprintf("carries over: %d ops left at the window's end", r.CarriesOver)
+	}
+	return "-"
+}
+
+// amount prints a shared count: whole numbers as such, fractions with one
+// decimal.
+func amount(f float64) string {
+	if f == float64(int64(f)) {
+		return strconv.FormatInt(int64(f), 10)
+	}
+	return strconv.FormatFloat(f, 'f', 1, 64)
+}
+
+// failedEvents counts the traces whose handling or one of whose rules
+// failed.
+func failedEvents(traces []statuspage.TraceStatus) int {
+	n := 0
+	for _, t := range traces {
+		if t.Error != "" || slices.ContainsFunc(t.Rules, func(r statuspage.RuleStatus) bool { return r.Error != "" }) {
+			n++
+		}
+	}
+	return n
 }
 
 // traceRules sums up an event's rules for the status table: the rules that

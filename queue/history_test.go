@@ -1,0 +1,131 @@
+package queue
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seaflow/seaflow/history"
+)
+
+// TestHistory: event records and op fates are kept across a restart, an
+// op's latest fate replaces the earlier, a dead op marks its event failed,
+// and pages list newest first by filter, echoes left out.
+func TestHistory(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	q, err := Open(t.Context(), Options{Dir: dir, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	at := time.Now().UTC().Truncate(time.Second)
+	events := []history.Event{
+		{EventID: "wh-1", Source: "webhook", Name: "crm-changes", Time: at, Base: "crm", Table: "Deals", RowID: "r1",
+			Rules: []history.Rule{{Rule: "stamp", When: true, Ops: 2}}, Targets: []history.Target{{Base: "crm", Table: "Deals", RowID: "r1"}}},
+		{EventID: "wh-2.echo", Source: "webhook", Name: "crm-changes", Time: at, Base: "crm", Table: "Deals", RowID: "r1", Self: true,
+			Rules: []history.Rule{{Rule: "stamp"}}},
+		{EventID: "cron-nightly", Source: "cron", Name: "nightly", Time: at, Rules: []history.Rule{{Rule: "nightly", When: true, Ops: 1}},
+			Targets: []history.Target{{Base: "hr", Table: "Tasks", RowID: "t1"}}},
+		{EventID: "nats-bad", Source: "nats", Name: "shop.orders", Time: at, Error: "decode message: bad JSON"},
+	}
+	for _, e := range events {
+		if err := q.RecordEvent(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fate := func(ev, op, f string) history.Fate {
+		return history.Fate{EventID: ev, OpID: op, Rule: "stamp", Kind: "update", Base: "crm", Table: "Deals", RowID: "r1", Fate: f, At: at,
+			Values: map[string]any{"Stage": "Won"}}
+	}
+	if err := q.RecordFates(ctx, []history.Fate{fate("wh-1", "wh-1/stamp/0", history.FateQueued), fate("wh-1", "wh-1/stamp/1", history.FateQueued)}); err != nil {
+		t.Fatal(err)
+	}
+	written := fate("wh-1", "wh-1/stamp/0", history.FateWritten)
+	written.Call, written.CallRows = "update rows", 2
+	dead := fate("wh-1", "wh-1/stamp/1", history.FateDead)
+	dead.Reason = "column Stage not found"
+	if err := q.RecordFates(ctx, []history.Fate{written, dead}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	q, err = Open(ctx, Options{Dir: dir, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = q.Close() })
+
+	t.Run("show", func(t *testing.T) {
+		it, fates, total, err := q.HistoryEvent(ctx, "wh-1")
+		if err != nil || it.Event.Base != "crm" || it.Status != history.StatusFailed || total != 2 || len(fates) != 2 {
+			t.Fatalf("HistoryEvent = %+v, %d of %d fates, %v", it, len(fates), total, err)
+		}
+		got := map[string]history.Fate{}
+		for _, f := range fates {
+			got[f.OpID] = f
+		}
+		if f := got["wh-1/stamp/0"]; f.Fate != history.FateWritten || f.Call != "update rows" {
+			t.Errorf("fate of op 0 = %+v", f)
+		}
+		if f := got["wh-1/stamp/1"]; f.Fate != history.FateDead || f.Reason != "column Stage not found" || f.Values["Stage"] != "Won" {
+			t.Errorf("fate of op 1 = %+v", f)
+		}
+		if _, _, _, err := q.HistoryEvent(ctx, "nope"); !errors.Is(err, ErrNoHistory) {
+			t.Errorf("unknown event: %v", err)
+		}
+	})
+
+	ids := func(items []HistoryItem) string {
+		var s []string
+		for _, it := range items {
+			s = append(s, it.Event.EventID+":"+it.Status)
+		}
+		return strings.Join(s, " ")
+	}
+	for _, tc := range []struct {
+		name string
+		f    history.Filter
+		want string
+	}{
+		{"newest first, no echoes", history.Filter{}, "nats-bad:failed cron-nightly:ok wh-1:failed"},
+		{"with echoes", history.Filter{Echoes: true}, "nats-bad:failed cron-nightly:ok wh-2.echo:unmatched wh-1:failed"},
+		{"failed", history.Filter{Status: history.StatusFailed}, "nats-bad:failed wh-1:failed"},
+		{"rule", history.Filter{Rule: "nightly"}, "cron-nightly:ok"},
+		{"row", history.Filter{Row: "r1"}, "wh-1:failed"},
+		{"base of an op", history.Filter{Base: "hr"}, "cron-nightly:ok"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			page, err := q.History(ctx, tc.f, 0, 10)
+			if err != nil || ids(page.Items) != tc.want || page.Next != 0 {
+				t.Errorf("History(%+v) = %q next %d, %v; want %q", tc.f, ids(page.Items), page.Next, err, tc.want)
+			}
+			if hidden := page.HiddenEchoes; hidden != 1 && !tc.f.Echoes && tc.f.Row == "r1" || tc.f.Echoes && hidden != 0 {
+				t.Errorf("History(%+v) hid %d echoes", tc.f, hidden)
+			}
+		})
+	}
+	t.Run("pages", func(t *testing.T) {
+		var all []string
+		before := uint64(0)
+		for range 10 {
+			page, err := q.History(ctx, history.Filter{Echoes: true}, before, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			items, next := page.Items, page.Next
+			if len(items) > 0 {
+				all = append(all, ids(items))
+			}
+			if next == 0 {
+				break
+			}
+			before = next
+		}
+		if got := strings.Join(all, " "); got != "nats-bad:failed cron-nightly:ok wh-2.echo:unmatched wh-1:failed" {
+			t.Errorf("paged one by one: %s", got)
+		}
+	})
+}
