@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/seaflow/seaflow"
+	"github.com/seaflow/seaflow/seatable/emulator"
 )
 
 // Load reads and parses the config file at path. env looks up ${VAR}
@@ -58,6 +59,29 @@ type decoder struct {
 	errs     ErrorList
 	ruleName string // name of the rule being decoded, for errors
 	values   int    // action values decoded so far (alias bomb guard)
+	// fixtures are the emulator fixture files read so far, by path: bases
+	// sharing one file share one parse (1,000 bases in one fixture would
+	// otherwise parse it 1,000 times and keep every copy).
+	fixtures map[string]fixtureRead
+}
+
+// fixtureRead is one fixture file as read: parsed, or why not.
+type fixtureRead struct {
+	fx  *emulator.Fixture
+	err error
+}
+
+// fixture returns the parsed fixture file at path, reading it once.
+func (d *decoder) fixture(path string) (*emulator.Fixture, error) {
+	if r, ok := d.fixtures[path]; ok {
+		return r.fx, r.err
+	}
+	fx, err := emulator.LoadFixtureFile(path)
+	if d.fixtures == nil {
+		d.fixtures = map[string]fixtureRead{}
+	}
+	d.fixtures[path] = fixtureRead{fx, err}
+	return fx, err
 }
 
 func (d *decoder) errAt(line, col int, field, format string, args ...any) {

@@ -84,7 +84,7 @@ func (d *decoder) base(n *yaml.Node, name, field string) *BaseConfig {
 				b.Fixture = s
 				if _, err := os.Stat(s); err != nil {
 					d.errorf(e.val, field+".fixture", "fixture file %s does not exist", s)
-				} else if fx, err := emulator.LoadFixtureFile(s); err != nil {
+				} else if fx, err := d.fixture(s); err != nil {
 					d.errorf(e.val, field+".fixture", "%v", err)
 				} else if !fixtureHas(fx, b.Name) {
 					d.errorf(e.val, field+".fixture", "fixture file %s has no base named %q", s, b.Name)

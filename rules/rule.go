@@ -76,6 +76,20 @@ func (r *Rule) Source() seaflow.Source {
 // Lane returns the lane the rule's ops are dispatched in.
 func (r *Rule) Lane() seaflow.Lane { return r.Priority }
 
+// Calls reports whether the rule may make calls to base: one of its
+// actions names it, or its for_each queries it.
+func (r *Rule) Calls(base string) bool {
+	if r.forEach != nil && r.forEach.Base == base {
+		return true
+	}
+	for _, a := range r.actions {
+		if a.base == base {
+			return true
+		}
+	}
+	return false
+}
+
 // Schedule returns the parsed cron schedule of a cron rule (in Location),
 // or nil for other rules.
 func (r *Rule) Schedule() *Schedule { return r.schedule }

@@ -77,6 +77,10 @@ rules:
 			t.Errorf("%s/%s: %v", tc.base, tc.rule, err)
 		}
 	}
+	// Every rule here calls crm only: its cap elsewhere has no spend.
+	if r := cfg.Rule("hook-tenth"); !r.Calls("crm") || r.Calls("small") || r.Calls("monthly") {
+		t.Errorf("hook-tenth calls crm %v, small %v, monthly %v; want crm only", r.Calls("crm"), r.Calls("small"), r.Calls("monthly"))
+	}
 }
 
 func TestShareOf(t *testing.T) {

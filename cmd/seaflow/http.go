@@ -57,6 +57,12 @@ func (d *daemon) statusSources() *statuspage.Sources {
 			for name := range cfg.Bases {
 				sc.Bases = append(sc.Bases, name)
 				for _, r := range cfg.Rules {
+					// Only the rules that call the base: a rule's cap on
+					// a base it never calls has nothing to show, and 1,000
+					// bases with a rule each would read a million.
+					if !r.Calls(name) {
+						continue
+					}
 					if _, ok := cfg.RuleLimits(name, r.Name); ok {
 						sc.Shares[name] = append(sc.Shares[name], r.Name)
 					}
