@@ -41,6 +41,32 @@ type WebhookEvent struct {
 	Cells []CellChange
 	// Raw is the whole data object.
 	Raw map[string]any
+
+	// top holds the body's top-level members other than event and data,
+	// for Envelope.
+	top map[string]json.RawMessage
+}
+
+// Envelope returns the body as a generic JSON value without
+// data.row_data (the changed cells, which the event carries decoded): the
+// top-level members and data's, read once by ParseWebhook. The data map
+// is a copy of Raw's first level (Raw keeps row_data).
+func (w *WebhookEvent) Envelope() map[string]any {
+	out := make(map[string]any, len(w.top)+2)
+	for k, raw := range w.top {
+		var v any
+		if json.Unmarshal(raw, &v) == nil {
+			out[k] = v
+		}
+	}
+	data := make(map[string]any, len(w.Raw))
+	for k, v := range w.Raw {
+		if k != "row_data" {
+			data[k] = v
+		}
+	}
+	out["event"], out["data"] = w.Event, data
+	return out
 }
 
 // CellChange is one changed cell of a row event. Value and OldValue are
@@ -74,14 +100,21 @@ func ParseWebhook(body []byte) (*WebhookEvent, error) {
 	if len(trimmed) == 0 {
 		return nil, errors.New("parse webhook: empty body")
 	}
-	if !json.Valid(trimmed) {
-		return nil, fmt.Errorf("parse webhook: body is not JSON: %q", snippet(trimmed))
-	}
 	var top map[string]json.RawMessage
 	if trimmed[0] != '{' || json.Unmarshal(trimmed, &top) != nil {
+		// Validity is only scanned for on this path: Unmarshal has
+		// checked it on the other.
+		if !json.Valid(trimmed) {
+			return nil, fmt.Errorf("parse webhook: body is not JSON: %q", snippet(trimmed))
+		}
 		return nil, errors.New("parse webhook: body is not a JSON object")
 	}
 	w := &WebhookEvent{}
+	defer func() {
+		delete(top, "event")
+		delete(top, "data")
+		w.top = top
+	}()
 	evRaw, ok := top["event"]
 	if !ok {
 		return nil, errors.New(`parse webhook: no "event"`)

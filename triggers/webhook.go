@@ -138,20 +138,20 @@ func (w *Webhooks) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("rate limit: at most %d requests per %s on this webhook; retry after %d s", hook.RateLimit.Events, hook.RateLimit.Per, secs))
 		return
 	}
-	if !json.Valid(body) && hook.SeaTable == nil {
+	if hook.SeaTable == nil && !json.Valid(body) {
 		w.refuse(rw, r, hook.Name, http.StatusBadRequest, "body is not valid JSON")
-		return
-	}
-	if hook.SeaTable != nil && !w.fromBase(hook, body) {
-		if w.wrongBase != nil {
-			w.wrongBase(hook.Name)
-		}
-		w.refuse(rw, r, hook.Name, http.StatusForbidden, "the body comes from another base than "+hook.SeaTable.Base+" (data.dtable_uuid does not match): point this SeaTable webhook at the webhook of its own base")
 		return
 	}
 	ev, err := decodeWebhook(hook, requestID(hook, r.Header), body, w.clock.Now())
 	if err != nil {
 		w.refuse(rw, r, hook.Name, http.StatusBadRequest, "decode body: "+err.Error())
+		return
+	}
+	if hook.SeaTable != nil && !w.fromBase(hook, ev, body) {
+		if w.wrongBase != nil {
+			w.wrongBase(hook.Name)
+		}
+		w.refuse(rw, r, hook.Name, http.StatusForbidden, "the body comes from another base than "+hook.SeaTable.Base+" (data.dtable_uuid does not match): point this SeaTable webhook at the webhook of its own base")
 		return
 	}
 	if ev.Error != "" {
@@ -178,7 +178,7 @@ func (w *Webhooks) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 // fromBase reports whether a SeaTable body's dtable_uuid is the hook's
 // base's, or cannot be told (no uuid in the body, the base's uuid not
 // known yet).
-func (w *Webhooks) fromBase(hook *rules.WebhookConfig, body []byte) bool {
+func (w *Webhooks) fromBase(hook *rules.WebhookConfig, ev seaflow.Event, body []byte) bool {
 	if w.baseUUID == nil {
 		return true
 	}
@@ -186,15 +186,25 @@ func (w *Webhooks) fromBase(hook *rules.WebhookConfig, body []byte) bool {
 	if !known {
 		return true
 	}
-	var probe struct {
-		Data struct {
-			UUID string `json:"dtable_uuid"`
-		} `json:"data"`
+	// The decoded envelope carries data.dtable_uuid; only a body seaflow
+	// could not read (stored as a failed event) is probed again.
+	env, _ := ev.Body.(map[string]any)
+	data, _ := env["data"].(map[string]any)
+	uuid, _ := data["dtable_uuid"].(string)
+	if env == nil {
+		var probe struct {
+			Data struct {
+				UUID string `json:"dtable_uuid"`
+			} `json:"data"`
+		}
+		if json.Unmarshal(body, &probe) == nil {
+			uuid = probe.Data.UUID
+		}
 	}
-	if json.Unmarshal(body, &probe) != nil || probe.Data.UUID == "" {
+	if uuid == "" {
 		return true
 	}
-	return seatable.CanonicalUUID(probe.Data.UUID) == seatable.CanonicalUUID(want)
+	return seatable.CanonicalUUID(uuid) == seatable.CanonicalUUID(want)
 }
 
 // refuse answers a request that is not stored.

@@ -51,7 +51,7 @@ func decodeWebhook(h *rules.WebhookConfig, id string, body []byte, received time
 		return ev, nil
 	}
 	ev.ID = st.ID()
-	ev.Body = envelope(body)
+	ev.Body = st.Envelope()
 	ev.OpType = st.OpType
 	ev.Table = st.TableName
 	ev.RowID = st.RowID
@@ -93,19 +93,6 @@ var batchOps = map[string]string{
 var autoColumnTypes = map[string]bool{
 	"creator": true, "ctime": true, "last-modifier": true, "mtime": true,
 	"formula": true, "link-formula": true, "auto-number": true,
-}
-
-// envelope is a SeaTable body as rules see it in `body`: the payload
-// without data.row_data, whose cells are in row and old, so an event
-// stores each cell once (a 350 kB long-text edit is stored as 350 kB, not
-// three times that).
-func envelope(body []byte) any {
-	var decoded map[string]any
-	_ = json.Unmarshal(body, &decoded) // ParseWebhook has read it as JSON
-	if data, ok := decoded["data"].(map[string]any); ok {
-		delete(data, "row_data")
-	}
-	return decoded
 }
 
 // NATSEvent turns a NATS message into an event. data is decoded as JSON
