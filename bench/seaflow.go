@@ -61,6 +61,9 @@ func RunSeaflow(w Workload) (Result, error) {
 		Logger: zerolog.Nop(),
 		Rand:   func() float64 { return 0.5 },
 		OnCall: func(c actions.CallReport) {
+			if s.clock.Now().Before(w.Start) {
+				return // the warm-up's: results count from Start
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			laneCalls[c.Lane]++
