@@ -329,6 +329,9 @@ func (c *Cron) fireDue(ctx context.Context, entries []*cronEntry, now time.Time)
 	}
 }
 
+// cronCursorSaveTimeout bounds the save of a fired tick's cursor.
+const cronCursorSaveTimeout = 10 * time.Second
+
 // fire writes the entry's pending tick and advances it, or schedules a retry.
 func (c *Cron) fire(ctx context.Context, e *cronEntry, now time.Time) {
 	scheduled := e.tick()
@@ -347,9 +350,13 @@ func (c *Cron) fire(ctx context.Context, e *cronEntry, now time.Time) {
 	e.failures = 0
 	e.retryAt = time.Time{}
 	c.log.Info().Str("rule", e.Rule).Str("event_id", ev.ID).Msg("cron tick fired")
-	if err := c.cursor.Save(ctx, e.Rule, scheduled); err != nil {
-		// The event is stored; a restart may fire it again, and the stream
-		// drops the duplicate by id.
+	// The event is stored: its cursor is saved even when the trigger is
+	// stopping meanwhile (bounded), so a restart does not fire it again.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cronCursorSaveTimeout)
+	defer cancel()
+	if err := c.cursor.Save(sctx, e.Rule, scheduled); err != nil {
+		// A restart may fire it again, and the stream drops the
+		// duplicate by id.
 		c.log.Error().Err(err).Str("rule", e.Rule).Msg("save cron cursor")
 	}
 	if len(e.backlog) > 0 {
