@@ -124,3 +124,31 @@ func TestRefundGivesTheCallBack(t *testing.T) {
 	}
 	mustAdmit(t, s, l, seaflow.Urgent, t0, 1)
 }
+
+func TestStateRefund(t *testing.T) {
+	t.Parallel()
+	l := Limits{Windows: []seaflow.Window{{Span: time.Minute, Calls: 10}, {Month: true, Calls: 100}}}
+	t0 := time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC)
+	var s State
+	s.ObserveHeaders(10, 5, t0.Add(time.Minute), t0)
+	for i := range 3 {
+		if ok, _ := s.Admit(l, seaflow.Urgent, t0.Add(time.Duration(i)*time.Second)); !ok {
+			t.Fatal("admit")
+		}
+	}
+	if !s.Refund(t0.Add(time.Second)) || s.Len() != 2 || s.capUsed != 2 {
+		t.Fatalf("release: len %d capUsed %d", s.Len(), s.capUsed)
+	}
+	if s.Refund(t0.Add(time.Second)) {
+		t.Error("released a call that is not there")
+	}
+	// A call pruned into the month's count comes off the count.
+	later := t0.Add(time.Hour)
+	s.prune(l, later.UnixNano())
+	if s.Len() != 0 || s.monthCount != 2 {
+		t.Fatalf("pruned: len %d month %d", s.Len(), s.monthCount)
+	}
+	if !s.Refund(t0) || s.monthCount != 1 {
+		t.Errorf("release of a pruned call: month %d", s.monthCount)
+	}
+}

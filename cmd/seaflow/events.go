@@ -15,6 +15,7 @@ import (
 
 	"github.com/seaflow/seaflow/history"
 	"github.com/seaflow/seaflow/queue"
+	"github.com/seaflow/seaflow/statuspage"
 )
 
 func init() {
@@ -191,29 +192,13 @@ func printEvents(w io.Writer, page EventsPage) {
 	}
 }
 
-// eventRules sums up an event's rules as traceRules does.
+// eventRules sums up a stored event's rules as traceRules does.
 func eventRules(e history.Event) (matched string, ops int, errs string) {
-	var names, problems []string
-	if e.Error != "" {
-		problems = append(problems, e.Error)
+	rules := make([]statuspage.RuleStatus, len(e.Rules))
+	for i, r := range e.Rules {
+		rules[i] = statuspage.RuleStatus(r)
 	}
-	for _, r := range e.Rules {
-		ops += r.Ops
-		switch {
-		case r.Error != "":
-			names = append(names, r.Rule+"!")
-			problems = append(problems, r.Rule+": "+r.Error)
-		case r.Stopped != "":
-			names = append(names, r.Rule+"(stopped)")
-			problems = append(problems, r.Rule+": "+r.Stopped)
-		case r.When:
-			names = append(names, r.Rule)
-		}
-	}
-	if len(names) == 0 {
-		names = []string{"-"}
-	}
-	return strings.Join(names, ","), ops, strings.Join(problems, "; ")
+	return summariseRules(e.Error, rules)
 }
 
 // printEvent renders one event: what it was, each rule's part and each

@@ -188,11 +188,16 @@ func failedEvents(traces []statuspage.TraceStatus) int {
 // matched (when: true) or were stopped, the ops they queued, and the
 // event's error followed by each rule's ("rule: reason").
 func traceRules(t statuspage.TraceStatus) (matched string, ops int, errs string) {
+	return summariseRules(t.Error, t.Rules)
+}
+
+// summariseRules is traceRules over an event's error and its rules.
+func summariseRules(eventErr string, rules []statuspage.RuleStatus) (matched string, ops int, errs string) {
 	var names, problems []string
-	if t.Error != "" {
-		problems = append(problems, t.Error)
+	if eventErr != "" {
+		problems = append(problems, eventErr)
 	}
-	for _, r := range t.Rules {
+	for _, r := range rules {
 		ops += r.Ops
 		switch {
 		case r.Error != "":
