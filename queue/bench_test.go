@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/seaflow/seaflow"
+	"github.com/seaflow/seaflow/history"
 )
 
 // benchOps builds n distinct ops shaped like real updates.
@@ -108,7 +110,8 @@ func benchFetchAck(b *testing.B, concurrent bool) {
 }
 
 // TestQueueCost1M queues 1,000,000 ops (10 bases, bulk lane) and reports
-// the disk and memory they cost, then how long a restart and a fetch take.
+// the disk and memory they cost in the queuing process, then what a fresh
+// process on the data dir costs and how long its start and first fetch take.
 // It runs only with SEAFLOW_BENCH_1M=1 (about a minute and 1 GB of disk):
 //
 //	SEAFLOW_BENCH_1M=1 go test -run TestQueueCost1M -v ./queue/
@@ -126,9 +129,23 @@ func TestQueueCost1M(t *testing.T) {
 	heap0, rss0 := memNow()
 	disk0 := dirSize(t, dir)
 	start := time.Now()
+	// With SEAFLOW_BENCH_HISTORY=1 each op's "queued" fate goes to the
+	// history too, as the daemon records it.
+	withHistory := os.Getenv("SEAFLOW_BENCH_HISTORY") == "1"
 	for i := 0; i < total; i += batch {
 		base := fmt.Sprintf("base%02d", (i/batch)%bases)
-		if err := q.PublishOps(ctx, benchOps(batch, i, base, seaflow.Bulk)); err != nil {
+		ops := benchOps(batch, i, base, seaflow.Bulk)
+		if withHistory {
+			fates := make([]history.Fate, len(ops))
+			for j, op := range ops {
+				fates[j] = history.Fate{OpID: op.ID, EventID: op.EventID, Rule: op.Rule, Kind: string(op.Kind), Base: op.Base,
+					Table: op.Table, RowID: op.RowID, Lane: string(op.Lane), Values: op.Values, Fate: history.FateQueued, At: op.CreatedAt}
+			}
+			if err := q.RecordFates(ctx, fates); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := q.PublishOps(ctx, ops); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -136,8 +153,8 @@ func TestQueueCost1M(t *testing.T) {
 	heap1, rss1 := memNow()
 	disk1 := dirSize(t, dir)
 	sample, _ := opMsg(benchOps(1, 0, "base00", seaflow.Bulk)[0])
-	t.Logf("queued %d ops in %s (%.0f ops/s); payload %d B + subject %d B + id header per op",
-		total, elapsed.Round(time.Millisecond), total/elapsed.Seconds(), len(sample.Data), len(sample.Subject))
+	t.Logf("queued %d ops in %s (%.0f ops/s), history %v; payload %d B + subject %d B + batch headers per op",
+		total, elapsed.Round(time.Millisecond), total/elapsed.Seconds(), withHistory, len(sample.Data), len(sample.Subject))
 	t.Logf("disk: %.1f B/op (%.1f MB)", float64(disk1-disk0)/total, float64(disk1-disk0)/1e6)
 	t.Logf("memory: heap %+.1f B/op (%+.1f MB), RSS %+.1f B/op (%+.1f MB)",
 		float64(heap1-heap0)/total, float64(heap1-heap0)/1e6, float64(rss1-rss0)/total, float64(rss1-rss0)/1e6)
@@ -152,39 +169,80 @@ func TestQueueCost1M(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The server rebuilds its dedupe table (ids stored within the window)
-	// on recovery, from the stored config. Reopen once to shrink the window
-	// to 100ms (the least it takes), then again: the second recovery holds only the backlog's
-	// steady cost, as it is once the default two-minute window has passed.
-	t0 = time.Now()
-	q, err = Open(ctx, Options{Dir: dir, DuplicateWindow: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("reopen with 1M queued (dedupe table rebuilt): %s", time.Since(t0))
-	heap2, rss2 := memNow()
-	t.Logf("memory after reopen, within the duplicate window: heap %+.1f B/op, RSS %+.1f B/op", float64(heap2-heap0)/total, float64(rss2-rss0)/total)
-	if err := q.Close(); err != nil {
-		t.Fatal(err)
-	}
-	t0 = time.Now()
-	q, err = Open(ctx, Options{Dir: dir, DuplicateWindow: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	t.Logf("reopen with 1M queued, past the duplicate window: %s", time.Since(t0))
-	heap3, rss3 := memNow()
-	t.Logf("memory past the duplicate window: heap %+.1f B/op (%+.1f MB), RSS %+.1f B/op (against the empty queue before publishing)",
-		float64(heap3-heap0)/total, float64(heap3-heap0)/1e6, float64(rss3-rss0)/total)
+	// A fresh process on the data dir, against one on an empty dir: each
+	// opens the queue, counts, and takes and acks a batch of 1,000.
+	empty := freshProcess(t, t.TempDir(), 0)
+	full := freshProcess(t, dir, total/bases)
+	t.Logf("fresh process, empty data dir: heap %.1f MB, RSS %.1f MB", empty.heap/1e6, empty.rss/1e6)
+	t.Logf("fresh process, 1M queued: heap %.1f MB, RSS %.1f MB (open %s, fetch+ack of 1,000 %s): %+.1f MB RSS for the backlog",
+		full.heap/1e6, full.rss/1e6, full.open, full.fetch, (full.rss-empty.rss)/1e6)
 	if p := os.Getenv("SEAFLOW_BENCH_HEAPPROF"); p != "" {
+		q, err := Open(ctx, Options{Dir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close()
 		if err := writeHeapProfile(p); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// freshCost is what a fresh process measured on a data dir.
+type freshCost struct {
+	heap, rss   float64
+	open, fetch time.Duration
+}
+
+// freshProcess runs TestQueueCostFresh in a process of its own on dir, and
+// returns what it measured; pending is how many ops it should find on
+// base03's bulk lane.
+func freshProcess(t *testing.T, dir string, pending int) freshCost {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestQueueCostFresh$", "-test.v")
+	cmd.Env = append(os.Environ(), "SEAFLOW_BENCH_FRESH_DIR="+dir, "SEAFLOW_BENCH_FRESH_PENDING="+strconv.Itoa(pending))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("fresh process: %v\n%s", err, out)
+	}
+	var c freshCost
+	for _, line := range strings.Split(string(out), "\n") {
+		if _, rest, ok := strings.Cut(line, "fresh-cost "); ok {
+			var openNS, fetchNS int64
+			if _, err := fmt.Sscanf(rest, "heap=%g rss=%g open=%d fetch=%d", &c.heap, &c.rss, &openNS, &fetchNS); err != nil {
+				t.Fatalf("fresh process said %q: %v", line, err)
+			}
+			c.open, c.fetch = time.Duration(openNS), time.Duration(fetchNS)
+			return c
+		}
+	}
+	t.Fatalf("fresh process measured nothing:\n%s", out)
+	return c
+}
+
+// TestQueueCostFresh is TestQueueCost1M's fresh process: it opens the queue
+// on SEAFLOW_BENCH_FRESH_DIR, checks the backlog is there, takes and acks a
+// batch, and prints its heap and resident set.
+func TestQueueCostFresh(t *testing.T) {
+	dir := os.Getenv("SEAFLOW_BENCH_FRESH_DIR")
+	if dir == "" {
+		t.Skip("run by TestQueueCost1M")
+	}
+	want, _ := strconv.Atoi(os.Getenv("SEAFLOW_BENCH_FRESH_PENDING"))
+	ctx := t.Context()
+	t0 := time.Now()
+	q, err := Open(ctx, Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	open := time.Since(t0)
+	if n, err := q.Pending(ctx, "base03", seaflow.Bulk); err != nil || n != want {
+		t.Fatalf("pending = %d, %v; want %d", n, err, want)
+	}
 	t0 = time.Now()
 	ds, err := q.Fetch(ctx, "base07", seaflow.Bulk, 1000, 0)
-	if err != nil || len(ds) != 1000 {
+	if err != nil || len(ds) != min(want, 1000) {
 		t.Fatalf("fetch = %d, %v", len(ds), err)
 	}
 	for _, d := range ds {
@@ -192,12 +250,12 @@ func TestQueueCost1M(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Logf("first fetch + ack of 1,000 after reopen: %s", time.Since(t0))
-	t0 = time.Now()
-	if _, ok, err := q.OldestOp(ctx, "base07", seaflow.Bulk); err != nil || !ok {
+	fetch := time.Since(t0)
+	if _, ok, err := q.OldestOp(ctx, "base07", seaflow.Bulk); err != nil || ok != (want > 0) {
 		t.Fatalf("oldest: %v %v", ok, err)
 	}
-	t.Logf("OldestOp with 1M queued: %s", time.Since(t0))
+	heap, rss := memNow()
+	fmt.Printf("fresh-cost heap=%d rss=%d open=%d fetch=%d\n", heap, rss, open, fetch)
 }
 
 // writeHeapProfile writes the live heap to path, to see what a backlog holds.

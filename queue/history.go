@@ -23,11 +23,35 @@ const (
 	historyScan = 5000
 )
 
+// An event's op fates share one subject, .op.<event>, each message a JSON
+// array of the fates one publish or one call recorded for the event; the
+// latest fate of an op is the one that counts. One subject per op (as
+// earlier versions stored them, .op.<event>.<op>, still read) cost the
+// server's subject index some 230 B per op: 230 MB of memory for a
+// million-op backlog, in the process that queued it and in every restart.
 func historyEventSubject(id string) string { return historyPrefix + "ev." + Token(id) }
 func historyDeadSubject(id string) string  { return historyPrefix + "dead." + Token(id) }
-func historyFatesFilter(id string) string  { return historyPrefix + "op." + Token(id) + ".>" }
-func historyFateSubject(f history.Fate) string {
-	return historyPrefix + "op." + Token(f.EventID) + "." + Token(f.OpID)
+func historyFateSubject(id string) string  { return historyPrefix + "op." + Token(id) }
+
+// historyFatesFilters are the subjects of event id's fates: the shared one
+// and those of one op each that earlier versions wrote.
+func historyFatesFilters(id string) []string {
+	return []string{historyFateSubject(id), historyFateSubject(id) + ".>"}
+}
+
+// Fate message bounds: a message carries at most fatesPerMsg fates and
+// about fatesMsgBytes of them.
+const (
+	fatesPerMsg   = 1000
+	fatesMsgBytes = 256 << 10
+	// maxFoldOps bounds the distinct ops HistoryEvent counts for one event.
+	maxFoldOps = 100_000
+)
+
+// rollup is the header that makes a message replace the earlier ones of
+// its subject.
+func rollup() nats.Header {
+	return nats.Header{jetstream.MsgRollup: []string{jetstream.MsgRollupSubject}}
 }
 
 // RecordEvent stores an event's record in the history, replacing an
@@ -37,33 +61,90 @@ func (q *Queue) RecordEvent(ctx context.Context, e history.Event) error {
 	if err != nil {
 		return fmt.Errorf("encode history of event %s: %w", e.EventID, err)
 	}
-	if _, err := q.js.Publish(ctx, historyEventSubject(e.EventID), data); err != nil {
+	if _, err := q.js.PublishMsg(ctx, &nats.Msg{Subject: historyEventSubject(e.EventID), Data: data, Header: rollup()}); err != nil {
 		return fmt.Errorf("record history of event %s: %w", e.EventID, err)
 	}
 	return nil
 }
 
-// RecordFates stores the fates of ops in the history, each replacing the
-// op's last one; a dead op also marks its event failed. It returns once
-// the server has stored them all.
+// RecordFates stores the fates of ops in the history, each superseding the
+// op's last one; a dead op also marks its event failed. The fates of one
+// event go out as few messages as their size allows. It returns once the
+// server has stored them all.
 func (q *Queue) RecordFates(ctx context.Context, fates []history.Fate) error {
-	msgs := make([]*nats.Msg, 0, len(fates))
-	dead := map[string]bool{}
+	byEvent := map[string][]history.Fate{}
+	var order []string
 	for _, f := range fates {
-		data, err := json.Marshal(f)
-		if err != nil {
-			return fmt.Errorf("encode fate of op %s: %w", f.OpID, err)
+		if _, ok := byEvent[f.EventID]; !ok {
+			order = append(order, f.EventID)
 		}
-		msgs = append(msgs, &nats.Msg{Subject: historyFateSubject(f), Data: data, Header: nats.Header{}})
-		if f.Fate == history.FateDead && !dead[f.EventID] {
-			dead[f.EventID] = true
-			msgs = append(msgs, &nats.Msg{Subject: historyDeadSubject(f.EventID), Data: []byte(f.OpID), Header: nats.Header{}})
+		byEvent[f.EventID] = append(byEvent[f.EventID], f)
+	}
+	var msgs []*nats.Msg
+	for _, id := range order {
+		var dead string
+		var pack [][]byte
+		size := 0
+		flush := func() {
+			if len(pack) > 0 {
+				msgs = append(msgs, &nats.Msg{Subject: historyFateSubject(id), Data: joinJSON(pack), Header: nats.Header{}})
+				pack, size = nil, 0
+			}
+		}
+		for _, f := range byEvent[id] {
+			data, err := json.Marshal(f)
+			if err != nil {
+				return fmt.Errorf("encode fate of op %s: %w", f.OpID, err)
+			}
+			if len(pack) == fatesPerMsg || len(pack) > 0 && size+len(data) > fatesMsgBytes {
+				flush()
+			}
+			pack, size = append(pack, data), size+len(data)+1
+			if f.Fate == history.FateDead && dead == "" {
+				dead = f.OpID
+			}
+		}
+		flush()
+		if dead != "" {
+			msgs = append(msgs, &nats.Msg{Subject: historyDeadSubject(id), Data: []byte(dead), Header: rollup()})
 		}
 	}
 	if err := q.publishAll(ctx, msgs); err != nil {
 		return fmt.Errorf("record op fates: %w", err)
 	}
 	return nil
+}
+
+// joinJSON returns the JSON array of the encoded values.
+func joinJSON(values [][]byte) []byte {
+	n := 2
+	for _, v := range values {
+		n += len(v) + 1
+	}
+	out := make([]byte, 0, n)
+	out = append(out, '[')
+	for i, v := range values {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, v...)
+	}
+	return append(out, ']')
+}
+
+// decodeFates decodes a fates message: an array, or the single fate of an
+// earlier version's message.
+func decodeFates(data []byte) ([]history.Fate, error) {
+	if len(data) > 0 && data[0] == '[' {
+		var fs []history.Fate
+		err := json.Unmarshal(data, &fs)
+		return fs, err
+	}
+	var f history.Fate
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, err
+	}
+	return []history.Fate{f}, nil
 }
 
 // HistoryItem is one event of a history page.
@@ -197,8 +278,8 @@ func (q *Queue) hasDead(ctx context.Context, id string) (bool, error) {
 var ErrNoHistory = errors.New("no such event in the history")
 
 // HistoryEvent returns the record of event id, its status, the latest
-// fate of each of its ops (at most MaxFates, in the order they were last
-// recorded) and how many fates it has in all.
+// fate of each of its ops (at most MaxFates, in the order the ops were
+// first recorded) and how many ops it has in all (counted up to 100,000).
 func (q *Queue) HistoryEvent(ctx context.Context, id string) (HistoryItem, []history.Fate, int, error) {
 	m, err := q.history.GetLastMsgForSubject(ctx, historyEventSubject(id))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
@@ -221,11 +302,12 @@ func (q *Queue) HistoryEvent(ctx context.Context, id string) (HistoryItem, []his
 }
 
 // fates reads the op fates of event id recorded since a little before
-// handled, with an ordered consumer filtered on the event's subjects.
+// handled, with an ordered consumer filtered on the event's subjects, and
+// keeps each op's latest.
 func (q *Queue) fates(ctx context.Context, id string, handled time.Time) ([]history.Fate, int, error) {
 	start := handled.Add(-time.Minute)
 	cons, err := q.js.OrderedConsumer(ctx, HistoryStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{historyFatesFilter(id)},
+		FilterSubjects: historyFatesFilters(id),
 		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
 		OptStartTime:   &start,
 	})
@@ -236,22 +318,21 @@ func (q *Queue) fates(ctx context.Context, id string, handled time.Time) ([]hist
 	if err != nil {
 		return nil, 0, fmt.Errorf("fates of event %s: %w", id, err)
 	}
-	total := int(info.NumPending)
-	var out []history.Fate
-	for len(out) < min(total, MaxFates) {
-		batch, err := cons.FetchNoWait(min(total, MaxFates) - len(out))
+	var fold fateFold
+	for left := int(info.NumPending); left > 0; {
+		batch, err := cons.FetchNoWait(min(left, 256))
 		if err != nil {
 			return nil, 0, fmt.Errorf("fates of event %s: %w", id, err)
 		}
 		n := 0
 		for m := range batch.Messages() {
 			n++
-			var f history.Fate
-			if err := json.Unmarshal(m.Data(), &f); err != nil {
-				q.log.Error().Err(err).Str("event", id).Msg("undecodable op fate")
+			fs, err := decodeFates(m.Data())
+			if err != nil {
+				q.log.Error().Err(err).Str("event", id).Msg("undecodable op fates")
 				continue
 			}
-			out = append(out, f)
+			fold.add(fs)
 		}
 		if err := batch.Error(); err != nil {
 			return nil, 0, fmt.Errorf("fates of event %s: %w", id, err)
@@ -259,6 +340,37 @@ func (q *Queue) fates(ctx context.Context, id string, handled time.Time) ([]hist
 		if n == 0 {
 			break
 		}
+		left -= n
 	}
-	return out, total, nil
+	return fold.out, fold.total(), nil
 }
+
+// fateFold keeps the latest fate of each op, in the order the ops were
+// first recorded: the fates of the first MaxFates ops, and the ids of up to
+// maxFoldOps.
+type fateFold struct {
+	out  []history.Fate
+	seen map[string]int // op id: index in out, or -1 past MaxFates
+}
+
+func (ff *fateFold) add(fs []history.Fate) {
+	if ff.seen == nil {
+		ff.seen = map[string]int{}
+	}
+	for _, f := range fs {
+		i, ok := ff.seen[f.OpID]
+		switch {
+		case ok && i >= 0:
+			ff.out[i] = f
+		case ok:
+		case len(ff.out) < MaxFates:
+			ff.seen[f.OpID] = len(ff.out)
+			ff.out = append(ff.out, f)
+		case len(ff.seen) < maxFoldOps:
+			ff.seen[f.OpID] = -1
+		}
+	}
+}
+
+// total is how many ops the fold saw (at most maxFoldOps).
+func (ff *fateFold) total() int { return len(ff.seen) }

@@ -1,10 +1,14 @@
 package queue
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seaflow/seaflow/history"
 )
@@ -128,4 +132,58 @@ func TestHistory(t *testing.T) {
 			t.Errorf("paged one by one: %s", got)
 		}
 	})
+}
+
+// TestHistoryFatesShareTheEventSubject: the fates of a 2,500-op event take
+// one subject and three messages (a subject per op cost the server 230 B
+// of memory each), each op's written fate supersedes its queued one, and
+// a fate stored by an earlier version (one subject per op) is still read.
+func TestHistoryFatesShareTheEventSubject(t *testing.T) {
+	t.Parallel()
+	q := setup(t)
+	ctx := t.Context()
+	at := time.Now().UTC().Truncate(time.Second)
+	if err := q.RecordEvent(ctx, history.Event{EventID: "cron-1", Source: "cron", Name: "nightly", Time: at}); err != nil {
+		t.Fatal(err)
+	}
+	fates := make([]history.Fate, 2500)
+	for i := range fates {
+		fates[i] = history.Fate{EventID: "cron-1", OpID: fmt.Sprintf("cron-1/nightly/%d", i), Kind: "update", Base: "crm", Fate: history.FateQueued, At: at}
+	}
+	if err := q.RecordFates(ctx, fates); err != nil {
+		t.Fatal(err)
+	}
+	info, err := q.history.Info(ctx, jetstream.WithSubjectFilter(historyPrefix+"op.>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info.State.Subjects; len(got) != 1 || got[historyFateSubject("cron-1")] != 3 {
+		t.Fatalf("fate subjects %v, want one with 3 messages", got)
+	}
+	written := []history.Fate{fates[7], fates[2400]}
+	for i := range written {
+		written[i].Fate, written[i].Call = history.FateWritten, "update rows"
+	}
+	if err := q.RecordFates(ctx, written); err != nil {
+		t.Fatal(err)
+	}
+	// An earlier version's fate: its own subject, one fate per message.
+	old, _ := json.Marshal(history.Fate{EventID: "cron-1", OpID: "cron-1/nightly/old", Kind: "update", Fate: history.FateWritten, At: at})
+	if _, err := q.js.Publish(ctx, historyFateSubject("cron-1")+"."+Token("cron-1/nightly/old"), old); err != nil {
+		t.Fatal(err)
+	}
+	// A redelivered event recorded again replaces its record.
+	if err := q.RecordEvent(ctx, history.Event{EventID: "cron-1", Source: "cron", Name: "nightly", Time: at}); err != nil {
+		t.Fatal(err)
+	}
+	if page, err := q.History(ctx, history.Filter{}, 0, 10); err != nil || len(page.Items) != 1 {
+		t.Fatalf("History lists %d records, %v; want the one", len(page.Items), err)
+	}
+	_, got, total, err := q.HistoryEvent(ctx, "cron-1")
+	if err != nil || total != 2501 || len(got) != MaxFates {
+		t.Fatalf("HistoryEvent: %d fates of %d, %v; want %d of 2501", len(got), total, err, MaxFates)
+	}
+	if got[7].OpID != fates[7].OpID || got[7].Fate != history.FateWritten || got[8].Fate != history.FateQueued {
+		t.Errorf("fates 7 and 8: %+v %+v", got[7], got[8])
+	}
 }

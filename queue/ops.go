@@ -41,7 +41,7 @@ var _ actions.DeadLetters = (*Queue)(nil)
 // duplicate window is dropped as a duplicate. On error, publishing the same
 // ops again is safe.
 func (q *Queue) PublishOps(ctx context.Context, ops []seaflow.Op) error {
-	err := publishEach(ctx, q, "publish ops", ops, opMsg)
+	err := q.publishOps(ctx, ops)
 	// Even after an error some may be stored: wake their lanes.
 	subjects := map[string]bool{}
 	for _, op := range ops {
@@ -53,19 +53,51 @@ func (q *Queue) PublishOps(ctx context.Context, ops []seaflow.Op) error {
 	return err
 }
 
+// publishOps publishes ops with an id each, or, when there are many and the
+// server takes them, as atomic batches with an id per batch (atomic.go).
+func (q *Queue) publishOps(ctx context.Context, ops []seaflow.Op) error {
+	if !q.atomic || len(ops) < atomicMinOps {
+		return publishEach(ctx, q, "publish ops", ops, opMsg)
+	}
+	msgs := make([]batchMsg, 0, len(ops))
+	for _, op := range ops {
+		subj, data, err := opPayload(op)
+		if err != nil {
+			return err
+		}
+		m := nats.NewMsg(subj)
+		m.Data = data
+		msgs = append(msgs, batchMsg{msg: m, id: op.ID})
+	}
+	if err := q.publishAtomic(ctx, msgs); err != nil {
+		return fmt.Errorf("publish ops: %w", err)
+	}
+	return nil
+}
+
+// opMsg is op's message with its own duplicate id.
 func opMsg(op seaflow.Op) (*nats.Msg, error) {
-	if op.ID == "" {
-		return nil, errors.New("publish op: op has no id")
-	}
-	subj, err := opsSubject(op.Base, op.Lane)
+	subj, data, err := opPayload(op)
 	if err != nil {
-		return nil, fmt.Errorf("publish op %s: %w", op.ID, err)
-	}
-	data, err := json.Marshal(op)
-	if err != nil {
-		return nil, fmt.Errorf("encode op %s: %w", op.ID, err)
+		return nil, err
 	}
 	return newMsg(subj, op.ID, data), nil
+}
+
+// opPayload returns the subject and the body of op's message.
+func opPayload(op seaflow.Op) (subject string, data []byte, err error) {
+	if op.ID == "" {
+		return "", nil, errors.New("publish op: op has no id")
+	}
+	subject, err = opsSubject(op.Base, op.Lane)
+	if err != nil {
+		return "", nil, fmt.Errorf("publish op %s: %w", op.ID, err)
+	}
+	data, err = json.Marshal(op)
+	if err != nil {
+		return "", nil, fmt.Errorf("encode op %s: %w", op.ID, err)
+	}
+	return subject, data, nil
 }
 
 // opsConsumerFor returns the durable consumer of base and lane, creating it

@@ -69,7 +69,7 @@ const (
 	eventsPrefix = "seaflow.events."
 	opsPrefix    = "seaflow.ops."
 	deadPrefix   = "seaflow.dead."
-	// historyPrefix: .ev.<event>, .op.<event>.<op>, .dead.<event>.
+	// historyPrefix: .ev.<event>, .op.<event>, .dead.<event>.
 	historyPrefix = "seaflow.history."
 )
 
@@ -166,6 +166,10 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives the queue's logs and the embedded server's.
 	Logger zerolog.Logger
+
+	// noAtomic leaves atomic batches off the OPS stream, as on a server
+	// older than 2.12 (tests).
+	noAtomic bool
 }
 
 // Queue is a connection to the durable spine. All methods are safe for
@@ -191,7 +195,12 @@ type Queue struct {
 	nc      *nats.Conn
 	js      jetstream.JetStream
 
-	events, ops, dead   jetstream.Stream
+	events, ops, dead jetstream.Stream
+	// atomic says the OPS stream takes atomic batches: a large publish of
+	// ops then stores one duplicate id per batch (see atomic.go).
+	atomic bool
+	// atomicSlots bounds this process's atomic batches in flight.
+	atomicSlots         chan struct{}
 	history             jetstream.Stream
 	budgetKV, stateKV   jetstream.KeyValue
 	echoesKV, breakerKV jetstream.KeyValue
@@ -252,15 +261,16 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	}
 
 	q := &Queue{
-		o:         o,
-		log:       o.Logger,
-		now:       o.Now,
-		retry:     backoff{min: time.Second, max: time.Minute},
-		consumers: make(map[string]jetstream.Consumer),
-		connDone:  make(chan struct{}),
-		failed:    make(chan struct{}),
-		opened:    time.Now(),
-		integ:     integrity{corrupt: make(chan string, 16)},
+		o:           o,
+		log:         o.Logger,
+		now:         o.Now,
+		retry:       backoff{min: time.Second, max: time.Minute},
+		consumers:   make(map[string]jetstream.Consumer),
+		connDone:    make(chan struct{}),
+		failed:      make(chan struct{}),
+		opened:      time.Now(),
+		integ:       integrity{corrupt: make(chan string, 16)},
+		atomicSlots: make(chan struct{}, atomicSlots),
 	}
 	if err := q.connect(); err != nil {
 		q.shutdown()
@@ -376,8 +386,10 @@ func (q *Queue) setup(ctx context.Context) error {
 			Subjects:    []string{opsPrefix + ">"},
 			Retention:   jetstream.WorkQueuePolicy,
 			Duplicates:  q.o.DuplicateWindow,
-			Storage:     jetstream.FileStorage,
-			Replicas:    q.o.Replicas,
+			// Large publishes of ops go as atomic batches (atomic.go).
+			AllowAtomicPublish: !q.o.noAtomic,
+			Storage:            jetstream.FileStorage,
+			Replicas:           q.o.Replicas,
 			// New work is refused rather than old work dropped, should a
 			// limit ever be set on this stream by an operator.
 			Discard: jetstream.DiscardNew,
@@ -403,8 +415,10 @@ func (q *Queue) setup(ctx context.Context) error {
 			Subjects:    []string{historyPrefix + ">"},
 			Retention:   jetstream.LimitsPolicy,
 			MaxAge:      cmp.Or(q.o.HistoryMaxAge, DefaultHistoryMaxAge),
-			// One message per subject: an op's fate replaces the last.
-			MaxMsgsPerSubject: 1,
+			// An event's record and its dead marker replace the last by a
+			// rollup; its op fates share a subject (history.go).
+			MaxMsgsPerSubject: -1,
+			AllowRollup:       true,
 			Duplicates:        time.Minute,
 			Discard:           jetstream.DiscardOld,
 			Storage:           jetstream.FileStorage,
@@ -425,6 +439,10 @@ func (q *Queue) setup(ctx context.Context) error {
 			return fmt.Errorf("create or update stream %s: %w", s.cfg.Name, err)
 		}
 		*s.dst = st
+	}
+	q.atomic = q.ops.CachedInfo().Config.AllowAtomicPublish
+	if !q.atomic {
+		q.log.Warn().Str("nats", q.where()).Msg("the NATS server does not take atomic batches (it needs 2.12 or later): every queued op keeps its own duplicate id, which costs the server about 170 B of memory per op queued within the duplicate window")
 	}
 	buckets := []struct {
 		cfg jetstream.KeyValueConfig
