@@ -36,10 +36,12 @@ var _ actions.Source = (*Queue)(nil)
 var _ actions.DeadLetters = (*Queue)(nil)
 
 // PublishOps queues ops on the OPS work queue, each on the subject of its
-// base and lane (seaflow.ops.<base>.<lane>), asynchronously, and returns
-// once the server acked every one. An op whose id was queued within the
-// duplicate window is dropped as a duplicate. On error, publishing the same
-// ops again is safe.
+// base and lane (seaflow.ops.<base>.<lane>), and returns once the server
+// stored every one. Within the duplicate window, a publish of fewer than
+// 32 ops drops each op whose id was queued already; a larger one goes as
+// atomic batches of up to 1,000, and drops a batch of the same ops, in the
+// same order, that was stored already (atomic.go). On error, publishing
+// the same ops again is safe.
 func (q *Queue) PublishOps(ctx context.Context, ops []seaflow.Op) error {
 	err := q.publishOps(ctx, ops)
 	// Even after an error some may be stored: wake their lanes.
