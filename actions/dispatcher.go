@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -113,6 +114,10 @@ type DispatcherConfig struct {
 	// ops the lane reaches for other rules' work. Keep it below the
 	// queue consumer's MaxAckPending. 0 means DefaultMaxHeld.
 	MaxHeld int
+
+	// onLaneExit, when set, is called each time a lane goroutine ends
+	// (tests).
+	onLaneExit func()
 }
 
 // DefaultMaxHeld is DispatcherConfig.MaxHeld when it is 0: three full
@@ -130,7 +135,9 @@ type Dispatcher struct {
 	mu      sync.Mutex
 	bases   map[string]*baseLoops
 	running context.Context // Run's context while it runs; nil before
+	stopped bool            // Run's context ended: no lane starts again
 	wg      sync.WaitGroup  // every lane loop started
+	awake   atomic.Int64    // lane goroutines running (sleep.go)
 }
 
 // baseLoops are the lane loops of one base.
@@ -139,6 +146,7 @@ type baseLoops struct {
 	shelf  *shelf
 	cancel context.CancelFunc // stops the base's loops; nil until started
 	done   sync.WaitGroup
+	lanes  []*laneLoop // set by start, under the dispatcher's mu
 }
 
 // NewDispatcher returns a Dispatcher; Run starts it.
@@ -190,6 +198,12 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 	d.mu.Unlock()
 	<-ctx.Done()
+	d.mu.Lock()
+	d.stopped = true
+	for _, b := range d.bases {
+		b.stopSleeping()
+	}
+	d.mu.Unlock()
 	d.wg.Wait()
 	return nil
 }
@@ -198,16 +212,12 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 func (d *Dispatcher) start(ctx context.Context, base string, b *baseLoops) {
 	bctx, cancel := context.WithCancel(ctx)
 	b.cancel = cancel
+	b.lanes = b.lanes[:0]
 	for _, lane := range seaflow.Lanes {
 		l := &laneLoop{d: d, base: base, lane: lane, exec: b.exec, shelf: b.shelf,
 			log: d.cfg.Logger.With().Str("base", base).Str("lane", string(lane)).Logger()}
-		d.wg.Add(1)
-		b.done.Add(1)
-		go func() {
-			defer d.wg.Done()
-			defer b.done.Done()
-			l.run(bctx)
-		}()
+		b.lanes = append(b.lanes, l)
+		d.runLane(bctx, b, l)
 	}
 }
 
@@ -233,6 +243,9 @@ func (d *Dispatcher) RemoveBase(base string) {
 	d.mu.Lock()
 	b, ok := d.bases[base]
 	delete(d.bases, base)
+	if ok {
+		b.stopSleeping()
+	}
 	d.mu.Unlock()
 	if !ok || b.cancel == nil {
 		return

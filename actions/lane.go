@@ -33,6 +33,12 @@ type laneLoop struct {
 	frozenUntil time.Time
 	// extendedAt is when held ops were last extended.
 	extendedAt time.Time
+	// asleep is set by fetch when the lane found nothing to do and ends
+	// its goroutine (sleep.go): the channel it would have waited on.
+	asleep <-chan struct{}
+	// stopSleep cancels the call that starts the sleeping lane again; nil
+	// while it runs. Guarded by the dispatcher's mu.
+	stopSleep func() bool
 }
 
 func (l *laneLoop) now() time.Time { return l.d.cfg.Clock.Now() }
@@ -67,6 +73,9 @@ func (l *laneLoop) run(ctx context.Context) {
 			l.extendAll(ctx)
 		}
 		l.fetch(ctx, wake)
+		if l.asleep != nil {
+			return
+		}
 	}
 }
 
@@ -92,7 +101,12 @@ func (l *laneLoop) fetch(ctx context.Context, wake time.Time) bool {
 		pending = 0
 	} else if pending == 0 && queued != nil {
 		// Nothing queued: sleep until something is, or until a held
-		// rule's slot comes, instead of polling.
+		// rule's slot comes, instead of polling; without its goroutine
+		// when it can.
+		if l.canSleep(!wake.IsZero()) {
+			l.asleep = queued
+			return false
+		}
 		l.waitQueued(ctx, queued, wake)
 		return false
 	}

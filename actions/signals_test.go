@@ -85,3 +85,74 @@ func TestDispatcherIdleLanesWaitForSignal(t *testing.T) {
 		t.Errorf("r1.K = %v, want woken", got)
 	}
 }
+
+// sleepingSource is a signalSource that can also start sleeping lanes
+// (AfterQueued).
+type sleepingSource struct {
+	*signalSource
+	calls map[string][]*func() // guarded by signalSource.mu
+}
+
+var _ AfterQueued = (*sleepingSource)(nil)
+
+func (s *sleepingSource) AfterQueued(base string, lane seaflow.Lane, f func()) func() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := qkey(base, lane)
+	s.calls[k] = append(s.calls[k], &f)
+	return func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for i, g := range s.calls[k] {
+			if g == &f {
+				s.calls[k] = append(s.calls[k][:i], s.calls[k][i+1:]...)
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func (s *sleepingSource) push(ops ...seaflow.Op) {
+	s.signalSource.push(ops...)
+	s.mu.Lock()
+	var fs []*func()
+	for _, o := range ops {
+		k := qkey(o.Base, o.Lane)
+		fs = append(fs, s.calls[k]...)
+		delete(s.calls, k)
+	}
+	s.mu.Unlock()
+	for _, f := range fs {
+		go (*f)()
+	}
+}
+
+// An idle lane of a source with AfterQueued ends its goroutine (a thousand
+// bases' idle lanes held 24 MB of stacks); an op pushed starts it again,
+// the op is written, and the lane goes back to sleep. Once the dispatcher
+// stops, nothing starts a lane.
+func TestIdleLanesEndTheirGoroutines(t *testing.T) {
+	b := setup(t)
+	src := &sleepingSource{signalSource: &signalSource{fakeSource: b.source, waiting: map[string]chan struct{}{}}, calls: map[string][]*func(){}}
+	b.cfg.Source = src
+	b.cfg.onLaneExit = b.n.bump
+	stop := b.start(t)
+	d := b.disp
+
+	waitUntil(t, b.n, "every lane asleep", func() bool { return src.lookCount() >= len(seaflow.Lanes) && d.awake.Load() == 0 })
+	src.push(u("a", seaflow.Urgent, "r1", map[string]any{"K": "woken"}))
+	waitUntil(t, b.n, "the pushed op acked", func() bool { return b.source.ackedCount() == 1 })
+	if got := b.cell("T1", "r1", "K"); got != "woken" {
+		t.Errorf("r1.K = %v, want woken", got)
+	}
+	waitUntil(t, b.n, "every lane asleep again", func() bool { return d.awake.Load() == 0 })
+	stop()
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	for k, calls := range src.calls {
+		if len(calls) > 0 {
+			t.Errorf("lane %s would still be started after the stop", k)
+		}
+	}
+}

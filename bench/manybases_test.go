@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -31,7 +32,8 @@ import (
 // CPU time (/proc/PID/stat) and RSS (/proc/PID/status) over an idle
 // SEAFLOW_BENCH_IDLE (default 60s). Nothing is asserted: the figures are
 // logged, and recorded in bench/README.md. It runs only with
-// SEAFLOW_BENCH_MANYBASES=1:
+// SEAFLOW_BENCH_MANYBASES=1 (SEAFLOW_BENCH_HEAPPROF=FILE saves the daemon's
+// heap profile at the end):
 //
 //	SEAFLOW_BENCH_MANYBASES=1 go test -run TestManyBases -v -timeout 20m ./bench/
 func TestManyBases(t *testing.T) {
@@ -51,9 +53,12 @@ func TestManyBases(t *testing.T) {
 	const secret = "many-bases-webhook-secret"
 	writeManyBases(t, dir, nBases, secret)
 
+	debugAddr := freeLoopback(t)
 	d, err := proctest.Start(t, proctest.Options{
 		Name: "seaflow", Bin: bins.Seaflow, Dir: dir,
 		Args: []string{"run", "--config", "seaflow.yaml", "--listen", "127.0.0.1:0"},
+		// The daemon's profiles, to say where its memory is.
+		Env: []string{"SEAFLOW_DEBUG_LISTEN=" + debugAddr},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +78,7 @@ func TestManyBases(t *testing.T) {
 	// The starting idle: nothing queued yet.
 	settle(ctx)
 	startIdle := measureIdle(t, ctx, pid, min(idle, 20*time.Second))
-	t.Logf("idle before traffic: %s", startIdle)
+	t.Logf("idle before traffic: %s; %s", startIdle, runtimeFigures(t, debugAddr))
 
 	// Light traffic: perBase events per base, round robin over the bases.
 	cpu0 := cpuTime(t, pid)
@@ -124,12 +129,70 @@ func TestManyBases(t *testing.T) {
 	settle(ctx)
 	after := measureIdle(t, ctx, pid, idle)
 	m = scrape(t, d.URL())
-	t.Logf("idle after traffic: %s", after)
+	t.Logf("idle after traffic: %s; %s", after, runtimeFigures(t, debugAddr))
+	if p := os.Getenv("SEAFLOW_BENCH_HEAPPROF"); p != "" {
+		saveProfile(t, debugAddr, "/debug/pprof/heap", p)
+	}
 	t.Logf("peak RSS (VmHWM) %.1f MB; SeaTable calls %v, 429s %v, rows written %v, dead letters %v",
 		rssMB(t, pid, "VmHWM"), m["seaflow_api_calls_total"], m["seaflow_api_429_total"], m["seaflow_api_rows_per_call_sum"], m["seaflow_dead_letters_total"])
 	t.Logf("machine: %s", machine())
 	if err := d.Stop(30 * time.Second); err != nil {
 		t.Errorf("stop: %v", err)
+	}
+}
+
+// freeLoopback returns a loopback address with a port free a moment ago.
+func freeLoopback(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// runtimeFigures reads the daemon's goroutine count and Go memory figures
+// from its profiles at addr (SEAFLOW_DEBUG_LISTEN).
+func runtimeFigures(t *testing.T, addr string) string {
+	t.Helper()
+	get := func(path string) string {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Logf("profiles: %v", err)
+			return ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	goroutines, _, _ := strings.Cut(get("/debug/pprof/goroutine?debug=1"), "\n")
+	mem := map[string]float64{}
+	for _, line := range strings.Split(get("/debug/pprof/heap?debug=1"), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimPrefix(line, "# "), " = "); ok {
+			f, _, _ := strings.Cut(v, " ")
+			mem[k], _ = strconv.ParseFloat(f, 64)
+		}
+	}
+	return fmt.Sprintf("%s, heap in use %.1f MB (live %.1f MB), stacks %.1f MB, released %.1f MB",
+		strings.TrimPrefix(goroutines, "goroutine profile: "), mem["HeapInuse"]/1e6, mem["HeapAlloc"]/1e6, mem["Stack"]/1e6, mem["HeapReleased"]/1e6)
+}
+
+// saveProfile writes the daemon's profile at path (of its debug listener
+// addr) to file.
+func saveProfile(t *testing.T, addr, path, file string) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + path)
+	if err != nil {
+		t.Fatalf("profile: %v", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("profile: %v", err)
+	}
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

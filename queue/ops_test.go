@@ -2,11 +2,13 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/seaflow/seaflow"
@@ -312,5 +314,45 @@ func TestExtendAfterAck(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "already") {
 		t.Errorf("logged at info or above: %s", logs.String())
+	}
+}
+
+// TestIdleConsumerIsDeletedAndMadeAgain: the server deletes a lane's
+// consumer that has not fetched for the idle threshold (a thousand bases'
+// consumers held 35 MB and 4,000 goroutines after one webhook each), and
+// the lane's next fetch makes it again and gets the ops queued meanwhile.
+func TestIdleConsumerIsDeletedAndMadeAgain(t *testing.T) {
+	t.Parallel()
+	q, err := Open(t.Context(), Options{Dir: t.TempDir(), Logger: testLogger(t), idleConsumer: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	ctx := t.Context()
+	name := opsConsumer("crm", seaflow.Bulk)
+	deleted, err := q.nc.SubscribeSync("$JS.EVENT.ADVISORY.CONSUMER.DELETED." + OpsStream + "." + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishOps(t, q, 2, "first", "crm", seaflow.Bulk)
+	ds, err := q.Fetch(ctx, "crm", seaflow.Bulk, 10, 0)
+	if err != nil || len(ds) != 2 {
+		t.Fatalf("fetch: %d, %v", len(ds), err)
+	}
+	for _, d := range ds {
+		if err := d.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := deleted.NextMsgWithContext(ctx); err != nil {
+		t.Fatalf("waiting for the idle consumer's deletion: %v", err)
+	}
+	if _, err := q.ops.Consumer(ctx, name); !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		t.Fatalf("consumer after the advisory: %v", err)
+	}
+	publishOps(t, q, 3, "later", "crm", seaflow.Bulk)
+	ds, err = q.Fetch(ctx, "crm", seaflow.Bulk, 10, 0)
+	if err != nil || len(ds) != 3 || ds[0].Op.ID != "later0" {
+		t.Fatalf("fetch after the deletion: %d, %v", len(ds), err)
 	}
 }

@@ -170,6 +170,8 @@ type Options struct {
 	// noAtomic leaves atomic batches off the OPS stream, as on a server
 	// older than 2.12 (tests).
 	noAtomic bool
+	// idleConsumer replaces opsIdleConsumer when set (tests).
+	idleConsumer time.Duration
 }
 
 // Queue is a connection to the durable spine. All methods are safe for

@@ -13,7 +13,10 @@ import (
 	"github.com/seaflow/seaflow/actions"
 )
 
-var _ actions.Signals = (*Queue)(nil)
+var (
+	_ actions.Signals     = (*Queue)(nil)
+	_ actions.AfterQueued = (*Queue)(nil)
+)
 
 const (
 	// wakePrefix is the core NATS subject (no stream holds it) on which a
@@ -27,11 +30,13 @@ const (
 	opsRescan = 30 * time.Second
 )
 
-// wakers are the channels idle lanes wait on, by OPS subject.
+// wakers are the channels idle lanes wait on, and the functions that
+// start sleeping lanes again, by OPS subject.
 type wakers struct {
 	once sync.Once
 	mu   sync.Mutex
 	ch   map[string]chan struct{}
+	fn   map[string]map[*func()]struct{}
 }
 
 // Queued returns a channel that is closed once ops may have been queued
@@ -58,7 +63,43 @@ func (q *Queue) Queued(base string, lane seaflow.Lane) <-chan struct{} {
 	return c
 }
 
-// signal wakes the lanes waiting on the OPS subject subj.
+// AfterQueued calls f once, in a goroutine of its own, when ops may have
+// been queued for base and lane after the call: when the channel Queued
+// returns would close (actions.AfterQueued). stop cancels the call and
+// reports whether it was still to come. A base or lane without a subject
+// is never called.
+func (q *Queue) AfterQueued(base string, lane seaflow.Lane, f func()) (stop func() bool) {
+	subj, err := opsSubject(base, lane)
+	if err != nil {
+		return func() bool { return false }
+	}
+	q.wake.once.Do(func() { go q.watchOps() })
+	key := &f
+	q.wake.mu.Lock()
+	if q.wake.fn == nil {
+		q.wake.fn = map[string]map[*func()]struct{}{}
+	}
+	if q.wake.fn[subj] == nil {
+		q.wake.fn[subj] = map[*func()]struct{}{}
+	}
+	q.wake.fn[subj][key] = struct{}{}
+	q.wake.mu.Unlock()
+	return func() bool {
+		q.wake.mu.Lock()
+		defer q.wake.mu.Unlock()
+		if _, ok := q.wake.fn[subj][key]; !ok {
+			return false
+		}
+		delete(q.wake.fn[subj], key)
+		if len(q.wake.fn[subj]) == 0 {
+			delete(q.wake.fn, subj)
+		}
+		return true
+	}
+}
+
+// signal wakes the lanes waiting on the OPS subject subj, and starts
+// those asleep.
 func (q *Queue) signal(subj string) {
 	q.wake.mu.Lock()
 	defer q.wake.mu.Unlock()
@@ -66,6 +107,10 @@ func (q *Queue) signal(subj string) {
 		close(c)
 		delete(q.wake.ch, subj)
 	}
+	for f := range q.wake.fn[subj] {
+		go (*f)()
+	}
+	delete(q.wake.fn, subj)
 }
 
 // queuedOn wakes the lanes of subjects here and, with an external
