@@ -28,12 +28,13 @@ import (
 // in-process emulator serves them all from one fixture), each with its own
 // signed webhook and a rule that appends a row. It sends
 // SEAFLOW_BENCH_EVENTS webhooks per base (default 3, spread over every
-// base), waits until every append has landed, then reads the daemon's
-// CPU time (/proc/PID/stat) and RSS (/proc/PID/status) over an idle
-// SEAFLOW_BENCH_IDLE (default 60s). Nothing is asserted: the figures are
-// logged, and recorded in bench/README.md. It runs only with
-// SEAFLOW_BENCH_MANYBASES=1 (SEAFLOW_BENCH_HEAPPROF=FILE saves the daemon's
-// heap profile at the end):
+// base; SEAFLOW_BENCH_RATE paces them, per second), waits until every
+// append has landed, then reads the daemon's CPU time (/proc/PID/stat) and
+// RSS (/proc/PID/status) over an idle SEAFLOW_BENCH_IDLE (default 60s),
+// and its goroutines and Go memory from its profiles. Nothing is asserted:
+// the figures are logged, and recorded in bench/README.md. It runs only
+// with SEAFLOW_BENCH_MANYBASES=1 (SEAFLOW_BENCH_HEAPPROF=FILE saves the
+// daemon's heap profile at the end):
 //
 //	SEAFLOW_BENCH_MANYBASES=1 go test -run TestManyBases -v -timeout 20m ./bench/
 func TestManyBases(t *testing.T) {
@@ -42,6 +43,9 @@ func TestManyBases(t *testing.T) {
 	}
 	nBases := envInt(t, "SEAFLOW_BENCH_BASES", 1000)
 	perBase := envInt(t, "SEAFLOW_BENCH_EVENTS", 3)
+	// rate, when set, paces the webhooks (per second, over every base);
+	// unset, they go as fast as one client sends them.
+	rate := envInt(t, "SEAFLOW_BENCH_RATE", 0)
 	idle := envDuration(t, "SEAFLOW_BENCH_IDLE", time.Minute)
 
 	bins, err := proctest.BuildSeaflow("manybases")
@@ -106,6 +110,9 @@ func TestManyBases(t *testing.T) {
 				t.Fatalf("webhook b%04d: HTTP %d %s", i, resp.StatusCode, msg)
 			}
 			sent++
+			if rate > 0 {
+				pace(ctx, t0, sent, rate)
+			}
 		}
 	}
 	// Every event appends one row: wait until the rows are written (the
@@ -138,6 +145,15 @@ func TestManyBases(t *testing.T) {
 	t.Logf("machine: %s", machine())
 	if err := d.Stop(30 * time.Second); err != nil {
 		t.Errorf("stop: %v", err)
+	}
+}
+
+// pace waits until sent webhooks are due at rate per second since start.
+func pace(ctx context.Context, start time.Time, sent, rate int) {
+	due := start.Add(time.Duration(sent) * time.Second / time.Duration(rate))
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Until(due)):
 	}
 }
 
