@@ -58,6 +58,7 @@ func TestManyBases(t *testing.T) {
 	writeManyBases(t, dir, nBases, secret)
 
 	debugAddr := freeLoopback(t)
+	t.Logf("daemon profiles on http://%s/debug/pprof/", debugAddr)
 	d, err := proctest.Start(t, proctest.Options{
 		Name: "seaflow", Bin: bins.Seaflow, Dir: dir,
 		Args: []string{"run", "--config", "seaflow.yaml", "--listen", "127.0.0.1:0"},

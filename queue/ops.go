@@ -193,7 +193,10 @@ func (q *Queue) fetch(ctx context.Context, base string, lane seaflow.Lane, max i
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
 		wait = time.Until(dl)
 	}
-	out := make([]actions.Delivery, 0, max)
+	// Grown as ops come: a Delivery is some 400 B, and a lane asks for up
+	// to 1,000 while it mostly gets a few (preallocating max was 58 % of
+	// the daemon's allocations with 1,000 bases).
+	out := make([]actions.Delivery, 0, min(max, 64))
 	var msgs []jetstream.Msg
 	take := func(batch jetstream.MessageBatch) error {
 		n := 0
