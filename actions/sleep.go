@@ -13,10 +13,11 @@ import (
 // idle lanes of a thousand bases then cost no goroutine stacks (they held
 // 24 MB of them).
 type AfterQueued interface {
-	// AfterQueued calls f once, in a goroutine of its own, when ops may
-	// have been queued for base and lane after the call (when the channel
-	// Queued returns would close). stop cancels the call and reports
-	// whether it was still to come. It must be safe for concurrent use.
+	// AfterQueued calls f once, in a goroutine of its own (never from
+	// within AfterQueued or stop), when ops may have been queued for base
+	// and lane after the call (when the channel Queued returns would
+	// close). stop cancels the call and reports whether it was still to
+	// come. It must be safe for concurrent use.
 	AfterQueued(base string, lane seaflow.Lane, f func()) (stop func() bool)
 }
 
@@ -60,8 +61,10 @@ func (d *Dispatcher) runLane(bctx context.Context, b *baseLoops, l *laneLoop) {
 // put to sleep (queued, asked for before the queue was looked at, is
 // closed): l then goes on in the calling goroutine.
 func (d *Dispatcher) sleep(bctx context.Context, b *baseLoops, l *laneLoop, queued <-chan struct{}) bool {
-	stop := d.cfg.Source.(AfterQueued).AfterQueued(l.base, l.lane, func() { d.wake(bctx, b, l) })
+	// Registered under mu, so that wake (which takes mu) comes after
+	// stopSleep is set, never before.
 	d.mu.Lock()
+	stop := d.cfg.Source.(AfterQueued).AfterQueued(l.base, l.lane, func() { d.wake(bctx, b, l) })
 	l.stopSleep = stop
 	d.mu.Unlock()
 	select {
