@@ -3,6 +3,7 @@ package queue
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,6 +36,41 @@ func queuedDirWith(t *testing.T, n int, o Options) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// copyLive copies the files of a running store from src to dst, as a kill
+// -9 leaves them. A file that goes while the copy walks (a state file's
+// temporary copy, renamed over the real one) is left out, as a crash at
+// that instant would have; cp -a failed the test on it.
+func copyLive(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		t.Fatalf("copy the running store: %v", err)
+	}
 }
 
 // opsBlock is the first message block of the OPS stream in dir.
@@ -169,9 +205,7 @@ func TestSoundStoreOpens(t *testing.T) {
 		_ = d.Ack(t.Context())
 	}
 	crash := filepath.Join(t.TempDir(), "crashed")
-	if out, err := exec.Command("cp", "-a", dir, crash).CombinedOutput(); err != nil {
-		t.Fatalf("cp: %v %s", err, out)
-	}
+	copyLive(t, dir, crash)
 	if d, err := q.CheckIntegrity(t.Context()); err != nil || d != nil {
 		t.Errorf("a running sound store: damage %v, %v", d, err)
 	}
