@@ -23,10 +23,10 @@ type AfterQueued interface {
 
 // canSleep says whether the lane, which found its queue empty, may end its
 // goroutine until ops come: its source can start it again, and it holds
-// nothing and waits for no rule's slot (wake).
-func (l *laneLoop) canSleep(wake bool) bool {
+// nothing and waits for no rule's slot.
+func (l *laneLoop) canSleep(waitsForSlot bool) bool {
 	_, ok := l.d.cfg.Source.(AfterQueued)
-	return ok && len(l.held) == 0 && !wake
+	return ok && len(l.held) == 0 && !waitsForSlot
 }
 
 // runLane runs l in a goroutine of its own until bctx ends. When l falls

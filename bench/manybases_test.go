@@ -174,13 +174,10 @@ func freeLoopback(t *testing.T) string {
 func runtimeFigures(t *testing.T, addr string) string {
 	t.Helper()
 	get := func(path string) string {
-		resp, err := http.Get("http://" + addr + path)
+		b, err := profile(addr, path)
 		if err != nil {
 			t.Logf("profiles: %v", err)
-			return ""
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
 		return string(b)
 	}
 	goroutines, _, _ := strings.Cut(get("/debug/pprof/goroutine?debug=1"), "\n")
@@ -199,18 +196,27 @@ func runtimeFigures(t *testing.T, addr string) string {
 // addr) to file.
 func saveProfile(t *testing.T, addr, path, file string) {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + path)
+	b, err := profile(addr, path)
 	if err != nil {
-		t.Fatalf("profile: %v", err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("profile: %v", err)
+		t.Fatal(err)
 	}
 	if err := os.WriteFile(file, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// profile reads path from the daemon's debug listener at addr.
+func profile(addr, path string) ([]byte, error) {
+	resp, err := http.Get("http://" + addr + path)
+	if err != nil {
+		return nil, fmt.Errorf("profile %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("profile %s: %w", path, err)
+	}
+	return b, nil
 }
 
 // idleFigures are the CPU and memory of an idle interval.

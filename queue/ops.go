@@ -32,8 +32,8 @@ const (
 	// take only what is there.
 	opsMinWait = 10 * time.Millisecond
 	// opsIdleConsumer is how long a lane's consumer may go without a fetch
-	// before the server deletes it. An idle consumer costs the embedded
-	// server about 35 kB and four goroutines: a thousand bases' lanes that
+	// before the server deletes it. A consumer costs the embedded server
+	// some 35 to 50 kB and four goroutines: a thousand bases' lanes that
 	// were used once held 35 MB. The server waits for every op the
 	// consumer handed out to be settled or to time out first, and a
 	// deleted consumer is made again at the lane's next fetch, which
