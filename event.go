@@ -1,6 +1,9 @@
 package seaflow
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Source names the kind of trigger that produced an event.
 type Source string
@@ -77,6 +80,11 @@ type Event struct {
 	// rows are evaluated one by one as item by the page's rule only, against
 	// the page's event. Its ID is the query op's plus the part.
 	Page *Page `json:"page,omitempty"`
+	// Raw is a SeaTable webhook body stored as it came, undecoded, so that
+	// intake does no more than it must: whoever reads the event from the
+	// EVENTS stream (package queue) decodes it into the fields above
+	// (seatable.DecodeWebhookEvent) and clears it, so rules never see it.
+	Raw json.RawMessage `json:"raw,omitempty"`
 	// Redelivered is set by the queue when the event was handed out before
 	// (a crash before its ack): its ops may have been queued and sent
 	// already. Not stored.

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -277,6 +279,35 @@ func (e *env) rows(table string) []map[string]any {
 		e.t.Fatalf("rows of %s: %v", table, err)
 	}
 	return rows
+}
+
+// counter reads one sample of the running daemon's /metrics (the server
+// has auth: none), such as `seaflow_rule_matches_total{rule="note"}`; a
+// series not exported yet reads 0.
+func (e *env) counter(series string) float64 {
+	e.t.Helper()
+	resp, err := e.client.Get("http://" + e.addr + "/metrics")
+	if err != nil {
+		e.t.Fatalf("metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		value, ok := strings.CutPrefix(sc.Text(), series+" ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			e.t.Fatalf("metrics: %s: %v", series, err)
+		}
+		return v
+	}
+	if err := sc.Err(); err != nil {
+		e.t.Fatalf("metrics: %v", err)
+	}
+	return 0
 }
 
 // stats returns the call counters of the env's base.

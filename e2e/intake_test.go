@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // intakeReport is the JSON report of e2e/loadgen.
@@ -110,11 +111,23 @@ rules:
 	if !d.Running() {
 		t.Fatalf("daemon exited under load: %v", d.Err())
 	}
+	// How far the rules were behind the intake, and how long the runner
+	// then took to work off the rest: figures, not assertions (this polls
+	// a counter, so the drain time is exact to its 100 ms period).
+	const matches = `seaflow_rule_matches_total{rule="note"}`
+	handled := e.counter(matches)
+	drainStart := time.Now()
+	for e.counter(matches) < float64(rep.Accepted) && time.Since(drainStart) < 10*time.Minute {
+		time.Sleep(100 * time.Millisecond)
+	}
+	drained := time.Since(drainStart)
 	e.stop(d)
 	t.Logf("intake: %d conns, %.1f s: %d sent, %d accepted (202), %d refused %v, %d errors; %.0f accepted/s, p50 %.2f ms, p99 %.2f ms, max %.2f ms",
 		rep.Conns, rep.Seconds, rep.Sent, rep.Accepted, rep.Refused, rep.Statuses, rep.Errors, rep.PerSecond, rep.P50Ms, rep.P99Ms, rep.MaxMs)
 	t.Logf("seaflow / bare: %.0f%% of the bare handler's accepted/s (target ≥ 80%%); p99 %.2f ms (target ≤ 10 ms)",
 		100*rep.PerSecond/base.PerSecond, rep.P99Ms)
+	t.Logf("rules: the runner had handled %.0f of the %d accepted events when the load ended (%.0f%%), and the other %.0f %.1f s later (%.0f events/s)",
+		handled, rep.Accepted, 100*handled/float64(max(rep.Accepted, 1)), float64(rep.Accepted)-handled, drained.Seconds(), (float64(rep.Accepted)-handled)/drained.Seconds())
 	t.Logf("command: %s %s", loadgen, strings.Join(args, " "))
 	st := e.stats()
 	t.Logf("SeaTable meanwhile: %d gateway calls %v, %d 429s", st.Calls, st.ByEndpoint, st.Sent429)

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/seaflow/seaflow"
+	"github.com/seaflow/seaflow/seatable"
 )
 
 // Consumer settings of ConsumeEvents.
@@ -93,6 +94,17 @@ func eventMsg(ev seaflow.Event) (*nats.Msg, error) {
 		return nil, fmt.Errorf("encode event %s: %w", ev.ID, err)
 	}
 	return newMsg(eventsPrefix+Token(string(ev.Source)), ev.ID, data), nil
+}
+
+// decodeEvent reads a stored event, decoding a SeaTable body stored as it
+// came (seaflow.Event.Raw), so every reader sees the event rules see.
+func decodeEvent(data []byte) (seaflow.Event, error) {
+	var ev seaflow.Event
+	if err := json.Unmarshal(data, &ev); err != nil {
+		return seaflow.Event{}, err
+	}
+	seatable.ExpandWebhookEvent(&ev)
+	return ev, nil
 }
 
 // ConsumeEvents hands every event to handle, one at a time, through the
@@ -179,7 +191,6 @@ func (q *Queue) fetchEvent(ctx context.Context, cons jetstream.Consumer, handle 
 // handleEvent decodes, handles and settles one event.
 func (q *Queue) handleEvent(ctx context.Context, msg jetstream.Msg, handle func(context.Context, seaflow.Event) error, log zerolog.Logger) {
 	meta, _ := msg.Metadata()
-	var ev seaflow.Event
 	data, err := q.msgData(ctx, msg)
 	if err != nil {
 		// The body store may be back later: leave the event for a retry.
@@ -187,7 +198,8 @@ func (q *Queue) handleEvent(ctx context.Context, msg jetstream.Msg, handle func(
 		_ = msg.NakWithDelay(q.retry.max)
 		return
 	}
-	if err := json.Unmarshal(data, &ev); err != nil {
+	ev, err := decodeEvent(data)
+	if err != nil {
 		l := log.Error().Err(err).Str("subject", msg.Subject())
 		if meta != nil {
 			l = l.Uint64("seq", meta.Sequence.Stream)
@@ -278,7 +290,7 @@ func (q *Queue) ReplayEvents(ctx context.Context, since time.Time, fn func(seafl
 		var ev seaflow.Event
 		data, err := q.msgData(ctx, msg)
 		if err == nil {
-			err = json.Unmarshal(data, &ev)
+			ev, err = decodeEvent(data)
 		}
 		if err != nil {
 			q.log.Error().Err(err).Uint64("seq", meta.Sequence.Stream).Msg("undecodable event skipped in replay")

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -308,4 +309,37 @@ func TestLargeEvent(t *testing.T) {
 	if ev := <-got; ev.ID != "big" || len(ev.Row["Notes"].(string)) != 3<<20 {
 		t.Fatalf("read back %s with %d bytes of notes", ev.ID, len(ev.Row["Notes"].(string)))
 	}
+}
+
+// TestStoredWebhookBodyIsDecodedForEveryReader: a SeaTable row event that
+// intake stored with its body undecoded (Event.Raw) reaches the consumer
+// and a replay as the event rules see, its cells decoded, its raw body
+// gone.
+func TestStoredWebhookBodyIsDecodedForEveryReader(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	q := setup(t)
+	body := `{"event":"update","data":{"dtable_uuid":"u1","row_id":"R1","op_type":"modify_row","op_time":1795000000,"table_id":"0001","table_name":"Deals",` +
+		`"row_data":[{"column_key":"n","column_name":"Note","column_type":"text","value":"new","old_value":"old"}]}}`
+	stored := seaflow.Event{ID: "raw1", Source: seaflow.SourceWebhook, Name: "crm", Base: "crm", Time: time.Unix(1795000000, 0).UTC(), Raw: json.RawMessage(body)}
+	if _, err := q.StoreEvent(ctx, stored); err != nil {
+		t.Fatal(err)
+	}
+	check := func(how string, ev seaflow.Event) {
+		t.Helper()
+		if ev.ID != "raw1" || ev.Raw != nil || ev.Table != "Deals" || ev.RowID != "R1" || ev.OpType != "modify_row" ||
+			ev.Row["Note"] != "new" || ev.Old["Note"] != "old" || ev.Base != "crm" {
+			t.Errorf("%s: %+v", how, ev)
+		}
+	}
+	if err := q.ReplayEvents(ctx, time.Time{}, func(ev seaflow.Event) error { check("replayed", ev); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan seaflow.Event, 1)
+	stop, err := q.ConsumeEvents(ctx, "runner", func(_ context.Context, ev seaflow.Event) error { got <- ev; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	check("consumed", <-got)
 }

@@ -432,9 +432,13 @@ func sign(hook *rules.WebhookConfig, hdr http.Header, body []byte) {
 }
 
 // eventSink keeps what the intake stores.
+// eventSink keeps the events the intake stores, each as the runner reads
+// it from the EVENTS stream: a SeaTable body stored undecoded is decoded
+// the same way.
 type eventSink struct{ events []seaflow.Event }
 
 func (s *eventSink) Accept(_ context.Context, ev seaflow.Event) (bool, error) {
+	seatable.ExpandWebhookEvent(&ev)
 	s.events = append(s.events, ev)
 	return false, nil
 }

@@ -82,10 +82,7 @@ type CellChange struct {
 }
 
 // Time returns OpTime as a time.Time.
-func (w *WebhookEvent) Time() time.Time {
-	sec := int64(w.OpTime)
-	return time.Unix(sec, int64((w.OpTime-float64(sec))*1e9)).UTC()
-}
+func (w *WebhookEvent) Time() time.Time { return w.key().Time() }
 
 // ParseWebhook parses a webhook body. It must be a JSON object with a
 // string "event" and an object "data"; data must carry dtable_uuid and
@@ -301,17 +298,12 @@ func VerifySignature(secret string, body []byte, header string) bool {
 // hashed too, so distinct link changes get distinct ids. A redelivery of
 // the same event gets the same id.
 func (w *WebhookEvent) ID() string {
-	h := sha256.New()
-	for _, s := range []string{w.BaseUUID, w.TableID, w.RowID, w.OpType, strconv.FormatFloat(w.OpTime, 'f', -1, 64)} {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
-	}
-	if w.TableID == "" || w.RowID == "" {
-		// encoding/json sorts map keys, so this is canonical.
-		b, _ := json.Marshal(w.Raw)
-		h.Write(b)
-	}
-	return hex.EncodeToString(h.Sum(nil))[:32]
+	return w.key().id(w.Raw)
+}
+
+// key is the part of w that identifies it.
+func (w *WebhookEvent) key() WebhookKey {
+	return WebhookKey{BaseUUID: w.BaseUUID, TableID: w.TableID, RowID: w.RowID, OpType: w.OpType, OpTime: w.OpTime}
 }
 
 // CanonicalUUID returns a base uuid lower-cased and without dashes, so the

@@ -142,12 +142,12 @@ func (w *Webhooks) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		w.refuse(rw, r, hook.Name, http.StatusBadRequest, "body is not valid JSON")
 		return
 	}
-	ev, err := decodeWebhook(hook, requestID(hook, r.Header), body, w.clock.Now())
+	ev, baseUUID, err := decodeWebhook(hook, requestID(hook, r.Header), body, w.clock.Now())
 	if err != nil {
 		w.refuse(rw, r, hook.Name, http.StatusBadRequest, "decode body: "+err.Error())
 		return
 	}
-	if hook.SeaTable != nil && !w.fromBase(hook, ev, body) {
+	if hook.SeaTable != nil && !w.fromBase(hook, baseUUID) {
 		if w.wrongBase != nil {
 			w.wrongBase(hook.Name)
 		}
@@ -178,33 +178,12 @@ func (w *Webhooks) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 // fromBase reports whether a SeaTable body's dtable_uuid is the hook's
 // base's, or cannot be told (no uuid in the body, the base's uuid not
 // known yet).
-func (w *Webhooks) fromBase(hook *rules.WebhookConfig, ev seaflow.Event, body []byte) bool {
-	if w.baseUUID == nil {
+func (w *Webhooks) fromBase(hook *rules.WebhookConfig, uuid string) bool {
+	if w.baseUUID == nil || uuid == "" {
 		return true
 	}
 	want, known := w.baseUUID(hook.SeaTable.Base)
-	if !known {
-		return true
-	}
-	// The decoded envelope carries data.dtable_uuid; only a body seaflow
-	// could not read (stored as a failed event) is probed again.
-	env, _ := ev.Body.(map[string]any)
-	data, _ := env["data"].(map[string]any)
-	uuid, _ := data["dtable_uuid"].(string)
-	if env == nil {
-		var probe struct {
-			Data struct {
-				UUID string `json:"dtable_uuid"`
-			} `json:"data"`
-		}
-		if json.Unmarshal(body, &probe) == nil {
-			uuid = probe.Data.UUID
-		}
-	}
-	if uuid == "" {
-		return true
-	}
-	return seatable.CanonicalUUID(uuid) == seatable.CanonicalUUID(want)
+	return !known || seatable.CanonicalUUID(uuid) == seatable.CanonicalUUID(want)
 }
 
 // refuse answers a request that is not stored.
