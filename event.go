@@ -84,6 +84,8 @@ type Event struct {
 	// intake does no more than it must: whoever reads the event from the
 	// EVENTS stream (package queue) decodes it into the fields above
 	// (seatable.DecodeWebhookEvent) and clears it, so rules never see it.
+	// It must be valid JSON (intake's decode of the id checked it): the
+	// queue stores it without scanning it again.
 	Raw json.RawMessage `json:"raw,omitempty"`
 	// Redelivered is set by the queue when the event was handed out before
 	// (a crash before its ack): its ops may have been queued and sent

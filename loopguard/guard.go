@@ -188,10 +188,10 @@ func (g *Guard) Match(ctx context.Context, ev *seaflow.Event) error {
 			return coversAll(e, ev, cells)
 		}
 		key := rowKey(ev.Base, ev.Table, ev.RowID)
-		if err := g.selfColumns(ctx, ev, key, cells); err != nil {
-			return err
-		}
-		found, err := g.consume(ctx, ev, key, covers)
+		// One read of the row's record gives both answers.
+		found, err := g.consumeSeen(ctx, ev, key, covers, func(r *record) {
+			ev.SelfColumns = selfColumns(r, ev, cells)
+		})
 		if err != nil || op != "insert_row" {
 			return err
 		}
@@ -230,8 +230,17 @@ func (g *Guard) consumeOp(ctx context.Context, ev *seaflow.Event, key, op string
 // first live one that fits, marks it consumed by ev, and sets ev.Self and
 // ev.Depth. It returns the op of the echo, "" when none fits.
 func (g *Guard) consume(ctx context.Context, ev *seaflow.Event, key string, fits func(echo) bool) (string, error) {
+	return g.consumeSeen(ctx, ev, key, fits, nil)
+}
+
+// consumeSeen is consume that first shows seen, when set, the record as
+// loaded, its expired echoes dropped (again after a conflict reloads it).
+func (g *Guard) consumeSeen(ctx context.Context, ev *seaflow.Event, key string, fits func(echo) bool, seen func(*record)) (string, error) {
 	var found *echo
 	err := g.update(ctx, key, func(r *record) bool {
+		if seen != nil {
+			seen(r)
+		}
 		found = nil
 		for i := range r.Echoes {
 			if r.Echoes[i].By == ev.ID {
@@ -258,29 +267,19 @@ func (g *Guard) consume(ctx context.Context, ev *seaflow.Event, key string, fits
 	return found.Op, nil
 }
 
-// selfColumns sets ev.SelfColumns to the changed cells that a live
-// pending echo of the row wrote with that value.
-func (g *Guard) selfColumns(ctx context.Context, ev *seaflow.Event, key string, cells []string) error {
-	data, _, err := g.store.Load(ctx, key)
-	if err != nil || data == nil {
-		return err
-	}
-	var r record
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil // a damaged record is rewritten by the next update
-	}
-	min := g.now().Add(-g.ttl).Unix()
+// selfColumns returns the changed cells of ev that a live pending echo
+// of the row, r, wrote with that value.
+func selfColumns(r *record, ev *seaflow.Event, cells []string) []string {
 	var cols []string
 	for _, c := range cells {
 		for _, e := range r.Echoes {
-			if w, ok := e.Cols[c]; ok && e.At >= min && (e.By == "" || e.By == ev.ID) && sameValue(w, ev.Row[c]) {
+			if w, ok := e.Cols[c]; ok && (e.By == "" || e.By == ev.ID) && sameValue(w, ev.Row[c]) {
 				cols = append(cols, c)
 				break
 			}
 		}
 	}
-	ev.SelfColumns = cols
-	return nil
+	return cols
 }
 
 // coversAll reports whether echo e wrote every one of the changed cells

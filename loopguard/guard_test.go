@@ -205,3 +205,39 @@ func TestAppendEchoIsAnInsertOnly(t *testing.T) {
 		t.Fatal("the append's echo matched a second insert")
 	}
 }
+
+// loadCounter is a Store that counts its loads.
+type loadCounter struct {
+	*MemoryStore
+	loads int
+}
+
+func (s *loadCounter) Load(ctx context.Context, key string) ([]byte, uint64, error) {
+	s.loads++
+	return s.MemoryStore.Load(ctx, key)
+}
+
+// TestMatchReadsTheRowOnce: a row edit is matched, its self columns and
+// its echo, from one read of the row's record (the guard runs for every
+// webhook event, so a second read is a second round trip each).
+func TestMatchReadsTheRowOnce(t *testing.T) {
+	t.Parallel()
+	c := &clock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
+	st := &loadCounter{MemoryStore: &MemoryStore{}}
+	g := New(Options{Store: st, Now: c.now})
+	expect(t, g, Write{RowID: "r1", Kind: seaflow.KindUpdate, Values: map[string]any{"Note": "done"}})
+	st.loads = 0
+	if ev := match(t, g, webhook("u1", "modify_row", "r1", map[string]any{"Note": "done", "Stage": "Won"})); ev.Self || !slices.Equal(ev.SelfColumns, []string{"Note"}) {
+		t.Fatalf("a mixed edit: self %v, self_columns %v", ev.Self, ev.SelfColumns)
+	}
+	if st.loads != 1 {
+		t.Errorf("%d loads for a user's edit, want 1", st.loads)
+	}
+	st.loads = 0
+	if ev := match(t, g, webhook("s1", "modify_row", "r1", map[string]any{"Note": "done"})); !ev.Self || !slices.Equal(ev.SelfColumns, []string{"Note"}) {
+		t.Fatalf("the echo: self %v, self_columns %v", ev.Self, ev.SelfColumns)
+	}
+	if st.loads != 1 {
+		t.Errorf("%d loads for the echo, want 1", st.loads)
+	}
+}

@@ -24,10 +24,15 @@ const (
 	// comes back within a minute.
 	eventsAckWait = time.Minute
 	// eventsMaxAckPending caps unacked events across every replica sharing
-	// the durable consumer. Each process holds one at a time (no prefetch),
-	// so this only matters with many replicas or many events waiting out a
-	// retry delay.
+	// the durable consumer. Each process holds at most eventsBatch at a
+	// time, so this only matters with many replicas or many events waiting
+	// out a retry delay.
 	eventsMaxAckPending = 1000
+	// eventsBatch is how many waiting events one pull takes. Handling one
+	// takes well under a millisecond (a handler never waits for SeaTable),
+	// so a batch is begun long before its ack wait, and a pull per batch
+	// instead of per event is most of what a burst costs the runner.
+	eventsBatch = 64
 	// eventsPollWait is how long one pull request for the next event waits
 	// on the server. Short, so a pull left behind by a stop expires soon.
 	eventsPollWait = 5 * time.Second
@@ -89,9 +94,16 @@ func eventMsg(ev seaflow.Event) (*nats.Msg, error) {
 	if ev.ID == "" {
 		return nil, errors.New("publish event: event has no id")
 	}
+	raw := ev.Raw
+	ev.Raw = nil
 	data, err := json.Marshal(ev)
 	if err != nil {
 		return nil, fmt.Errorf("encode event %s: %w", ev.ID, err)
+	}
+	if len(raw) > 0 {
+		// The body goes in as it came: encoding/json would scan it once
+		// more to compact it. Intake decoded it, so it is valid JSON.
+		data = append(append(append(data[:len(data)-1], `,"raw":`...), raw...), '}')
 	}
 	return newMsg(eventsPrefix+Token(string(ev.Source)), ev.ID, data), nil
 }
@@ -141,14 +153,18 @@ func (q *Queue) ConsumeEvents(ctx context.Context, name string, handle func(cont
 	return func() { cancel(); <-done }, nil
 }
 
-// consumeEvents runs the consumer until ctx ends: one pull request for one
-// event at a time, so nothing waits unacked behind a slow handler, and a
-// stop leaves nothing prefetched. After an error it waits a second and
-// recreates the consumer (should it have been deleted).
+// consumeEvents runs the consumer until ctx ends. When no event is
+// known to wait, one pull request waits for the next; when events wait (the
+// last one delivered said how many), up to eventsBatch of them are taken
+// in one request that does not wait, and handled in order. After an error
+// it waits a second and recreates the consumer (should it have been
+// deleted).
 func (q *Queue) consumeEvents(ctx context.Context, cons jetstream.Consumer, cfg jetstream.ConsumerConfig, handle func(context.Context, seaflow.Event) error) {
 	log := q.log.With().Str("consumer", cfg.Durable).Logger()
+	var waiting uint64
 	for ctx.Err() == nil {
-		err := q.fetchEvent(ctx, cons, handle, log)
+		var err error
+		waiting, err = q.fetchEvents(ctx, cons, waiting, handle, log)
 		if err == nil {
 			continue
 		}
@@ -167,25 +183,43 @@ func (q *Queue) consumeEvents(ctx context.Context, cons jetstream.Consumer, cfg 
 	}
 }
 
-// fetchEvent waits up to eventsPollWait for the next event and handles it.
-func (q *Queue) fetchEvent(ctx context.Context, cons jetstream.Consumer, handle func(context.Context, seaflow.Event) error, log zerolog.Logger) error {
-	fctx, cancel := context.WithTimeout(ctx, eventsPollWait)
-	defer cancel()
-	batch, err := cons.Fetch(1, jetstream.FetchContext(fctx))
-	if err != nil {
-		return err
+// fetchEvents handles the next events: with none known to wait, the next
+// one, waiting up to eventsPollWait for it; else up to eventsBatch of those
+// waiting. It returns how many more wait after the last one it was handed.
+//
+// A taken event's ack timer runs from its delivery, so one not begun
+// within eventsAckWait/3 of it (the handlers before it were slow) is handed
+// back instead of being handled late, possibly after the server gave it to
+// another replica.
+func (q *Queue) fetchEvents(ctx context.Context, cons jetstream.Consumer, waiting uint64, handle func(context.Context, seaflow.Event) error, log zerolog.Logger) (uint64, error) {
+	var batch jetstream.MessageBatch
+	var err error
+	if waiting > 0 {
+		batch, err = cons.FetchNoWait(int(min(waiting, eventsBatch)))
+	} else {
+		fctx, cancel := context.WithTimeout(ctx, eventsPollWait)
+		defer cancel()
+		batch, err = cons.Fetch(1, jetstream.FetchContext(fctx))
 	}
+	if err != nil {
+		return 0, err
+	}
+	taken := q.now()
+	waiting = 0
 	for msg := range batch.Messages() {
-		if ctx.Err() != nil {
-			_ = msg.Nak() // stopping: hand it back at once
+		if meta, err := msg.Metadata(); err == nil {
+			waiting = meta.NumPending
+		}
+		if ctx.Err() != nil || q.now().Sub(taken) > eventsAckWait/3 {
+			_ = msg.Nak() // stopping, or late: hand it back at once
 			continue
 		}
 		q.handleEvent(ctx, msg, handle, log)
 	}
 	if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
-		return err
+		return 0, err
 	}
-	return nil
+	return waiting, nil
 }
 
 // handleEvent decodes, handles and settles one event.

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -319,7 +321,8 @@ func TestStoredWebhookBodyIsDecodedForEveryReader(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	q := setup(t)
-	body := `{"event":"update","data":{"dtable_uuid":"u1","row_id":"R1","op_type":"modify_row","op_time":1795000000,"table_id":"0001","table_name":"Deals",` +
+	// Stored as it came, whitespace and all.
+	body := `{"event": "update",` + "\n  " + `"data":{"dtable_uuid":"u1","row_id":"R1","op_type":"modify_row","op_time":1795000000,"table_id":"0001","table_name":"Deals",` +
 		`"row_data":[{"column_key":"n","column_name":"Note","column_type":"text","value":"new","old_value":"old"}]}}`
 	stored := seaflow.Event{ID: "raw1", Source: seaflow.SourceWebhook, Name: "crm", Base: "crm", Time: time.Unix(1795000000, 0).UTC(), Raw: json.RawMessage(body)}
 	if _, err := q.StoreEvent(ctx, stored); err != nil {
@@ -342,4 +345,65 @@ func TestStoredWebhookBodyIsDecodedForEveryReader(t *testing.T) {
 	}
 	defer stop()
 	check("consumed", <-got)
+}
+
+// TestWaitingEventsAreTakenInBatchesAndLateOnesHandedBack: events that
+// wait are taken several per pull and handled in order; one not begun
+// within a third of the ack wait of its pull (the handler before it was
+// slow) is handed back and handled on its redelivery, once.
+func TestWaitingEventsAreTakenInBatchesAndLateOnesHandedBack(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	q, err := Open(t.Context(), Options{Dir: t.TempDir(), Logger: testLogger(t), Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	ctx := t.Context()
+	var want []string
+	for i := range 10 {
+		id := fmt.Sprintf("e%d", i)
+		want = append(want, id)
+		if err := q.PublishEvent(ctx, testEvent(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type handled struct {
+		id          string
+		redelivered bool
+	}
+	got := make(chan handled, 20)
+	stop, err := q.ConsumeEvents(ctx, "runner", func(_ context.Context, ev seaflow.Event) error {
+		if ev.ID == "e1" {
+			// e1 came in one pull with e2…e9 (e0's delivery said they
+			// wait); a slow handler makes them late.
+			mu.Lock()
+			now = now.Add(eventsAckWait/3 + time.Second)
+			mu.Unlock()
+		}
+		got <- handled{ev.ID, ev.Redelivered}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	var ids []string
+	for range want {
+		h := <-got
+		ids = append(ids, h.id)
+		if late := h.id != "e0" && h.id != "e1"; h.redelivered != late {
+			t.Errorf("%s: redelivered %v, want %v", h.id, h.redelivered, late)
+		}
+	}
+	if !slices.Equal(ids, want) {
+		t.Errorf("handled %v, want %v in order", ids, want)
+	}
+	select {
+	case h := <-got:
+		t.Errorf("%s handled twice", h.id)
+	default:
+	}
 }

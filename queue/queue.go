@@ -162,7 +162,8 @@ type Options struct {
 	// HistoryMaxAge is how long the event history is kept (history.retention).
 	// Zero means DefaultHistoryMaxAge.
 	HistoryMaxAge time.Duration
-	// Now is the clock used to stamp dead letters. Nil means time.Now.
+	// Now is the queue's clock: it stamps dead letters and times how
+	// long taken events have waited. Nil means time.Now.
 	Now func() time.Time
 	// Logger receives the queue's logs and the embedded server's.
 	Logger zerolog.Logger

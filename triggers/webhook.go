@@ -50,6 +50,8 @@ type Webhooks struct {
 	baseUUID func(base string) (uuid string, known bool)
 	// wrongBase, when set, is called for every refused wrong-base request.
 	wrongBase func(hook string)
+	// inFlight counts the requests being served.
+	inFlight atomic.Int64
 }
 
 var _ http.Handler = (*Webhooks)(nil)
@@ -81,6 +83,9 @@ func (w *Webhooks) Update(hooks []*rules.WebhookConfig) {
 	w.hooks.Store(&m)
 }
 
+// InFlight is how many webhook requests are being served now.
+func (w *Webhooks) InFlight() int64 { return w.inFlight.Load() }
+
 // ServeHTTP checks, decodes and stores one webhook request. The checks in
 // order: known path (404), POST (405 with Allow), Content-Type
 // application/json (415), credentials present (401), body size (413: 8 MiB
@@ -91,6 +96,8 @@ func (w *Webhooks) Update(hooks []*rules.WebhookConfig) {
 // whatever its content). Then the event is written (503 when that fails)
 // and answered 202 {"id": "...", "status": "accepted"}.
 func (w *Webhooks) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	w.inFlight.Add(1)
+	defer w.inFlight.Add(-1)
 	hook, ok := (*w.hooks.Load())[r.URL.Path]
 	if !ok {
 		w.refuse(rw, r, "", http.StatusNotFound, "no webhook at this path")
@@ -168,11 +175,11 @@ func (w *Webhooks) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	if dup {
 		w.log.Debug().Str("webhook", hook.Name).Str("event_id", ev.ID).Msg("webhook event already stored")
-		writeJSON(rw, http.StatusOK, map[string]string{"id": ev.ID, "status": "duplicate"})
+		writeJSON(rw, http.StatusOK, answer{ID: ev.ID, Status: "duplicate"})
 		return
 	}
 	w.log.Debug().Str("webhook", hook.Name).Str("event_id", ev.ID).Msg("webhook event accepted")
-	writeJSON(rw, http.StatusAccepted, map[string]string{"id": ev.ID, "status": "accepted"})
+	writeJSON(rw, http.StatusAccepted, answer{ID: ev.ID, Status: "accepted"})
 }
 
 // fromBase reports whether a SeaTable body's dtable_uuid is the hook's
@@ -191,6 +198,12 @@ func (w *Webhooks) refuse(rw http.ResponseWriter, r *http.Request, hook string, 
 	w.log.Info().Str("webhook", hook).Str("path", r.URL.Path).Str("method", r.Method).
 		Int("status", status).Str("reason", reason).Msg("webhook refused")
 	writeJSON(rw, status, map[string]string{"error": reason})
+}
+
+// answer is the body of a stored request's answer.
+type answer struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
 }
 
 func writeJSON(rw http.ResponseWriter, status int, v any) {

@@ -324,11 +324,17 @@ func TestWebhookAnswersAfterStore(t *testing.T) {
 		t.Fatalf("response %d written while the write was pending", code)
 	default:
 	}
+	if n := w.InFlight(); n != 1 {
+		t.Errorf("%d requests in flight while one is stored, want 1", n)
+	}
 	close(b.sink.release)
 	if code := <-rw.status; code != http.StatusAccepted {
 		t.Fatalf("status = %d, want 202", code)
 	}
 	<-served
+	if n := w.InFlight(); n != 0 {
+		t.Errorf("%d requests in flight after the answer, want 0", n)
+	}
 	if len(b.sink.all()) != 1 {
 		t.Fatal("event not stored")
 	}

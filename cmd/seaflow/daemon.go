@@ -107,8 +107,10 @@ type daemon struct {
 	traces    *runner.Traces
 	sink      sinkFunc
 	hooks     *triggers.Webhooks
-	cron      *triggers.Cron
-	nats      *triggers.NATS
+	// intakeFirst holds the runner back while webhook intake is busy.
+	intakeFirst *intakeFirst
+	cron        *triggers.Cron
+	nats        *triggers.NATS
 	// catchUps are the catch-up pollers (webhooks[].seatable.catch_up).
 	catchUps catchUps
 	// triggerCtx is the context triggers run under (a NATS trigger a
@@ -142,7 +144,7 @@ func startDaemon(parent context.Context, cfg *rules.Config, opts daemonOptions) 
 	if opts.DataDir != "" {
 		cfg.Storage.Dir = opts.DataDir
 	}
-	d := &daemon{log: opts.Logger, opts: opts, failed: make(chan error, 4), started: clock.Now(), ready: make(chan struct{})}
+	d := &daemon{log: opts.Logger, opts: opts, failed: make(chan error, 4), started: clock.Now(), ready: make(chan struct{}), intakeFirst: newIntakeFirst(clock)}
 	d.cfg.Store(cfg)
 	d.metrics = metrics.New()
 	d.metrics.SetSnapshot(d.snapshot)
@@ -301,7 +303,10 @@ func (d *daemon) startRunner(ctx context.Context, cfg *rules.Config) error {
 		}),
 		Now: d.opts.Clock.Now, Logger: d.log.With().Str("component", "runner").Logger(),
 	})
-	stopConsume, err := d.q.ConsumeEvents(ctx, "runner", d.runner.Handle)
+	stopConsume, err := d.q.ConsumeEvents(ctx, "runner", func(ctx context.Context, ev seaflow.Event) error {
+		d.intakeFirst.wait(ctx)
+		return d.runner.Handle(ctx, ev)
+	})
 	if err != nil {
 		return fmt.Errorf("consume events: %w", err)
 	}
@@ -321,6 +326,7 @@ func (d *daemon) startTriggers(ctx context.Context, cfg *rules.Config) error {
 		return d.q.StoreEvent(ctx, ev)
 	}, d.metrics)
 	d.hooks = triggers.NewWebhooks(cfg.Webhooks, d.sink, clock, d.log.With().Str("component", "webhooks").Logger())
+	d.intakeFirst.watch(d.hooks)
 	d.hooks.BindBases(d.knownBaseUUID, d.metrics.WebhookWrongBase)
 	cron, err := triggers.NewCron(cronJobs(cfg), d.sink, d.q.CronCursor(), clock, d.log.With().Str("component", "cron").Logger())
 	if err != nil {
