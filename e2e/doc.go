@@ -19,5 +19,6 @@
 //	                           which drives a running daemon with the
 //	                           e2e/loadgen program; SEAFLOW_BENCH_CONNS
 //	                           (default 32) and SEAFLOW_BENCH_SECONDS
-//	                           (default 10) set its load
+//	                           (default 10) set its load,
+//	                           SEAFLOW_BENCH_ROUNDS (default 3) its rounds
 package e2e
