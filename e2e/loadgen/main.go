@@ -113,7 +113,10 @@ func parseFlags(args []string) (config, error) {
 }
 
 // event returns the n-th webhook body: a modify_row event of one of rows
-// whose op_time is unique to n, so its derived event id is unique.
+// whose op_time is unique to n, so its derived event id is unique. Its
+// new cell value is unique to the run (start) and n: an event repeating a
+// value seaflow wrote to the row, and whose echo is still awaited, would be
+// taken for that echo, and its rules would rightly not run.
 func event(baseUUID, table string, rows []string, start time.Time, n int64) []byte {
 	body := map[string]any{
 		"event": "update",
@@ -130,7 +133,7 @@ func event(baseUUID, table string, rows []string, start time.Time, n int64) []by
 				"column_key":  "0001",
 				"column_name": "Note",
 				"column_type": "text",
-				"value":       fmt.Sprintf("n%d", n),
+				"value":       fmt.Sprintf("n%d-%d", start.UnixMilli(), n),
 				"old_value":   nil,
 			}},
 		},

@@ -13,10 +13,12 @@ import (
 )
 
 func TestEventIsASignedSeaTableWebhookWithUniqueID(t *testing.T) {
-	start := time.Unix(1_780_000_000, 0)
 	rows := []string{"RowA", "RowB"}
-	ids := map[string]bool{}
-	for n := int64(1); n <= 2000; n++ {
+	ids, values := map[string]bool{}, map[any]bool{}
+	for i := int64(0); i < 4000; i++ {
+		// Two runs, a second apart: an id or a value must not repeat
+		// across runs either.
+		start, n := time.Unix(1_780_000_000+i/2000, 0), 1+i%2000
 		body := event("650d8a0d-7d4c-4c4e-9f2b-0123456789ab", "Deals", rows, start, n)
 		if !seatable.VerifySignature("s3cret", body, sign("s3cret", body)) {
 			t.Fatalf("event %d: signature does not verify", n)
@@ -32,6 +34,11 @@ func TestEventIsASignedSeaTableWebhookWithUniqueID(t *testing.T) {
 			t.Fatalf("event %d: id %s repeats", n, w.ID())
 		}
 		ids[w.ID()] = true
+		v := w.Cells[0].Value
+		if values[v] {
+			t.Fatalf("event %d: value %v repeats", n, v)
+		}
+		values[v] = true
 	}
 }
 
