@@ -43,6 +43,8 @@ type Config struct {
 	LoopGuard LoopGuardConfig
 	// History is the event history's retention.
 	History HistoryConfig
+	// Process is the daemon process itself: its memory limit.
+	Process ProcessConfig
 	// Rules in file order.
 	Rules []*Rule
 
@@ -293,6 +295,23 @@ type HistoryConfig struct {
 
 // DefaultHistoryRetention keeps the event history 7 days.
 const DefaultHistoryRetention = 7 * 24 * time.Hour
+
+// ProcessConfig is `process:`.
+type ProcessConfig struct {
+	// MemoryLimit is the soft memory limit of the daemon in bytes (Go's
+	// runtime/debug.SetMemoryLimit): the garbage collector works harder
+	// as the process nears it, instead of letting the heap grow to twice
+	// what is live. 0 = not set in the file (the daemon picks a default);
+	// MemoryLimitOff = none. Applied at start.
+	MemoryLimit int64
+}
+
+// MemoryLimitOff is ProcessConfig.MemoryLimit for `memory_limit: off`.
+const MemoryLimitOff = -1
+
+// MinMemoryLimit is the smallest process.memory_limit accepted: below it
+// the collector would run without pause on an idle daemon's heap.
+const MinMemoryLimit = 64 << 20
 
 // LoopGuardConfig is `loop_guard:`.
 type LoopGuardConfig struct {

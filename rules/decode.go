@@ -295,6 +295,13 @@ func (d *decoder) config(data []byte) *Config {
 			}
 		}
 	}
+	if e, ok := top["process"]; ok {
+		if f := d.fields(e.val, "process", keyNames("process")...); f != nil {
+			if e, ok := f["memory_limit"]; ok {
+				d.memoryLimit(e.val, &cfg.Process)
+			}
+		}
+	}
 	if e, ok := top["rules"]; ok {
 		d.rules(e.val, cfg)
 	}
@@ -395,6 +402,28 @@ func validHostPort(s string) bool {
 	}
 	p, err := strconv.Atoi(s[i+1:])
 	return err == nil && p >= 0 && p <= 65535
+}
+
+// memoryLimit decodes process.memory_limit: a size of at least
+// MinMemoryLimit, or off.
+func (d *decoder) memoryLimit(n *yaml.Node, p *ProcessConfig) {
+	v, ok := d.str(n, "process.memory_limit")
+	if !ok {
+		return
+	}
+	if v == "off" {
+		p.MemoryLimit = MemoryLimitOff
+		return
+	}
+	b, err := parseBytes(v)
+	switch {
+	case err != nil:
+		d.errorf(n, "process.memory_limit", "%v, or off", err)
+	case b < MinMemoryLimit:
+		d.errorf(n, "process.memory_limit", "%q is below %d MiB, less than an idle daemon uses", v, MinMemoryLimit>>20)
+	default:
+		p.MemoryLimit = b
+	}
 }
 
 func (d *decoder) storage(n *yaml.Node, s *StorageConfig) {

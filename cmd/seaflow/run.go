@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/seaflow/seaflow"
 )
 
 func init() {
@@ -54,6 +56,9 @@ func runDaemon(ctx context.Context, m *Main, args []string) error {
 	if *listen != "" {
 		cfg.Server.Listen = *listen
 	}
+	limit := chooseMemoryLimit(cfg.Process, m.LookupEnv, func() (int64, bool) { return cgroupMemoryLimit("/") })
+	applyMemoryLimit(logger, limit)
+	go watchMemory(ctx, logger, limit, seaflow.SystemClock{}.Now)
 	d, err := startDaemon(ctx, cfg, daemonOptions{DryRun: *dryRun, AcceptDataLoss: *acceptLoss, Logger: logger, LookupEnv: m.LookupEnv, DataDir: *dataDir, ListenOverride: *listen})
 	if msg, ok := damageMessage(err); ok {
 		fmt.Fprintln(m.Stderr, msg)
