@@ -71,16 +71,18 @@ type Config struct {
 // Runner handles events. Handle is safe for concurrent use; Swap replaces
 // the rule set atomically (a reload).
 type Runner struct {
-	rules    atomic.Pointer[rules.RuleSet]
-	pub      Publisher
-	guard    Guard
-	breaker  Breaker
-	onBreak  func(base, rule string)
-	traces   *Traces
-	onTrace  func(Trace)
-	maxDepth int
-	now      func() time.Time
-	log      zerolog.Logger
+	rules   atomic.Pointer[rules.RuleSet]
+	pub     Publisher
+	guard   Guard
+	breaker Breaker
+	onBreak func(base, rule string)
+	// breakWarned keeps the breaker's warning to one per rule and row an hour.
+	breakWarned breakWarnings
+	traces      *Traces
+	onTrace     func(Trace)
+	maxDepth    int
+	now         func() time.Time
+	log         zerolog.Logger
 }
 
 // New returns a Runner.
@@ -176,7 +178,10 @@ func (r *Runner) run(ctx context.Context, ev *seaflow.Event, tr *Trace) ([]seafl
 			continue
 		}
 		tr.stop(op.Rule, fmt.Sprintf("loop breaker: rule %q wrote row %s of %s too often in the last hour; its writes to the row are dropped until earlier ones age out", op.Rule, op.RowID, op.Table))
-		r.log.Warn().Str("rule", op.Rule).Str("base", op.Base).Str("table", op.Table).Str("row", op.RowID).Str("event", ev.ID).Msg("loop breaker stopped rule for a row")
+		if r.breakWarned.due(op.Rule+"\x00"+op.Base+"\x00"+op.Table+"\x00"+op.RowID, r.now()) {
+			r.log.Warn().Str("rule", op.Rule).Str("base", op.Base).Str("table", op.Table).Str("row", op.RowID).Str("event", ev.ID).
+				Msg("loop breaker stopped rule for a row; its further stops there within the hour are traced and counted, not logged")
+		}
 		if r.onBreak != nil {
 			r.onBreak(op.Base, op.Rule)
 		}

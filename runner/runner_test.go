@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -221,6 +222,8 @@ func TestLoopGuard(t *testing.T) {
 func TestLoopBreaker(t *testing.T) {
 	t.Parallel()
 	r, b := setup(t)
+	var logs bytes.Buffer
+	r.log = zerolog.New(&logs)
 	ctx := context.Background()
 	user := func(id, row string) seaflow.Event {
 		return seaflow.Event{ID: id, Source: seaflow.SourceWebhook, Name: "shop", Base: "crm", OpType: "modify_row", Table: "Deals", RowID: row,
@@ -246,12 +249,25 @@ func TestLoopBreaker(t *testing.T) {
 	if tr := b.traces.Recent(1)[0]; len(tr.Rules) == 0 || !strings.Contains(tr.Rules[0].Stopped, "loop breaker") {
 		t.Fatalf("trace %+v does not say the breaker stopped the rule", tr)
 	}
+	// Two stops, one warning: a flood on a row does not flood the log.
+	warnings := func() int { return strings.Count(logs.String(), `"rule":"stamp","base":"crm","table":"Deals","row":"row1"`) }
+	if n := warnings(); n != 1 {
+		t.Errorf("%d breaker warnings for two stops of rule stamp on one row, want 1:\n%s", n, logs.String())
+	}
 	if err := r.Handle(ctx, user("other", "row2")); err != nil || stamps() != 4 {
 		t.Fatalf("another row: %d stamps, %v", stamps(), err)
 	}
 	b.now = b.now.Add(time.Hour + time.Second)
 	if err := r.Handle(ctx, user("later", "row1")); err != nil || stamps() != 5 {
 		t.Fatalf("an hour later: %d stamps, %v", stamps(), err)
+	}
+	for i := range 4 {
+		if err := r.Handle(ctx, user(fmt.Sprint("again", i), "row1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := warnings(); n != 2 {
+		t.Errorf("%d breaker warnings after the row tripped again an hour later, want 2:\n%s", n, logs.String())
 	}
 }
 
