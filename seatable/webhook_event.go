@@ -21,43 +21,6 @@ type WebhookKey struct {
 	OpTime float64
 }
 
-// PeekWebhook reads a body's key without decoding the rest of it: what
-// webhook intake needs to store a delivery under its id and check its
-// base. ok is true only for a row event (RowOpTypes) with a base, a table
-// and a row id, whose id ParseWebhook would derive from the same fields;
-// any other body (a link event, whose id hashes its whole data; a body of
-// another shape) must be decoded with ParseWebhook. A body PeekWebhook
-// accepts may still be refused by ParseWebhook (a cell of the wrong
-// type): its reader then keeps it as a failed event.
-func PeekWebhook(body []byte) (k WebhookKey, ok bool) {
-	var probe struct {
-		Event string `json:"event"`
-		Data  struct {
-			BaseUUID string      `json:"dtable_uuid"`
-			TableID  string      `json:"table_id"`
-			RowID    string      `json:"row_id"`
-			OpType   string      `json:"op_type"`
-			OpTime   json.Number `json:"op_time"`
-		} `json:"data"`
-	}
-	if json.Unmarshal(body, &probe) != nil {
-		return WebhookKey{}, false
-	}
-	d := probe.Data
-	if probe.Event == "" || d.BaseUUID == "" || !RowOpTypes[d.OpType] || d.TableID == "" || d.RowID == "" {
-		return WebhookKey{}, false
-	}
-	k = WebhookKey{BaseUUID: d.BaseUUID, TableID: d.TableID, RowID: d.RowID, OpType: d.OpType}
-	if d.OpTime != "" {
-		f, err := strconv.ParseFloat(string(d.OpTime), 64)
-		if err != nil {
-			return WebhookKey{}, false
-		}
-		k.OpTime = f
-	}
-	return k, true
-}
-
 // ID is the id of the delivery k identifies (see WebhookEvent.ID): equal
 // to its WebhookEvent's for a body PeekWebhook accepts.
 func (k WebhookKey) ID() string { return k.id(nil) }
