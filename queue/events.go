@@ -94,16 +94,9 @@ func eventMsg(ev seaflow.Event) (*nats.Msg, error) {
 	if ev.ID == "" {
 		return nil, errors.New("publish event: event has no id")
 	}
-	raw := ev.Raw
-	ev.Raw = nil
-	data, err := json.Marshal(ev)
+	data, err := encodeEvent(ev)
 	if err != nil {
-		return nil, fmt.Errorf("encode event %s: %w", ev.ID, err)
-	}
-	if len(raw) > 0 {
-		// The body goes in as it came: encoding/json would scan it once
-		// more to compact it. Intake decoded it, so it is valid JSON.
-		data = append(append(append(data[:len(data)-1], `,"raw":`...), raw...), '}')
+		return nil, err
 	}
 	return newMsg(eventsPrefix+Token(string(ev.Source)), ev.ID, data), nil
 }
