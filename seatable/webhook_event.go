@@ -34,17 +34,18 @@ func (k WebhookKey) Time() time.Time {
 // id hashes the key, and data too when the key names no table or no row
 // (a link event).
 func (k WebhookKey) id(data map[string]any) string {
-	h := sha256.New()
-	for _, s := range []string{k.BaseUUID, k.TableID, k.RowID, k.OpType, strconv.FormatFloat(k.OpTime, 'f', -1, 64)} {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
+	b := make([]byte, 0, 128)
+	for _, s := range [...]string{k.BaseUUID, k.TableID, k.RowID, k.OpType} {
+		b = append(append(b, s...), 0)
 	}
+	b = append(strconv.AppendFloat(b, k.OpTime, 'f', -1, 64), 0)
 	if k.TableID == "" || k.RowID == "" {
 		// encoding/json sorts map keys, so this is canonical.
-		b, _ := json.Marshal(data)
-		h.Write(b)
+		d, _ := json.Marshal(data)
+		b = append(b, d...)
 	}
-	return hex.EncodeToString(h.Sum(nil))[:32]
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
 }
 
 // DecodeWebhookEvent fills ev, a SeaTable webhook's event, from its body:
