@@ -250,7 +250,9 @@ func TestLoopBreaker(t *testing.T) {
 		t.Fatalf("trace %+v does not say the breaker stopped the rule", tr)
 	}
 	// Two stops, one warning: a flood on a row does not flood the log.
-	warnings := func() int { return strings.Count(logs.String(), `"rule":"stamp","base":"crm","table":"Deals","row":"row1"`) }
+	warnings := func() int {
+		return strings.Count(logs.String(), `"rule":"stamp","base":"crm","table":"Deals","row":"row1"`)
+	}
 	if n := warnings(); n != 1 {
 		t.Errorf("%d breaker warnings for two stops of rule stamp on one row, want 1:\n%s", n, logs.String())
 	}
