@@ -155,7 +155,7 @@ rules:
 	if handled := e.counter(matches); handled != total {
 		t.Errorf("the rule matched %.0f events of the %.0f accepted", handled, total)
 	}
-	t.Logf("daemon: peak RSS %s, %s", procStatus(t, d.Pid(), "VmHWM"), goGC(t, e))
+	t.Logf("daemon: peak RSS %s, %s", procStatus(t, d.Pid(), "VmHWM"), goGC(e))
 	e.stop(d)
 	t.Logf("seaflow / bare over %d rounds: %.0f%% of the bare handler's accepted/s (target ≥ 80%%; p99 target ≤ 10 ms)", rounds, 100*sumSeaflow/sumBare)
 	t.Logf("command: %s %s", loadgen, strings.Join(args, " "))
@@ -205,6 +205,6 @@ func procStatus(t *testing.T, pid int, field string) string {
 }
 
 // goGC returns the daemon's collections and their CPU, from /metrics.
-func goGC(t *testing.T, e *env) string {
+func goGC(e *env) string {
 	return fmt.Sprintf("%.0f collections, Go heap %.0f MB in use", e.counter("go_gc_duration_seconds_count"), e.counter("go_memstats_heap_inuse_bytes")/1e6)
 }
