@@ -204,7 +204,8 @@ func procStatus(t *testing.T, pid int, field string) string {
 	return "unknown"
 }
 
-// goGC returns the daemon's collections and their CPU, from /metrics.
+// goGC returns how many collections the daemon ran and its Go heap in use,
+// from /metrics.
 func goGC(e *env) string {
 	return fmt.Sprintf("%.0f collections, Go heap %.0f MB in use", e.counter("go_gc_duration_seconds_count"), e.counter("go_memstats_heap_inuse_bytes")/1e6)
 }
