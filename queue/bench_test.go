@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -14,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/seaflow/seaflow"
 	"github.com/seaflow/seaflow/actions"
@@ -385,4 +388,52 @@ func BenchmarkConsumeEvents(b *testing.B) {
 	b.StopTimer()
 	stop()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkHistory measures, in a history of 400,000 events (about 100
+// records a bucket, as a week of 0.7 events/s leaves), recording an event
+// first handled (RecordEvent) and redelivered (ReplaceEvent, which marks
+// its latest record), and showing one (HistoryEvent: it reads its bucket's
+// headers, unless a redelivery marked the record).
+func BenchmarkHistory(b *testing.B) {
+	q, err := Open(b.Context(), Options{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer q.Close()
+	at := time.Now().UTC()
+	record := func(i int) history.Event {
+		return history.Event{EventID: fmt.Sprintf("%032x", i), Source: "webhook", Name: "crm-changes", Time: at, Base: "crm", Table: "Deals", RowID: "r1"}
+	}
+	msgs := make([]*nats.Msg, 0, 1000)
+	for i := range 400_000 {
+		e := record(i)
+		data, _ := json.Marshal(e)
+		msgs = append(msgs, &nats.Msg{Subject: historyRecordSubject(e.EventID), Data: data, Header: nats.Header{historyEventHeader: []string{e.EventID}}})
+		if len(msgs) == cap(msgs) {
+			if err := q.publishAll(b.Context(), msgs); err != nil {
+				b.Fatal(err)
+			}
+			msgs = msgs[:0]
+		}
+	}
+	// Each takes events of its own (show: events no redelivery marked).
+	for k, bc := range []struct {
+		name   string
+		record func(context.Context, history.Event) error
+	}{{"first", q.RecordEvent}, {"redelivered", q.ReplaceEvent}, {"show", func(ctx context.Context, e history.Event) error {
+		_, _, _, err := q.HistoryEvent(ctx, e.EventID)
+		return err
+	}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := k
+			for b.Loop() {
+				if err := bc.record(b.Context(), record(i%400_000)); err != nil {
+					b.Fatal(err)
+				}
+				i += 7919
+			}
+		})
+	}
 }

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -23,20 +26,59 @@ const (
 	historyScan = 5000
 )
 
-// An event's op fates share one subject, .op.<event>, each message a JSON
-// array of the fates one publish or one call recorded for the event; the
-// latest fate of an op is the one that counts. One subject per op (as
-// earlier versions stored them, .op.<event>.<op>, still read) cost the
-// server's subject index some 230 B per op: 230 MB of memory for a
-// million-op backlog, in the process that queued it and in every restart.
-func historyEventSubject(id string) string { return historyPrefix + "ev." + Token(id) }
-func historyDeadSubject(id string) string  { return historyPrefix + "dead." + Token(id) }
-func historyFateSubject(id string) string  { return historyPrefix + "op." + Token(id) }
+// The history keeps no subject per event. The server holds an index entry
+// for every subject a stream retains, some 100 B each, in memory for as
+// long as the subject has messages: a subject per event (as earlier
+// versions stored records and fates, .ev.<event> and .op.<event>) grew the
+// index by 230 B per event, 1.4 GB for a week of 10 events/s, and the
+// collector's work with it. Records and fates instead share one of
+// historyBuckets subjects each, chosen by a hash of the event id, with the
+// id in a header; finding an event reads its bucket's headers. Only an
+// event with a dead op (as rare as dead letters) or handled again (a
+// redelivery) has a subject of its own, its marker .dead.<event> or
+// .again.<event>. The layout of earlier versions is still read.
+const (
+	historyBuckets = 4096
+	// historyEventHeader carries the event id of a record or fates message.
+	historyEventHeader = "Seaflow-Event"
+)
 
-// historyFatesFilters are the subjects of event id's fates: the shared one
-// and those of one op each that earlier versions wrote.
+// historyBucket is the bucket of event id: three hex digits of its hash.
+func historyBucket(id string) string {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	return fmt.Sprintf("%03x", h.Sum32()%historyBuckets)
+}
+
+// historyRecordSubject is the subject of the records of event id's bucket,
+// .ev.<bucket>.r: under .ev.> with the records of earlier versions
+// (.ev.<event>), and never equal to one (it has a token more).
+func historyRecordSubject(id string) string { return historyPrefix + "ev." + historyBucket(id) + ".r" }
+
+// historyFatesSubject is the subject of the fates of event id's bucket.
+func historyFatesSubject(id string) string { return historyPrefix + "fates." + historyBucket(id) }
+
+func historyDeadSubject(id string) string  { return historyPrefix + "dead." + Token(id) }
+func historyAgainSubject(id string) string { return historyPrefix + "again." + Token(id) }
+
+// Subjects of earlier versions: a record per event (replaced by a rollup)
+// and its fates on one subject per event or per op.
+func legacyRecordSubject(id string) string { return historyPrefix + "ev." + Token(id) }
+func legacyFatesSubject(id string) string  { return historyPrefix + "op." + Token(id) }
+
+// historyFatesFilters are the subjects event id's fates may be on.
 func historyFatesFilters(id string) []string {
-	return []string{historyFateSubject(id), historyFateSubject(id) + ".>"}
+	return []string{historyFatesSubject(id), legacyFatesSubject(id), legacyFatesSubject(id) + ".>"}
+}
+
+// ofEvent reports whether history message m is about event id: its header
+// says so, or (an earlier version's message, without one) its subject is
+// the event's own.
+func ofEvent(m jetstream.Msg, id string) bool {
+	if got := m.Headers().Get(historyEventHeader); got != "" {
+		return got == id
+	}
+	return !strings.HasSuffix(m.Subject(), ".r") && !strings.HasPrefix(m.Subject(), historyPrefix+"fates.")
 }
 
 // Fate message bounds: a message carries at most fatesPerMsg fates and
@@ -54,17 +96,60 @@ func rollup() nats.Header {
 	return nats.Header{jetstream.MsgRollup: []string{jetstream.MsgRollupSubject}}
 }
 
-// RecordEvent stores an event's record in the history, replacing an
-// earlier one of the same event (a redelivery handled again).
+// RecordEvent stores an event's record in the history.
 func (q *Queue) RecordEvent(ctx context.Context, e history.Event) error {
+	_, err := q.recordEvent(ctx, e)
+	return err
+}
+
+func (q *Queue) recordEvent(ctx context.Context, e history.Event) (uint64, error) {
 	data, err := json.Marshal(e)
 	if err != nil {
-		return fmt.Errorf("encode history of event %s: %w", e.EventID, err)
+		return 0, fmt.Errorf("encode history of event %s: %w", e.EventID, err)
 	}
-	if _, err := q.js.PublishMsg(ctx, &nats.Msg{Subject: historyEventSubject(e.EventID), Data: data, Header: rollup()}); err != nil {
-		return fmt.Errorf("record history of event %s: %w", e.EventID, err)
+	ack, err := q.js.PublishMsg(ctx, &nats.Msg{Subject: historyRecordSubject(e.EventID), Data: data, Header: nats.Header{historyEventHeader: []string{e.EventID}}})
+	if err != nil {
+		return 0, fmt.Errorf("record history of event %s: %w", e.EventID, err)
+	}
+	return ack.Sequence, nil
+}
+
+// ReplaceEvent stores the record of an event that may have been handled
+// before (a redelivery) as its latest: its marker, .again.<event>, names
+// the record's sequence, so the history lists this record only and finds
+// it without reading the event's bucket. Redeliveries are rare (a crash, a
+// timeout), so are these subjects.
+func (q *Queue) ReplaceEvent(ctx context.Context, e history.Event) error {
+	seq, err := q.recordEvent(ctx, e)
+	if err != nil {
+		return err
+	}
+	marker := &nats.Msg{Subject: historyAgainSubject(e.EventID), Data: strconv.AppendUint(nil, seq, 10), Header: rollup()}
+	if _, err := q.js.PublishMsg(ctx, marker); err != nil {
+		return fmt.Errorf("mark the latest history of event %s: %w", e.EventID, err)
+	}
+	// An earlier version's record of it.
+	if err := q.history.Purge(ctx, jetstream.WithPurgeSubject(legacyRecordSubject(e.EventID))); err != nil {
+		return fmt.Errorf("remove earlier history of event %s: %w", e.EventID, err)
 	}
 	return nil
+}
+
+// latestRecord returns the sequence of event id's latest record when a
+// redelivery marked it, else 0.
+func (q *Queue) latestRecord(ctx context.Context, id string) (uint64, error) {
+	m, err := q.history.GetLastMsgForSubject(ctx, historyAgainSubject(id))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("history of event %s: %w", id, err)
+	}
+	seq, err := strconv.ParseUint(string(m.Data), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("history of event %s: marker %q: %w", id, m.Data, err)
+	}
+	return seq, nil
 }
 
 // RecordFates stores the fates of ops in the history, each superseding the
@@ -87,7 +172,7 @@ func (q *Queue) RecordFates(ctx context.Context, fates []history.Fate) error {
 		size := 0
 		flush := func() {
 			if len(pack) > 0 {
-				msgs = append(msgs, &nats.Msg{Subject: historyFateSubject(id), Data: joinJSON(pack), Header: nats.Header{}})
+				msgs = append(msgs, &nats.Msg{Subject: historyFatesSubject(id), Data: joinJSON(pack), Header: nats.Header{historyEventHeader: []string{id}}})
 				pack, size = nil, 0
 			}
 		}
@@ -214,6 +299,14 @@ func (q *Queue) historyPage(ctx context.Context, f history.Filter, before uint64
 			if !f.Match(it.Event, false) && !f.NeedsDead() {
 				continue
 			}
+			// A record an event's redelivery replaced is not listed.
+			latest, err := q.latestRecord(ctx, it.Event.EventID)
+			if err != nil {
+				return nil, 0, 0, err
+			}
+			if latest != 0 && latest != it.Seq {
+				continue
+			}
 			dead, err := q.hasDead(ctx, it.Event.EventID)
 			if err != nil {
 				return nil, 0, 0, err
@@ -281,12 +374,9 @@ var ErrNoHistory = errors.New("no such event in the history")
 // fate of each of its ops (at most MaxFates, in the order the ops were
 // first recorded) and how many ops it has in all (counted up to 100,000).
 func (q *Queue) HistoryEvent(ctx context.Context, id string) (HistoryItem, []history.Fate, int, error) {
-	m, err := q.history.GetLastMsgForSubject(ctx, historyEventSubject(id))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return HistoryItem{}, nil, 0, fmt.Errorf("event %s: %w", id, ErrNoHistory)
-	}
+	m, err := q.eventRecord(ctx, id)
 	if err != nil {
-		return HistoryItem{}, nil, 0, fmt.Errorf("history of event %s: %w", id, err)
+		return HistoryItem{}, nil, 0, err
 	}
 	it := HistoryItem{Seq: m.Sequence}
 	if err := json.Unmarshal(m.Data, &it.Event); err != nil {
@@ -301,48 +391,107 @@ func (q *Queue) HistoryEvent(ctx context.Context, id string) (HistoryItem, []his
 	return it, fates, total, err
 }
 
+// eventRecord returns the latest record of event id: the last its bucket
+// holds, else an earlier version's.
+func (q *Queue) eventRecord(ctx context.Context, id string) (*jetstream.RawStreamMsg, error) {
+	last, err := q.latestRecord(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if last == 0 {
+		err = q.scanHistory(ctx, []string{historyRecordSubject(id)}, nil, true, func(m jetstream.Msg) {
+			if md, err := m.Metadata(); err == nil && ofEvent(m, id) {
+				last = max(last, md.Sequence.Stream)
+			}
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("history of event %s: %w", id, err)
+	}
+	var m *jetstream.RawStreamMsg
+	if last > 0 {
+		m, err = q.history.GetMsg(ctx, last)
+	} else {
+		m, err = q.history.GetLastMsgForSubject(ctx, legacyRecordSubject(id))
+	}
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, fmt.Errorf("event %s: %w", id, ErrNoHistory)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("history of event %s: %w", id, err)
+	}
+	return m, nil
+}
+
 // fates reads the op fates of event id recorded since a little before
-// handled, with an ordered consumer filtered on the event's subjects, and
-// keeps each op's latest.
+// handled and keeps each op's latest.
 func (q *Queue) fates(ctx context.Context, id string, handled time.Time) ([]history.Fate, int, error) {
 	start := handled.Add(-time.Minute)
-	cons, err := q.js.OrderedConsumer(ctx, HistoryStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: historyFatesFilters(id),
-		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
-		OptStartTime:   &start,
+	var fold fateFold
+	err := q.scanHistory(ctx, historyFatesFilters(id), &start, false, func(m jetstream.Msg) {
+		if !ofEvent(m, id) {
+			return
+		}
+		fs, err := decodeFates(m.Data())
+		if err != nil {
+			q.log.Error().Err(err).Str("event", id).Msg("undecodable op fates")
+			return
+		}
+		fold.add(fs)
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("fates of event %s: %w", id, err)
 	}
+	return fold.out, fold.total(), nil
+}
+
+// scanHistory reads, oldest first, the history's messages on subjects
+// (since start, when set; only their headers, when headersOnly) up to the
+// last one stored when it began. Its consumer is removed when it returns:
+// left to expire, one per scan, a burst of redeliveries would reach the
+// server's consumer limit.
+func (q *Queue) scanHistory(ctx context.Context, subjects []string, start *time.Time, headersOnly bool, each func(jetstream.Msg)) error {
+	cfg := jetstream.ConsumerConfig{FilterSubjects: subjects, HeadersOnly: headersOnly, AckPolicy: jetstream.AckNonePolicy,
+		MemoryStorage: true, InactiveThreshold: time.Minute}
+	if start != nil {
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, start
+	}
+	cons, err := q.history.CreateConsumer(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// A background context: the scan's may be done, and its consumer
+		// is still to go.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := q.history.DeleteConsumer(ctx, cons.CachedInfo().Name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			q.log.Warn().Err(err).Msg("history scan: consumer not removed (it expires in a minute)")
+		}
+	}()
 	info, err := cons.Info(ctx)
 	if err != nil {
-		return nil, 0, fmt.Errorf("fates of event %s: %w", id, err)
+		return err
 	}
-	var fold fateFold
 	for left := int(info.NumPending); left > 0; {
 		batch, err := cons.FetchNoWait(min(left, 256))
 		if err != nil {
-			return nil, 0, fmt.Errorf("fates of event %s: %w", id, err)
+			return err
 		}
 		n := 0
 		for m := range batch.Messages() {
 			n++
-			fs, err := decodeFates(m.Data())
-			if err != nil {
-				q.log.Error().Err(err).Str("event", id).Msg("undecodable op fates")
-				continue
-			}
-			fold.add(fs)
+			each(m)
 		}
 		if err := batch.Error(); err != nil {
-			return nil, 0, fmt.Errorf("fates of event %s: %w", id, err)
+			return err
 		}
 		if n == 0 {
 			break
 		}
 		left -= n
 	}
-	return fold.out, fold.total(), nil
+	return nil
 }
 
 // fateFold keeps the latest fate of each op, in the order the ops were

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seaflow/seaflow/history"
@@ -135,9 +136,10 @@ func TestHistory(t *testing.T) {
 }
 
 // TestHistoryFatesShareTheEventSubject: the fates of a 2,500-op event take
-// one subject and three messages (a subject per op cost the server 230 B
-// of memory each), each op's written fate supersedes its queued one, and
-// a fate stored by an earlier version (one subject per op) is still read.
+// three messages on its bucket's subject, each op's written fate
+// supersedes its queued one, the fates of another event in the same bucket
+// are not its own, and a redelivered event recorded again replaces its
+// record.
 func TestHistoryFatesShareTheEventSubject(t *testing.T) {
 	t.Parallel()
 	q := setup(t)
@@ -153,12 +155,20 @@ func TestHistoryFatesShareTheEventSubject(t *testing.T) {
 	if err := q.RecordFates(ctx, fates); err != nil {
 		t.Fatal(err)
 	}
-	info, err := q.history.Info(ctx, jetstream.WithSubjectFilter(historyPrefix+"op.>"))
+	info, err := q.history.Info(ctx, jetstream.WithSubjectFilter(historyPrefix+"fates.>"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := info.State.Subjects; len(got) != 1 || got[historyFateSubject("cron-1")] != 3 {
+	if got := info.State.Subjects; len(got) != 1 || got[historyFatesSubject("cron-1")] != 3 {
 		t.Fatalf("fate subjects %v, want one with 3 messages", got)
+	}
+	// Another event of the same bucket: its fates share the subject.
+	other := sameBucket(t, "cron-1")
+	if err := q.RecordEvent(ctx, history.Event{EventID: other, Source: "cron", Name: "nightly", Time: at}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.RecordFates(ctx, []history.Fate{{EventID: other, OpID: other + "/x", Kind: "update", Fate: history.FateQueued, At: at}}); err != nil {
+		t.Fatal(err)
 	}
 	written := []history.Fate{fates[7], fates[2400]}
 	for i := range written {
@@ -167,23 +177,100 @@ func TestHistoryFatesShareTheEventSubject(t *testing.T) {
 	if err := q.RecordFates(ctx, written); err != nil {
 		t.Fatal(err)
 	}
-	// An earlier version's fate: its own subject, one fate per message.
-	old, _ := json.Marshal(history.Fate{EventID: "cron-1", OpID: "cron-1/nightly/old", Kind: "update", Fate: history.FateWritten, At: at})
-	if _, err := q.js.Publish(ctx, historyFateSubject("cron-1")+"."+Token("cron-1/nightly/old"), old); err != nil {
-		t.Fatal(err)
-	}
 	// A redelivered event recorded again replaces its record.
-	if err := q.RecordEvent(ctx, history.Event{EventID: "cron-1", Source: "cron", Name: "nightly", Time: at}); err != nil {
+	if err := q.ReplaceEvent(ctx, history.Event{EventID: "cron-1", Source: "cron", Name: "again", Time: at}); err != nil {
 		t.Fatal(err)
 	}
-	if page, err := q.History(ctx, history.Filter{}, 0, 10); err != nil || len(page.Items) != 1 {
-		t.Fatalf("History lists %d records, %v; want the one", len(page.Items), err)
+	if page, err := q.History(ctx, history.Filter{}, 0, 10); err != nil || len(page.Items) != 2 {
+		t.Fatalf("History lists %d records, %v; want the two", len(page.Items), err)
 	}
-	_, got, total, err := q.HistoryEvent(ctx, "cron-1")
-	if err != nil || total != 2501 || len(got) != MaxFates {
-		t.Fatalf("HistoryEvent: %d fates of %d, %v; want %d of 2501", len(got), total, err, MaxFates)
+	it, got, total, err := q.HistoryEvent(ctx, "cron-1")
+	if err != nil || it.Event.Name != "again" || total != 2500 || len(got) != MaxFates {
+		t.Fatalf("HistoryEvent: %q, %d fates of %d, %v; want the record again, %d of 2500", it.Event.Name, len(got), total, err, MaxFates)
 	}
 	if got[7].OpID != fates[7].OpID || got[7].Fate != history.FateWritten || got[8].Fate != history.FateQueued {
 		t.Errorf("fates 7 and 8: %+v %+v", got[7], got[8])
+	}
+	if _, got, total, err := q.HistoryEvent(ctx, other); err != nil || total != 1 || got[0].OpID != other+"/x" {
+		t.Errorf("HistoryEvent(%s): %+v of %d, %v; want its one fate", other, got, total, err)
+	}
+}
+
+// sameBucket returns an event id other than id in id's history bucket.
+func sameBucket(t *testing.T, id string) string {
+	t.Helper()
+	for i := range 1_000_000 {
+		if other := fmt.Sprintf("ev-%d", i); historyBucket(other) == historyBucket(id) && other != id {
+			return other
+		}
+	}
+	t.Fatal("no other id in the bucket")
+	return ""
+}
+
+// TestHistoryReadsTheLayoutOfEarlierVersions: a record and fates stored
+// one subject per event (and per op) are still shown, and a redelivery
+// recorded now replaces the earlier version's record.
+func TestHistoryReadsTheLayoutOfEarlierVersions(t *testing.T) {
+	t.Parallel()
+	q := setup(t)
+	ctx := t.Context()
+	at := time.Now().UTC().Truncate(time.Second)
+	record, _ := json.Marshal(history.Event{EventID: "wh-old", Source: "webhook", Name: "crm-changes", Time: at})
+	if _, err := q.js.PublishMsg(ctx, &nats.Msg{Subject: legacyRecordSubject("wh-old"), Data: record, Header: rollup()}); err != nil {
+		t.Fatal(err)
+	}
+	pack, _ := json.Marshal([]history.Fate{{EventID: "wh-old", OpID: "wh-old/a", Kind: "update", Fate: history.FateWritten, At: at}})
+	one, _ := json.Marshal(history.Fate{EventID: "wh-old", OpID: "wh-old/b", Kind: "update", Fate: history.FateQueued, At: at})
+	for subject, data := range map[string][]byte{legacyFatesSubject("wh-old"): pack, legacyFatesSubject("wh-old") + "." + Token("wh-old/b"): one} {
+		if _, err := q.js.Publish(ctx, subject, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	it, fates, total, err := q.HistoryEvent(ctx, "wh-old")
+	if err != nil || it.Event.Name != "crm-changes" || total != 2 || len(fates) != 2 {
+		t.Fatalf("HistoryEvent = %+v, %+v of %d, %v", it, fates, total, err)
+	}
+	if err := q.ReplaceEvent(ctx, history.Event{EventID: "wh-old", Source: "webhook", Name: "again", Time: at}); err != nil {
+		t.Fatal(err)
+	}
+	page, err := q.History(ctx, history.Filter{}, 0, 10)
+	if err != nil || len(page.Items) != 1 || page.Items[0].Event.Name != "again" {
+		t.Fatalf("History = %+v, %v; want the new record alone", page.Items, err)
+	}
+}
+
+// TestHistoryKeepsNoSubjectPerEvent: 20,000 events with a fate each take
+// at most a subject per bucket for records and for fates (the server keeps
+// an index entry in memory per subject: a subject per event grew it
+// without bound), and each is still found.
+func TestHistoryKeepsNoSubjectPerEvent(t *testing.T) {
+	t.Parallel()
+	q := setup(t)
+	ctx := t.Context()
+	at := time.Now().UTC().Truncate(time.Second)
+	const events = 20_000
+	for i := range events {
+		id := fmt.Sprintf("%032x", i)
+		if err := q.RecordFates(ctx, []history.Fate{{EventID: id, OpID: id + "/0", Kind: "update", Fate: history.FateQueued, At: at}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.RecordEvent(ctx, history.Event{EventID: id, Source: "webhook", Name: "crm-changes", Time: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, err := q.history.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := info.State.NumSubjects; n > 2*historyBuckets {
+		t.Errorf("%d events took %d subjects, want at most %d", events, n, 2*historyBuckets)
+	}
+	for _, i := range []int{0, 4321, events - 1} {
+		id := fmt.Sprintf("%032x", i)
+		it, fates, total, err := q.HistoryEvent(ctx, id)
+		if err != nil || it.Event.EventID != id || total != 1 || fates[0].OpID != id+"/0" {
+			t.Errorf("HistoryEvent(%s) = %+v, %+v of %d, %v", id, it, fates, total, err)
+		}
 	}
 }

@@ -69,7 +69,8 @@ const (
 	eventsPrefix = "seaflow.events."
 	opsPrefix    = "seaflow.ops."
 	deadPrefix   = "seaflow.dead."
-	// historyPrefix: .ev.<event>, .op.<event>, .dead.<event>.
+	// historyPrefix: .ev.<bucket>.r, .fates.<bucket>, .dead.<event>
+	// (history.go), and an earlier version's .ev.<event>, .op.<event>.
 	historyPrefix = "seaflow.history."
 )
 
@@ -418,8 +419,9 @@ func (q *Queue) setup(ctx context.Context) error {
 			Subjects:    []string{historyPrefix + ">"},
 			Retention:   jetstream.LimitsPolicy,
 			MaxAge:      cmp.Or(q.o.HistoryMaxAge, DefaultHistoryMaxAge),
-			// An event's record and its dead marker replace the last by a
-			// rollup; its op fates share a subject (history.go).
+			// Records and fates share a subject per bucket of events, an
+			// event's dead marker replaces the last by a rollup
+			// (history.go).
 			MaxMsgsPerSubject: -1,
 			AllowRollup:       true,
 			Duplicates:        time.Minute,

@@ -118,7 +118,8 @@ func (r *Runner) Swap(rs *rules.RuleSet) { r.rules.Store(rs) }
 // queued as a query op.
 func (r *Runner) Handle(ctx context.Context, ev seaflow.Event) error {
 	start := r.now()
-	tr := Trace{EventID: ev.ID, Source: string(ev.Source), Name: ev.Name, Time: start, Base: ev.Base, Table: ev.Table, RowID: ev.RowID}
+	tr := Trace{EventID: ev.ID, Source: string(ev.Source), Name: ev.Name, Time: start, Base: ev.Base, Table: ev.Table, RowID: ev.RowID,
+		Redelivered: ev.Redelivered}
 	ops, err := r.run(ctx, &ev, &tr)
 	if ev.Redelivered {
 		// Its ops may be queued or sent already, and the queue's duplicate

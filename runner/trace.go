@@ -18,6 +18,9 @@ type Trace struct {
 	Took    time.Duration `json:"took_ns"`
 	// Self is true when the event reported seaflow's own write (an echo).
 	Self bool `json:"self,omitempty"`
+	// Redelivered is true when the event may have been handled before
+	// (seaflow.Event.Redelivered): its earlier record is to be replaced.
+	Redelivered bool `json:"redelivered,omitempty"`
 	// Base, Table and RowID are what a SeaTable webhook event reported
 	// (empty for other events).
 	Base  string `json:"base,omitempty"`

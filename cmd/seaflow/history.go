@@ -180,7 +180,11 @@ func (r *recorder) trace(tr runner.Trace) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), historyWriteTimeout)
 	defer cancel()
-	if err := r.q.RecordEvent(ctx, e); err != nil {
+	record := r.q.RecordEvent
+	if tr.Redelivered {
+		record = r.q.ReplaceEvent
+	}
+	if err := record(ctx, e); err != nil {
 		r.log.Warn().Err(err).Str("event", tr.EventID).Msg("history: event not recorded")
 	}
 }
