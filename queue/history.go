@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -71,14 +70,12 @@ func historyFatesFilters(id string) []string {
 	return []string{historyFatesSubject(id), legacyFatesSubject(id), legacyFatesSubject(id) + ".>"}
 }
 
-// ofEvent reports whether history message m is about event id: its header
-// says so, or (an earlier version's message, without one) its subject is
-// the event's own.
+// ofEvent reports whether history message m, read on event id's subjects,
+// is about it: its header says so. Without one it is an earlier version's,
+// on a subject of the event's own.
 func ofEvent(m jetstream.Msg, id string) bool {
-	if got := m.Headers().Get(historyEventHeader); got != "" {
-		return got == id
-	}
-	return !strings.HasSuffix(m.Subject(), ".r") && !strings.HasPrefix(m.Subject(), historyPrefix+"fates.")
+	got := m.Headers().Get(historyEventHeader)
+	return got == "" || got == id
 }
 
 // Fate message bounds: a message carries at most fatesPerMsg fates and

@@ -69,8 +69,9 @@ const (
 	eventsPrefix = "seaflow.events."
 	opsPrefix    = "seaflow.ops."
 	deadPrefix   = "seaflow.dead."
-	// historyPrefix: .ev.<bucket>.r, .fates.<bucket>, .dead.<event>
-	// (history.go), and an earlier version's .ev.<event>, .op.<event>.
+	// historyPrefix: .ev.<bucket>.r, .fates.<bucket>, .dead.<event>,
+	// .again.<event> (history.go), and an earlier version's .ev.<event>,
+	// .op.<event>.
 	historyPrefix = "seaflow.history."
 )
 
@@ -419,8 +420,8 @@ func (q *Queue) setup(ctx context.Context) error {
 			Subjects:    []string{historyPrefix + ">"},
 			Retention:   jetstream.LimitsPolicy,
 			MaxAge:      cmp.Or(q.o.HistoryMaxAge, DefaultHistoryMaxAge),
-			// Records and fates share a subject per bucket of events, an
-			// event's dead marker replaces the last by a rollup
+			// Records and fates share a subject per bucket of events; an
+			// event's dead or again marker replaces the last by a rollup
 			// (history.go).
 			MaxMsgsPerSubject: -1,
 			AllowRollup:       true,
