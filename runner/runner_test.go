@@ -398,7 +398,8 @@ func TestRedeliveredEventMarksOpsAsReplay(t *testing.T) {
 	}
 	if b.pub.ops[0].Replay || !b.pub.ops[2].Replay {
 		t.Errorf("Replay: first delivery %v, redelivery %v; want false, true", b.pub.ops[0].Replay, b.pub.ops[2].Replay)
-	} // Its trace says so too: the history replaces the earlier record.
+	}
+	// Its trace says so too: the history replaces the earlier record.
 	if got := b.traces.Recent(2); len(got) != 2 || !got[0].Redelivered || got[1].Redelivered {
 		t.Errorf("traces %+v, want the redelivery's marked and the first's not", got)
 	}
