@@ -162,8 +162,10 @@ func (q *Queue) Fetch(ctx context.Context, base string, lane seaflow.Lane, max i
 		return nil, err
 	}
 	ds, err := q.fetch(ctx, base, lane, max, wait)
-	if err != nil && consumerGone(err) {
-		// The server deleted the idle consumer: make it again.
+	// The server deleted the idle consumer: make it again. A create that
+	// meets the deletion still under way is refused as "does not exist"
+	// (seen under the race detector): one more try then.
+	for try := 0; try < 2 && err != nil && consumerGone(err); try++ {
 		q.forgetConsumer(base, lane)
 		ds, err = q.fetch(ctx, base, lane, max, wait)
 	}
@@ -171,9 +173,10 @@ func (q *Queue) Fetch(ctx context.Context, base string, lane seaflow.Lane, max i
 }
 
 // consumerGone says whether a fetch failed because its consumer no longer
-// exists: nothing answers on its subject.
+// exists: nothing answers on its subject, or the server says so.
 func consumerGone(err error) bool {
-	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrConsumerNotFound)
+	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrConsumerNotFound) ||
+		errors.Is(err, jetstream.ErrConsumerDoesNotExist)
 }
 
 // forgetConsumer drops the consumer of base and lane from the cache, so the
