@@ -278,23 +278,11 @@ func cpuTime(t *testing.T, pid int) time.Duration {
 // rssMB reads a VmRSS-like line (in kB) of /proc/PID/status, in MB.
 func rssMB(t *testing.T, pid int, key string) float64 {
 	t.Helper()
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	kb, err := proctest.StatusKB(pid, key)
 	if err != nil {
-		t.Fatalf("read status: %v", err)
+		t.Fatal(err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), key+":"); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			if err != nil {
-				t.Fatalf("parse %s %q: %v", key, v, err)
-			}
-			return kb / 1024
-		}
-	}
-	t.Fatalf("no %s in /proc/%d/status", key, pid)
-	return 0
+	return kb / 1024
 }
 
 // scrape sums every metric family of GET /metrics over its labels.

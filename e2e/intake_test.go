@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/seaflow/seaflow/internal/proctest"
 )
 
 // intakeReport is the JSON report of e2e/loadgen.
@@ -155,7 +157,7 @@ rules:
 	if handled := e.counter(matches); handled != total {
 		t.Errorf("the rule matched %.0f events of the %.0f accepted", handled, total)
 	}
-	t.Logf("daemon: peak RSS %s, %s", procStatus(t, d.Pid(), "VmHWM"), goGC(e))
+	t.Logf("daemon: peak RSS %s, %s", procStatus(d.Pid(), "VmHWM"), goGC(e))
 	e.stop(d)
 	t.Logf("seaflow / bare over %d rounds: %.0f%% of the bare handler's accepted/s (target ≥ 80%%; p99 target ≤ 10 ms)", rounds, 100*sumSeaflow/sumBare)
 	t.Logf("command: %s %s", loadgen, strings.Join(args, " "))
@@ -189,19 +191,13 @@ func startBare(t *testing.T, bin, dir string) string {
 	return addr
 }
 
-// procStatus returns a field of /proc/PID/status, as written there.
-func procStatus(t *testing.T, pid int, field string) string {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+// procStatus returns a kB field of /proc/PID/status in MB, or why not.
+func procStatus(pid int, field string) string {
+	kb, err := proctest.StatusKB(pid, field)
 	if err != nil {
 		return "unknown (" + err.Error() + ")"
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown"
+	return fmt.Sprintf("%.1f MB", kb/1024)
 }
 
 // goGC returns how many collections the daemon ran and its Go heap in use,

@@ -3,6 +3,7 @@ package proctest
 import (
 	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -116,5 +117,17 @@ func TestJetStreamNodeRestartsOnItsPort(t *testing.T) {
 	}
 	if err := n.WaitInterest(ctx, "a.b"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStatusKB reads this process's resident set, which is never zero, and
+// refuses a field the kernel does not write.
+func TestStatusKB(t *testing.T) {
+	t.Parallel()
+	if kb, err := StatusKB(os.Getpid(), "VmRSS"); err != nil || kb <= 0 {
+		t.Errorf("StatusKB(VmRSS) = %v, %v; want a positive size", kb, err)
+	}
+	if _, err := StatusKB(os.Getpid(), "NoSuchField"); err == nil {
+		t.Error("StatusKB(NoSuchField): no error")
 	}
 }
