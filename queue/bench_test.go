@@ -2,7 +2,6 @@ package queue
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -407,9 +406,11 @@ func BenchmarkHistory(b *testing.B) {
 	}
 	msgs := make([]*nats.Msg, 0, 1000)
 	for i := range 400_000 {
-		e := record(i)
-		data, _ := json.Marshal(e)
-		msgs = append(msgs, &nats.Msg{Subject: historyRecordSubject(e.EventID), Data: data, Header: nats.Header{historyEventHeader: []string{e.EventID}}})
+		m, err := recordMsg(record(i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		msgs = append(msgs, m)
 		if len(msgs) == cap(msgs) {
 			if err := q.publishAll(b.Context(), msgs); err != nil {
 				b.Fatal(err)

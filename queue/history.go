@@ -100,16 +100,28 @@ func (q *Queue) RecordEvent(ctx context.Context, e history.Event) error {
 }
 
 func (q *Queue) recordEvent(ctx context.Context, e history.Event) (uint64, error) {
-	data, err := json.Marshal(e)
+	m, err := recordMsg(e)
 	if err != nil {
-		return 0, fmt.Errorf("encode history of event %s: %w", e.EventID, err)
+		return 0, err
 	}
-	ack, err := q.js.PublishMsg(ctx, &nats.Msg{Subject: historyRecordSubject(e.EventID), Data: data, Header: nats.Header{historyEventHeader: []string{e.EventID}}})
+	ack, err := q.js.PublishMsg(ctx, m)
 	if err != nil {
 		return 0, fmt.Errorf("record history of event %s: %w", e.EventID, err)
 	}
 	return ack.Sequence, nil
 }
+
+// recordMsg is the message of event e's record, on its bucket's subject.
+func recordMsg(e history.Event) (*nats.Msg, error) {
+	data, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode history of event %s: %w", e.EventID, err)
+	}
+	return &nats.Msg{Subject: historyRecordSubject(e.EventID), Data: data, Header: eventHeader(e.EventID)}, nil
+}
+
+// eventHeader names event id in a record or fates message.
+func eventHeader(id string) nats.Header { return nats.Header{historyEventHeader: []string{id}} }
 
 // ReplaceEvent stores the record of an event that may have been handled
 // before (a redelivery) as its latest: its marker, .again.<event>, names
@@ -169,7 +181,7 @@ func (q *Queue) RecordFates(ctx context.Context, fates []history.Fate) error {
 		size := 0
 		flush := func() {
 			if len(pack) > 0 {
-				msgs = append(msgs, &nats.Msg{Subject: historyFatesSubject(id), Data: joinJSON(pack), Header: nats.Header{historyEventHeader: []string{id}}})
+				msgs = append(msgs, &nats.Msg{Subject: historyFatesSubject(id), Data: joinJSON(pack), Header: eventHeader(id)})
 				pack, size = nil, 0
 			}
 		}
@@ -392,18 +404,11 @@ func (q *Queue) HistoryEvent(ctx context.Context, id string) (HistoryItem, []his
 // holds, else an earlier version's.
 func (q *Queue) eventRecord(ctx context.Context, id string) (*jetstream.RawStreamMsg, error) {
 	last, err := q.latestRecord(ctx, id)
+	if err == nil && last == 0 {
+		last, err = q.lastInBucket(ctx, id)
+	}
 	if err != nil {
 		return nil, err
-	}
-	if last == 0 {
-		err = q.scanHistory(ctx, []string{historyRecordSubject(id)}, nil, true, func(m jetstream.Msg) {
-			if md, err := m.Metadata(); err == nil && ofEvent(m, id) {
-				last = max(last, md.Sequence.Stream)
-			}
-		})
-	}
-	if err != nil {
-		return nil, fmt.Errorf("history of event %s: %w", id, err)
 	}
 	var m *jetstream.RawStreamMsg
 	if last > 0 {
@@ -418,6 +423,21 @@ func (q *Queue) eventRecord(ctx context.Context, id string) (*jetstream.RawStrea
 		return nil, fmt.Errorf("history of event %s: %w", id, err)
 	}
 	return m, nil
+}
+
+// lastInBucket returns the sequence of the last record of event id in its
+// bucket (0: none), reading the bucket's headers.
+func (q *Queue) lastInBucket(ctx context.Context, id string) (uint64, error) {
+	var last uint64
+	err := q.scanHistory(ctx, []string{historyRecordSubject(id)}, nil, true, func(m jetstream.Msg) {
+		if md, err := m.Metadata(); err == nil && ofEvent(m, id) {
+			last = max(last, md.Sequence.Stream)
+		}
+	})
+	if err != nil {
+		return 0, fmt.Errorf("history of event %s: %w", id, err)
+	}
+	return last, nil
 }
 
 // fates reads the op fates of event id recorded since a little before
